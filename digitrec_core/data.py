@@ -1,0 +1,226 @@
+"""MNIST, loaded once per process from a local folder or from Keras's cache.
+
+Machines without internet point `DIGITREC_MNIST_DIR` (or the `source` argument) at a folder
+holding the four IDX files or Keras's `mnist.npz`; everything else falls back to Keras.
+Only numpy and the standard library are imported here: Keras is imported only when it is used.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MNIST_DIR_ENV = "DIGITREC_MNIST_DIR"
+
+_IDX_NAMES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+_FULL_TRAIN = 60_000
+_EXPECTED = (
+    "DigitRec expects a folder holding either the four MNIST IDX files "
+    f"({', '.join(_IDX_NAMES.values())}; gzipped as .gz or not) or Keras's mnist.npz. "
+    "Get the IDX files from https://storage.googleapis.com/cvdf-datasets/mnist/ or the .npz from "
+    "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz."
+)
+
+
+class MnistError(RuntimeError):
+    """MNIST could not be loaded; the message says which file, what was wrong and what to do."""
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: comparing arrays with == is ambiguous
+class Mnist:
+    """MNIST as uint8 arrays: images (N, 28, 28) in 0..255, labels (N,) in 0..9.
+
+    The arrays are read-only because one loaded copy is shared by every caller in the process:
+    derive new arrays (`x / 255.0`) or `.copy()` them before changing anything.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+
+    @property
+    def n_train(self) -> int:
+        return len(self.y_train)
+
+    @property
+    def n_test(self) -> int:
+        return len(self.y_test)
+
+    @property
+    def is_partial(self) -> bool:
+        """True when training uses fewer than MNIST's 60,000 images: accuracy figures must say so."""
+        return self.n_train < _FULL_TRAIN
+
+
+_cache: dict[str, Mnist] = {}
+
+
+def load_mnist(source: str | os.PathLike[str] | None = None) -> Mnist:
+    """MNIST from `source`, else `$DIGITREC_MNIST_DIR`, else Keras (its cache or a download).
+
+    `source` is a folder (four IDX files or mnist.npz) or an .npz file. A source that was given
+    but is wrong raises MnistError rather than quietly downloading something else.
+    Results are cached per resolved source; `clear_cache()` forgets them.
+    """
+    origin = "the source given to load_mnist"
+    if source is None and os.environ.get(MNIST_DIR_ENV):
+        source, origin = os.environ[MNIST_DIR_ENV], f"${MNIST_DIR_ENV}"
+    key = "keras" if source is None else str(Path(source).expanduser().resolve())
+    if key not in _cache:
+        _cache[key] = _from_keras() if source is None else _from_path(Path(key), origin)
+    return _cache[key]
+
+
+def clear_cache() -> None:
+    """Forget loaded data sets, so the next load_mnist() reads the files again (tests, reloads)."""
+    _cache.clear()
+
+
+def _from_path(path: Path, origin: str) -> Mnist:
+    if path.is_file():
+        if path.suffix != ".npz":
+            raise MnistError(f"{path} (from {origin}) is a file but not an .npz. {_EXPECTED}")
+        return _from_npz(path)
+    if not path.is_dir():
+        raise MnistError(f"The MNIST folder {path} (from {origin}) does not exist. {_EXPECTED}")
+    found = {key: _find_idx(path, name) for key, name in _IDX_NAMES.items()}
+    if all(found.values()):
+        arrays = {key: _read_idx(p, ndim=3 if key[0] == "x" else 1) for key, p in found.items()}
+        return _checked(arrays, {key: str(p) for key, p in found.items()}, f"IDX files in {path}")
+    if (path / "mnist.npz").is_file():
+        return _from_npz(path / "mnist.npz")
+    missing = ", ".join(_IDX_NAMES[key] for key, p in found.items() if p is None)
+    raise MnistError(
+        f"The MNIST folder {path} (from {origin}) is missing {missing} and holds no mnist.npz. "
+        + _EXPECTED
+    )
+
+
+def _find_idx(folder: Path, name: str) -> Path | None:
+    dotted = name.replace("-idx", ".idx")  # train-images.idx3-ubyte, a common variant
+    for candidate in (f"{name}.gz", name, f"{dotted}.gz", dotted):
+        if (folder / candidate).is_file():
+            return folder / candidate
+    return None
+
+
+def _read_idx(path: Path, ndim: int) -> np.ndarray:
+    """One IDX file: big-endian magic 0x0000080<ndim>, ndim uint32 sizes, then uint8 data."""
+    try:
+        raw = path.read_bytes()
+        if path.suffix == ".gz" or raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as e:
+        raise MnistError(
+            f"{path} could not be read or decompressed ({e}); it is probably a corrupt or "
+            "partial download: download it again."
+        ) from e
+    kind, magic, header = ("image" if ndim == 3 else "label"), 0x800 | ndim, 4 + 4 * ndim
+    found = int.from_bytes(raw[:4], "big")
+    if len(raw) < 4 or found != magic:
+        raise MnistError(
+            f"{path} is not an MNIST {kind} file: it starts with 0x{found:08X}, not the IDX "
+            f"magic number 0x{magic:08X}. Check that it is the right file and not corrupt."
+        )
+    if len(raw) < header:
+        raise MnistError(f"{path} is truncated inside its header: download it again.")
+    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    size, held = math.prod(dims), len(raw) - header
+    if held != size:
+        problem = "truncated" if held < size else "longer than its header says"
+        raise MnistError(
+            f"{path} is {problem}: its header announces {' x '.join(map(str, dims))} = {size:,} "
+            f"bytes of data but it holds {held:,}. Download it again."
+        )
+    return np.frombuffer(raw, np.uint8, count=size, offset=header).reshape(dims)
+
+
+def _from_npz(path: Path) -> Mnist:
+    try:
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise MnistError(f"{path} holds a single array, not an .npz archive. {_EXPECTED}")
+        with npz:
+            missing = [key for key in _IDX_NAMES if key not in npz.files]
+            if missing:
+                raise MnistError(
+                    f"{path} lacks the arrays {', '.join(missing)}; Keras's mnist.npz holds "
+                    f"{', '.join(_IDX_NAMES)}. {_EXPECTED}"
+                )
+            arrays = {key: npz[key] for key in _IDX_NAMES}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        raise MnistError(
+            f"{path} is not a readable .npz archive ({e}); download mnist.npz again."
+        ) from e
+    return _checked(arrays, {key: f"{path}[{key!r}]" for key in _IDX_NAMES}, str(path))
+
+
+def _keras_load() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Keras's own MNIST (cache or download); imported here because importing Keras is slow."""
+    import keras
+
+    return keras.datasets.mnist.load_data()
+
+
+def _from_keras() -> Mnist:
+    cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets" / "mnist.npz"
+    try:
+        (x_train, y_train), (x_test, y_test) = _keras_load()
+    except Exception as e:  # Keras reports a failed download as a bare Exception
+        raise MnistError(
+            f"MNIST could not be loaded: {MNIST_DIR_ENV} is not set, so DigitRec asked Keras for "
+            f"its copy ({cache}, downloaded if absent) and that failed: {e}. To work offline, set "
+            f"{MNIST_DIR_ENV} to a folder with the MNIST files (or pass it as `source`). {_EXPECTED}"
+        ) from e
+    arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    return _checked(arrays, {key: f"Keras's MNIST {key}" for key in arrays}, f"Keras cache ({cache})")
+
+
+def _checked(arrays: dict[str, np.ndarray], names: dict[str, str], where: str) -> Mnist:
+    """Mnist from the four arrays, once they look like MNIST; `names` say where each came from."""
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        x_name, y_name = names[f"x_{split}"], names[f"y_{split}"]
+        if x.ndim != 3 or x.shape[1:] != (28, 28):
+            raise MnistError(
+                f"{x_name} holds an array of shape {x.shape}; MNIST images are (N, 28, 28), 28x28."
+            )
+        if x.dtype != np.uint8:
+            raise MnistError(f"{x_name} holds {x.dtype} pixels; MNIST pixels are uint8 (0-255).")
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+            raise MnistError(
+                f"{y_name} holds {y.dtype} of shape {y.shape}; expected one integer label per image."
+            )
+        if len(x) != len(y):
+            raise MnistError(
+                f"{x_name} holds {len(x):,} images but {y_name} holds {len(y):,} labels; "
+                "they must come from the same download."
+            )
+        if len(x) == 0:
+            raise MnistError(f"{x_name} holds no images.")
+        bad = np.flatnonzero((y < 0) | (y > 9))
+        if bad.size:
+            raise MnistError(
+                f"{y_name} holds label {y[bad[0]]} at index {bad[0]}; MNIST labels are 0-9, "
+                "so the file is corrupt or not MNIST labels."
+            )
+        arrays[f"y_{split}"] = y.astype(np.uint8, copy=False)
+    for array in arrays.values():
+        array.setflags(write=False)
+    n_train, n_test = len(arrays["y_train"]), len(arrays["y_test"])
+    return Mnist(**arrays, source=f"{where} ({n_train:,} train / {n_test:,} test)")

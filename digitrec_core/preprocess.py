@@ -1,0 +1,235 @@
+"""Turn a drawing or a photo of a digit into the 28x28 image an MNIST model expects.
+
+A model trained on MNIST only ever saw digits prepared one way: the ink cropped, scaled so its
+longer side is 20 px, anti-aliased, and placed so its centre of mass sits at the centre of a 28x28
+frame, with strokes 2-3 px wide. A canvas drawing is none of that (any size, any place, any pen),
+so we rebuild exactly that preparation here. numpy and Pillow only, so it stays fast and light.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+SIZE = 28  # MNIST frame
+TARGET_BOX = 20  # longer side of the digit inside the frame
+CENTER = 14.0  # where MNIST puts the centre of mass (row, column index)
+STROKE = 2.4  # stroke width in output px; MNIST strokes measure 2.5 (median, IQR 2.1-3.0)
+OVERSAMPLE = 4  # morphology runs at OVERSAMPLE x the output resolution
+MAX_SIDE = 600  # larger inputs (photos) are averaged down first: faster, and noise averages out
+INK_LEVEL = 0.5  # ink weaker than this fraction of the strongest is background (shading, noise)
+MIN_CONTRAST = 0.15  # a weaker strongest ink (fraction of full scale) means a uniform image
+MIN_AREA = 0.001  # less ink than this fraction of the canvas is a speck, not a digit
+MIN_EXTENT = 0.04  # a digit's longer side is at least this fraction of the canvas's
+MIN_DENSITY = 0.005  # ink covering less of its bounding box than this is scattered specks
+SPECK_GAP = 0.05  # ink this far (fraction of the canvas side) from the digit ...
+SPECK_MASS = 0.05  # ... and this light (fraction of the digit's ink) is a stray speck
+_PAD = int(STROKE * OVERSAMPLE / (2 * (1 - STROKE / TARGET_BOX))) + 2  # room for the widest dilation
+
+
+class ImageError(ValueError):
+    """An uploaded file we cannot turn into an image; the message is meant for the user."""
+
+
+def canvas_to_mnist(image: np.ndarray) -> np.ndarray | None:
+    """Return the digit in `image` as a (28, 28) float32 MNIST-style image, or None if there is none.
+
+    Accepts a canvas (RGBA, on black or on transparent), an RGB or grayscale photo, light ink on
+    dark or dark ink on light. Where and how large the digit was drawn, and with which pen width,
+    should not matter to the model, so all three are normalised away.
+    """
+    mask = _ink_mask(np.asarray(image))
+    box = None if mask is None else _digit_box(mask)
+    if box is None:
+        return None
+    top, bottom, left, right = box
+    crop = mask[top:bottom, left:right]
+    area = np.count_nonzero(crop)
+    if area < max(MIN_AREA * mask.size, MIN_DENSITY * crop.size) or max(crop.shape) < MIN_EXTENT * max(mask.shape):
+        return None
+    digit = _normalise_stroke(crop)
+    return _center(digit / digit.max()) if digit.max() > 0 else None
+
+
+def _ink_mask(a: np.ndarray) -> np.ndarray | None:
+    """Binary ink mask: background level and polarity come from the image border."""
+    if a.ndim not in (2, 3) or min(a.shape[:2]) < 2:
+        raise ValueError(f"Expected an image array (H, W), (H, W, 3) or (H, W, 4), got shape {a.shape}")
+    a = a.view(np.uint8) if a.dtype == bool else a
+    if a.dtype == np.uint8 and max(a.shape[:2]) > MAX_SIDE:
+        a = np.asarray(Image.fromarray(a).reduce(-(-max(a.shape[:2]) // MAX_SIDE)))
+    full = 65535.0 if a.dtype == np.uint16 else 255.0 if a.dtype == np.uint8 or a.max() > 1 else 1.0
+    if a.ndim == 3 and a.shape[2] in (2, 4):
+        alpha, a = a[..., -1], a[..., :-1]
+        if np.median(_border(alpha)) < full / 2:  # transparent canvas: whatever the pen colour, ink = alpha
+            a = alpha
+    if a.ndim == 3:  # channel sum, one channel at a time: numpy's axis=2 reductions are slow
+        gray = a[..., 0].astype(np.uint16 if a.dtype == np.uint8 else np.float32)
+        for c in range(1, a.shape[2]):
+            gray += a[..., c]
+        full *= a.shape[2]
+    else:
+        gray = a
+    background = float(np.median(_border(gray)))
+    darkest, brightest = float(gray.min()), float(gray.max())
+    if background - darkest > brightest - background:  # dark ink on light paper
+        peak = background - darkest
+        mask = gray < background - INK_LEVEL * peak
+    else:
+        peak = brightest - background
+        mask = gray > background + INK_LEVEL * peak
+    return mask if peak >= MIN_CONTRAST * full else None
+
+
+def _border(a: np.ndarray) -> np.ndarray:
+    return np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
+
+
+def _digit_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Bounding box of the ink, ignoring small specks set apart from the digit by a gap."""
+    gap, ink = SPECK_GAP * max(mask.shape), mask.view(np.uint8)
+    cols = _span(ink.sum(axis=0, dtype=np.int32), gap)
+    if cols is None:
+        return None
+    rows = _span(ink[:, cols[0] : cols[1]].sum(axis=1, dtype=np.int32), gap)
+    return rows + cols
+
+
+def _span(profile: np.ndarray, gap: float) -> tuple[int, int] | None:
+    """Extent of a projection profile, dropping light groups split off by more than `gap`."""
+    idx = np.flatnonzero(profile)
+    if idx.size == 0:
+        return None
+    breaks = np.flatnonzero(np.diff(idx) > gap)
+    starts, ends = np.concatenate(([0], breaks + 1)), np.concatenate((breaks, [idx.size - 1]))
+    mass = np.add.reduceat(profile[idx], starts)
+    keep = np.flatnonzero(mass >= SPECK_MASS * mass.max())
+    return int(idx[starts[keep[0]]]), int(idx[ends[keep[-1]]]) + 1
+
+
+def _normalise_stroke(crop: np.ndarray) -> np.ndarray:
+    """Resize the ink to TARGET_BOX with MNIST's stroke width, whatever pen drew it.
+
+    The mask goes to OVERSAMPLE x the output size keeping every touched pixel (so a hairline
+    survives), is dilated or eroded there until its strokes will be STROKE px wide once the box is
+    TARGET_BOX px, and is then area-averaged down: the anti-aliased grey edges MNIST has.
+    """
+    h, w = crop.shape
+    scale = TARGET_BOX * OVERSAMPLE / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = Image.fromarray(crop.view(np.uint8) * np.uint8(255)).resize(size, Image.BOX)
+    img = np.zeros((size[1] + 2 * _PAD, size[0] + 2 * _PAD), np.float32)
+    img[_PAD:-_PAD, _PAD:-_PAD] = np.asarray(small) > 0
+    # Growing the strokes by r on each side grows the box by 2r too, which shrinks the final scale.
+    radius = (STROKE * OVERSAMPLE - _stroke_width(img)) / (2 * (1 - STROKE / TARGET_BOX))
+    steps, frac = divmod(abs(radius), 1)
+    op = np.maximum if radius > 0 else np.minimum
+    for i in range(int(steps)):
+        img = _grow(img, op, square=i % 2 == 1)
+    img += frac * (_grow(img, op, square=steps % 2 == 1) - img)  # the fractional part of the radius
+    rows, cols = np.flatnonzero(img.any(axis=1)), np.flatnonzero(img.any(axis=0))
+    if rows.size == 0:  # eroded away: not a digit shape
+        return img[:1, :1]
+    img = img[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    h, w = img.shape
+    size = (max(1, round(w * TARGET_BOX / max(h, w))), max(1, round(h * TARGET_BOX / max(h, w))))
+    return np.asarray(Image.fromarray(img).resize(size, Image.BOX))
+
+
+def _stroke_width(ink: np.ndarray) -> float:
+    """Mean stroke width as 2 x area / perimeter, the perimeter counted along 4 directions.
+
+    Counting edge crossings on horizontal, vertical and both diagonal lines (Crofton's formula)
+    measures a curve's length the same whatever its slope, so a '1' and a '0' are judged alike.
+    `ink` must have an empty border.
+    """
+    straight = np.count_nonzero(ink[1:] != ink[:-1]) + np.count_nonzero(ink[:, 1:] != ink[:, :-1])
+    diagonal = np.count_nonzero(ink[1:, 1:] != ink[:-1, :-1]) + np.count_nonzero(ink[1:, :-1] != ink[:-1, 1:])
+    return 2 * np.count_nonzero(ink) / (np.pi / 8 * (straight + diagonal / np.sqrt(2)))
+
+
+def _grow(img: np.ndarray, op: np.ufunc, square: bool) -> np.ndarray:
+    """One step of dilation (op=max) or erosion (op=min); alternating cross and square steps
+    make an octagon, close enough to the round pen the strokes were drawn with."""
+    out = img.copy()
+    op(out[1:], img[:-1], out=out[1:])
+    op(out[:-1], img[1:], out=out[:-1])
+    src = out.copy() if square else img
+    op(out[:, 1:], src[:, :-1], out=out[:, 1:])
+    op(out[:, :-1], src[:, 1:], out=out[:, :-1])
+    return out
+
+
+def _center(digit: np.ndarray) -> np.ndarray:
+    """Paste into the 28x28 frame with the centre of mass at the centre, as MNIST did."""
+    h, w = digit.shape
+    total = digit.sum()
+    cy = (digit.sum(axis=1) @ np.arange(h)) / total
+    cx = (digit.sum(axis=0) @ np.arange(w)) / total
+    top = min(max(round(CENTER - cy), 0), SIZE - h)
+    left = min(max(round(CENTER - cx), 0), SIZE - w)
+    out = np.zeros((SIZE, SIZE), np.float32)
+    out[top : top + h, left : left + w] = digit
+    return out
+
+
+def read_image(
+    data: bytes | str | os.PathLike | BinaryIO, *, max_bytes: int = 10_000_000, max_pixels: int = 25_000_000
+) -> np.ndarray:
+    """Decode an uploaded PNG/JPEG/... into a uint8 array for `canvas_to_mnist`.
+
+    Uploads are untrusted, so huge files, decompression bombs and junk become an ImageError with a
+    sentence fit to show the user. Photos come upright (EXIF orientation). The result is RGBA when
+    the image has transparency (a canvas export: the ink may be in the alpha), else RGB or L.
+    """
+    raw = _read_bytes(data, max_bytes)
+    try:
+        with Image.open(io.BytesIO(raw)) as im:
+            if im.width * im.height > max_pixels:  # checked from the header, before decoding anything
+                raise ImageError(f"Image is {im.width}x{im.height} pixels; the limit is {max_pixels:,} pixels.")
+            return _to_array(ImageOps.exif_transpose(im))
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as e:
+        raise ImageError("Image has too many pixels to decode safely.") from e
+    except UnidentifiedImageError as e:
+        raise ImageError("That file is not an image that could be read (PNG, JPEG, ...).") from e
+    except Exception as e:  # Pillow raises many types (OSError, SyntaxError, struct.error...) on bad data
+        raise ImageError("The image is truncated or corrupt and could not be decoded.") from e
+
+
+def _read_bytes(data: bytes | str | os.PathLike | BinaryIO, max_bytes: int) -> bytes:
+    """Read at most max_bytes + 1 bytes: enough to tell an oversized file without loading all of it."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        raw = bytes(data)
+        size = len(raw)
+    elif isinstance(data, (str, os.PathLike)):
+        try:
+            with open(data, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                raw = f.read(max_bytes + 1)
+        except OSError as e:
+            raise ImageError(f"Could not read {os.fspath(data)}: {e.strerror or e}.") from e
+    else:  # a file-like object, e.g. Streamlit's UploadedFile (which knows its .size)
+        raw = data.read(max_bytes + 1)
+        size = getattr(data, "size", None) or len(raw)
+    if not raw:
+        raise ImageError("The file is empty.")
+    if len(raw) > max_bytes:
+        known = f" ({size / 1e6:.1f} MB)" if size > max_bytes + 1 else ""
+        raise ImageError(f"Image is too large{known}; the limit is {max_bytes / 1e6:g} MB.")
+    return raw
+
+
+def _to_array(im: Image.Image) -> np.ndarray:
+    if im.mode in ("I", "F") or im.mode.startswith("I;16"):  # 16-bit, 32-bit, float: convert("L") would clip
+        arr = np.asarray(im, dtype=np.float32)
+        full = 65535 if im.mode.startswith("I;16") or arr.max() > 255 else 255 if arr.max() > 1 else 1
+        return np.clip(arr * (255 / full) + 0.5, 0, 255).astype(np.uint8)
+    if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+        return np.asarray(im.convert("RGBA"))
+    return np.asarray(im.convert("L" if im.mode in ("1", "L") else "RGB"))

@@ -1,0 +1,247 @@
+"""The model store: every trained model as `.keras` plus JSON metadata, and which one is active.
+
+Layout under the store root (`DIGITREC_HOME`, else a per-user data folder):
+
+    models/<name>/model.keras   the network (Keras format, loaded in safe mode)
+    models/<name>/meta.json     what it is, how it was trained, how well it does
+    active.json                 {"name": "<name>"}
+
+A model folder is written under a temporary name and renamed into place, and `active.json` is
+replaced atomically, so a crash or two concurrent saves never leave a half-written active model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from digitrec_core.training import TrainResult
+
+HOME_ENV = "DIGITREC_HOME"
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "assets" / "pretrained"
+MODEL_FILE, META_FILE, ACTIVE_FILE = "model.keras", "meta.json", "active.json"
+
+
+class ModelStoreError(RuntimeError):
+    """A model that cannot be found or read, said in words a user can act on."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    arch: str
+    params: int
+    hyperparameters: dict[str, Any]
+    epochs_run: int
+    test_accuracy: float | None
+    test_loss: float | None
+    data_source: str
+    n_train: int
+    n_val: int
+    train_seconds: float
+    created_at: str  # ISO 8601, UTC
+    history: dict[str, list] = field(default_factory=dict, repr=False)
+    stopped: bool = False
+    path: Path | None = field(default=None, compare=False)  # the model's folder
+    shipped: bool = False  # the pretrained model in assets/, used while the store is empty
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        del d["path"], d["shipped"]
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any], path: Path, shipped: bool = False) -> "ModelInfo":
+        known = {f.name for f in fields(cls)} - {"path", "shipped"}
+        return cls(**{k: v for k, v in d.items() if k in known}, path=path, shipped=shipped)
+
+
+@dataclass
+class LoadedModel:
+    model: Any = field(repr=False)  # keras.Model
+    info: ModelInfo
+    notice: str | None = None  # set when the requested model was unreadable and another was used
+
+
+def default_home() -> Path:
+    """`DIGITREC_HOME`, else the platform's per-user data folder (never the git tree)."""
+    if env := os.environ.get(HOME_ENV):
+        return Path(env).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "digitrec"
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ModelStoreError(f"{path} could not be read ({e}).") from e
+    if not isinstance(data, dict):
+        raise ModelStoreError(f"{path} is not a metadata object.")
+    return data
+
+
+def _load_keras(path: Path):
+    import keras
+
+    if not path.is_file():
+        raise ModelStoreError(f"The model file {path} is missing.")
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as e:  # Keras raises a zoo of types for a damaged archive
+        raise ModelStoreError(f"The model file {path} is corrupt or not a Keras model ({type(e).__name__}: {e}).") from e
+
+
+def shipped_info() -> ModelInfo | None:
+    """The pretrained model in `assets/pretrained/`, if it is there."""
+    meta = SHIPPED_DIR / META_FILE
+    return ModelInfo.from_json(_read_json(meta), SHIPPED_DIR, shipped=True) if meta.is_file() else None
+
+
+class ModelStore:
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else default_home()
+        self.models_dir = self.root / "models"
+
+    def list(self) -> list[ModelInfo]:
+        """Readable models, newest first; folders mid-write or with broken metadata are left out."""
+        infos = []
+        if self.models_dir.is_dir():
+            for d in self.models_dir.iterdir():
+                if d.name.startswith(".") or not (d / META_FILE).is_file():
+                    continue
+                try:
+                    infos.append(ModelInfo.from_json(_read_json(d / META_FILE), d))
+                except (ModelStoreError, TypeError):
+                    continue
+        return sorted(infos, key=lambda i: i.created_at, reverse=True)
+
+    def active_name(self) -> str | None:
+        path = self.root / ACTIVE_FILE
+        try:
+            name = _read_json(path).get("name") if path.is_file() else None
+        except ModelStoreError:
+            return None
+        return name if isinstance(name, str) and (self.models_dir / name / META_FILE).is_file() else None
+
+    def info(self, name: str) -> ModelInfo:
+        folder = self.models_dir / name
+        if name.startswith(".") or "/" in name or not (folder / META_FILE).is_file():
+            raise ModelStoreError(f"No model named {name!r} in {self.models_dir}.")
+        return ModelInfo.from_json(_read_json(folder / META_FILE), folder)
+
+    def active_info(self) -> ModelInfo | None:
+        """What `load()` would load, from metadata alone (no TensorFlow): for model cards."""
+        name = self.active_name()
+        if name:
+            return self.info(name)
+        models = self.list()
+        return models[0] if models else shipped_info()
+
+    def activate(self, name: str) -> None:
+        self.info(name)  # raises if it is not there
+        _write_json_atomic(self.root / ACTIVE_FILE, {"name": name})
+
+    def save(self, result: "TrainResult", *, activate: bool = True) -> ModelInfo:
+        """Store a finished run; the model appears under its final name only once fully written."""
+        cfg = result.config
+        created = datetime.now(timezone.utc)
+        name = f"{cfg.arch}-{created:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+        info = ModelInfo(
+            name=name,
+            arch=cfg.arch,
+            params=int(result.model.count_params()),
+            hyperparameters=asdict(cfg),
+            epochs_run=result.epochs_run,
+            test_accuracy=result.test_accuracy,
+            test_loss=result.test_loss,
+            data_source=result.data_source,
+            n_train=result.n_train,
+            n_val=result.n_val,
+            train_seconds=round(result.seconds, 2),
+            created_at=created.isoformat(timespec="seconds"),
+            history=result.history,
+            stopped=result.stopped,
+            path=self.models_dir / name,
+        )
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+        write_model(result.model, info, self.models_dir / name, staging=self.models_dir)
+        if activate:
+            self.activate(name)
+        return info
+
+    def load(self, name: str | None = None) -> LoadedModel:
+        """The named model, else the active one; an unreadable active model falls back to the
+        newest readable one, then to the shipped model, and says so in `notice`."""
+        if name is not None:
+            info = self.info(name)
+            return LoadedModel(_load_keras(info.path / MODEL_FILE), info)
+        candidates = self.list()
+        active = self.active_name()
+        candidates.sort(key=lambda i: i.name != active)  # stable: active first, then newest
+        if (shipped := shipped_info()) is not None:
+            candidates.append(shipped)
+        problems = []
+        for info in candidates:
+            try:
+                model = _load_keras(info.path / MODEL_FILE)
+            except ModelStoreError as e:
+                problems.append(str(e))
+                continue
+            notice = f"{' '.join(problems)} Using {info.name} instead." if problems else None
+            return LoadedModel(model, info, notice)
+        raise ModelStoreError(
+            " ".join(problems) or f"No trained model in {self.models_dir} and no pretrained model in {SHIPPED_DIR}. "
+            "Train one: python -m digitrec_core train"
+        )
+
+
+def write_model(model, info: ModelInfo, folder: Path, *, staging: Path) -> None:
+    """Write `model.keras` + `meta.json` into a temporary folder under `staging`, then rename it to `folder`."""
+    tmp = Path(tempfile.mkdtemp(dir=staging, prefix=f".tmp-{folder.name}-"))
+    try:
+        model.save(tmp / MODEL_FILE)
+        _write_json_atomic(tmp / META_FILE, info.to_json())
+        if folder.exists():  # only when exporting over an old copy, never for a new store entry
+            shutil.rmtree(folder)
+        os.rename(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def save_model(result: "TrainResult", *, activate: bool = True, store: ModelStore | None = None) -> ModelInfo:
+    """Save a training run to the store (and make it active)."""
+    return (store or ModelStore()).save(result, activate=activate)
+
+
+def load_model(name: str | None = None, *, store: ModelStore | None = None) -> LoadedModel:
+    """The named model, else the active one, else the pretrained model shipped in `assets/`."""
+    return (store or ModelStore()).load(name)

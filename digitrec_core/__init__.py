@@ -1,0 +1,53 @@
+"""DigitRec's engine: data, MNIST-style preprocessing, models, training, evaluation, model store.
+
+Importing this package is cheap: TensorFlow is imported only when a model is built, loaded or
+trained (training's names load on first use), so the CLI's help, the tests and the dashboard's first paint do not wait for it.
+"""
+
+from importlib import import_module
+
+from digitrec_core.data import MNIST_DIR_ENV, Mnist, MnistError, load_mnist
+from digitrec_core.evaluation import Evaluation, evaluate, predict_proba
+from digitrec_core.models import ARCHITECTURES, build_model
+from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_image
+from digitrec_core.store import HOME_ENV, LoadedModel, ModelInfo, ModelStore, ModelStoreError, load_model, save_model
+
+_LAZY = {
+    "train": "training",
+    "TrainConfig": "training",
+    "Progress": "training",
+    "TrainResult": "training",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(f"digitrec_core.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'digitrec_core' has no attribute {name!r}")
+
+
+__all__ = [
+    "ARCHITECTURES",
+    "HOME_ENV",
+    "MNIST_DIR_ENV",
+    "Evaluation",
+    "ImageError",
+    "LoadedModel",
+    "Mnist",
+    "MnistError",
+    "ModelInfo",
+    "ModelStore",
+    "ModelStoreError",
+    "Progress",
+    "TrainConfig",
+    "TrainResult",
+    "build_model",
+    "canvas_to_mnist",
+    "evaluate",
+    "load_mnist",
+    "load_model",
+    "predict_proba",
+    "read_image",
+    "save_model",
+    "train",
+]

@@ -1,0 +1,247 @@
+"""`python -m digitrec_core`: the original script's workflow for people who live in a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from digitrec_core.data import MnistError, load_mnist
+from digitrec_core.evaluation import evaluate, predict_proba
+from digitrec_core.models import ARCHITECTURES, get_architecture
+from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_image
+from digitrec_core.store import ModelStore, ModelStoreError, write_model
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _stop_on_ctrl_c(stop: threading.Event) -> None:
+    """First Ctrl-C: finish the current batch and stop cleanly. Second: abort at once."""
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nStopping after this batch (Ctrl-C again to abort)...", file=sys.stderr)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, handler)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    data = load_mnist()  # before TensorFlow's import: a data problem is reported in a blink
+    import keras
+
+    from digitrec_core.training import TrainConfig, train
+
+    cfg = TrainConfig(
+        arch=args.arch,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        augment=args.augment,
+        limit=args.limit,
+        validation_split=args.val_split,
+        seed=args.seed,
+    ).resolved()
+    print(f"Training {cfg.arch} on {data.source}", file=sys.stderr)
+    print(
+        f"epochs={cfg.epochs} batch_size={cfg.batch_size} lr={cfg.learning_rate:g} augment={cfg.augment} "
+        f"limit={cfg.limit or 'all'} validation_split={cfg.validation_split:g} seed={cfg.seed}",
+        file=sys.stderr,
+    )
+    bar: list = []
+    stop = threading.Event()
+    _stop_on_ctrl_c(stop)
+
+    def on_progress(p) -> None:
+        if p.kind == "batch":
+            if p.batch == 1:
+                print(f"Epoch {p.epoch}/{p.epochs}", file=sys.stderr)
+                # A live bar on a terminal; one line per epoch in a log file.
+                verbose = 1 if sys.stdout.isatty() else 2
+                bar[:] = [keras.utils.Progbar(p.batches, verbose=verbose, stateful_metrics=["loss", "accuracy", "img/s"])]
+            bar[0].update(p.batch, [("loss", p.loss), ("accuracy", p.accuracy), ("img/s", p.images_per_sec)])
+        elif p.val_accuracy is not None:
+            print(f"  val_loss: {p.val_loss:.4f} - val_accuracy: {p.val_accuracy:.4f}", file=sys.stderr)
+
+    try:
+        result = train(cfg, data=data, on_progress=on_progress, stop=stop)
+    except KeyboardInterrupt:
+        print("\nAborted: nothing was saved.", file=sys.stderr)
+        return 130
+    if result.stopped:
+        print("Stopped: nothing was saved.", file=sys.stderr)
+        return 130
+    print(f"Test Loss: {result.test_loss:.4f}")
+    print(f"Test Accuracy: {result.test_accuracy:.2%}")
+    print(f"Trained {result.epochs_run} epochs on {result.n_train:,} images in {result.seconds:.1f} s.")
+    store = ModelStore()
+    info = store.save(result, activate=True)
+    print(f"Saved as {info.name} in {store.root} (now the active model).")
+    if args.export:
+        target = Path(args.export)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_model(result.model, info, target, staging=target.parent)
+        print(f"Exported to {target}.")
+    if args.plot:
+        from digitrec_core.plots import plot_history
+
+        plot_history(result.history, args.plot, title=f"{cfg.arch}: test accuracy {result.test_accuracy:.2%}")
+        print(f"Curves written to {args.plot}.")
+    return 0
+
+
+def _load(name: str | None):
+    loaded = ModelStore().load(name)
+    if loaded.notice:
+        print(f"Warning: {loaded.notice}", file=sys.stderr)
+    acc = loaded.info.test_accuracy
+    print(f"Model: {loaded.info.name} ({loaded.info.arch}, test accuracy {acc:.2%})" if acc else f"Model: {loaded.info.name}", file=sys.stderr)
+    return loaded.model
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    model = _load(args.model)
+    data = load_mnist()
+    ev = evaluate(model, data.x_test, data.y_test)
+    print(f"Test Loss: {ev.loss:.4f}")
+    print(f"Test Accuracy: {ev.accuracy:.2%}")
+    print(f"Misclassified: {len(ev.misclassified)} of {len(data.y_test):,}")
+    print(ev.confusion_text())
+    return 0
+
+
+def _ask_index(n: int) -> int:
+    while True:
+        try:
+            text = input(f"Choose a test index (0–{n - 1}): ")
+        except EOFError:
+            raise SystemExit("\nNo index given.") from None
+        try:
+            index = int(text.strip())
+        except ValueError:
+            print(f"{text.strip()!r} is not a whole number; try again.")
+            continue
+        if 0 <= index < n:
+            return index
+        print(f"{index} is outside 0–{n - 1}; try again.")
+
+
+def _report(probs: np.ndarray, expected: int | None = None) -> None:
+    if expected is not None:
+        print(f"Expected: {expected}")
+    print(f"Predicted: {int(probs.argmax())}")
+    top = np.argsort(probs)[::-1][:3]
+    print("Top probabilities: " + ", ".join(f"{d}: {probs[d]:.1%}" for d in top))
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    if args.image:
+        try:
+            digit = canvas_to_mnist(read_image(args.image))
+        except (ImageError, OSError) as e:
+            print(f"Error: {args.image}: {e}", file=sys.stderr)
+            return 2
+        if digit is None:
+            print(f"Error: no digit found in {args.image}.", file=sys.stderr)
+            return 2
+        model, image, expected = _load(args.model), digit, None
+    else:
+        data = load_mnist()
+        n = len(data.x_test)
+        if args.index is not None and not 0 <= args.index < n:
+            print(f"Error: --index must be in 0–{n - 1}.", file=sys.stderr)
+            return 2
+        model = _load(args.model)
+        index = args.index if args.index is not None else _ask_index(n)
+        image, expected = data.x_test[index], int(data.y_test[index])
+    probs = predict_proba(model, image)[0]
+    _report(probs, expected)
+    if args.plot:
+        from digitrec_core.plots import plot_digit
+
+        plot_digit(image, args.plot, expected=expected, predicted=int(probs.argmax()))
+        print(f"Image written to {args.plot}.")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    store = ModelStore()
+    active = store.active_info()
+    rows = store.list()
+    if not rows:
+        print(f"No trained models in {store.root}.")
+        if active:
+            print(f"Using the pretrained model: {active.name} (test accuracy {active.test_accuracy:.2%}).")
+        return 0
+    print(f"{'':2}{'name':32} {'arch':8} {'params':>8} {'epochs':>6} {'images':>7} {'test acc':>8} {'seconds':>8}  created")
+    for i in rows:
+        mark = "* " if active and i.name == active.name else "  "
+        acc = f"{i.test_accuracy:.2%}" if i.test_accuracy is not None else "-"
+        print(f"{mark}{i.name:32} {i.arch:8} {i.params:>8,} {i.epochs_run:>6} {i.n_train:>7,} {acc:>8} {i.train_seconds:>8.1f}  {i.created_at}")
+    print("* active")
+    return 0
+
+
+def cmd_activate(args: argparse.Namespace) -> int:
+    ModelStore().activate(args.name)
+    print(f"{args.name} is now the active model.")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m digitrec_core", description="Train, evaluate and use MNIST digit classifiers.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model, save it to the store and make it active")
+    t.add_argument("--arch", choices=list(ARCHITECTURES), default="default")
+    t.add_argument("--epochs", type=int, help="default: the architecture's recipe")
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float, help="learning rate")
+    t.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
+    t.add_argument("--limit", type=int, help="use only this many training images")
+    t.add_argument("--val-split", type=float, help="fraction held out for validation")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--plot", metavar="PNG", help="write the accuracy and loss curves here")
+    t.add_argument("--export", metavar="DIR", help="also write the model and its metadata to this folder")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="test-set metrics and the confusion matrix")
+    e.add_argument("--model", help="a stored model's name (default: the active one)")
+    e.set_defaults(func=cmd_evaluate)
+
+    pr = sub.add_parser("predict", help="classify a test digit (asks which) or an image file")
+    src = pr.add_mutually_exclusive_group()
+    src.add_argument("--index", type=int, help="test-set index")
+    src.add_argument("--image", metavar="FILE", help="a PNG/JPG of a handwritten digit")
+    pr.add_argument("--model", help="a stored model's name (default: the active one)")
+    pr.add_argument("--plot", metavar="PNG", help="save the digit with its labels")
+    pr.set_defaults(func=cmd_predict)
+
+    m = sub.add_parser("models", help="the stored models; * marks the active one")
+    m.set_defaults(func=cmd_models)
+
+    a = sub.add_parser("activate", help="make a stored model the active one")
+    a.add_argument("name")
+    a.set_defaults(func=cmd_activate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    _quiet_tensorflow()
+    if getattr(args, "arch", None):
+        get_architecture(args.arch)
+    try:
+        return args.func(args)
+    except (MnistError, ModelStoreError, ValueError) as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,130 @@
+import gzip
+import os
+import re
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from conftest import ROOT, make_synthetic
+from digitrec_core.cli import main
+
+
+def write_idx(folder, data):
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, x, y in (("train", data.x_train, data.y_train), ("t10k", data.x_test, data.y_test)):
+        with gzip.open(folder / f"{prefix}-images-idx3-ubyte.gz", "wb") as f:
+            f.write(struct.pack(">IIII", 0x803, len(x), 28, 28) + x.tobytes())
+        with gzip.open(folder / f"{prefix}-labels-idx1-ubyte.gz", "wb") as f:
+            f.write(struct.pack(">II", 0x801, len(y)) + y.tobytes())
+
+
+def run_cli(*args, env, stdin=""):
+    return subprocess.run(
+        [sys.executable, "-m", "digitrec_core", *args],
+        cwd=ROOT, env={**os.environ, **env}, input=stdin, capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_train_then_models_as_a_user_would(tmp_path):
+    """The whole command, in a fresh process, on data the test writes itself."""
+    write_idx(tmp_path / "data", make_synthetic(600, 200))
+    env = {"DIGITREC_MNIST_DIR": str(tmp_path / "data"), "DIGITREC_HOME": str(tmp_path / "home")}
+    out = run_cli("train", "--arch", "seed", "--epochs", "2", "--plot", str(tmp_path / "curves.png"), env=env)
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"^Test Loss: \d+\.\d{4}$", out.stdout, re.M)
+    accuracy = float(re.search(r"^Test Accuracy: (\d+\.\d\d)%$", out.stdout, re.M).group(1))
+    assert accuracy > 90
+    assert "Epoch 2/2" in out.stderr
+    with Image.open(tmp_path / "curves.png") as img:
+        assert img.size[0] > 500
+    listing = run_cli("models", env=env)
+    assert listing.returncode == 0
+    active = [line for line in listing.stdout.splitlines() if line.startswith("* seed-")]
+    assert len(active) == 1 and f"{accuracy:.2f}%" in active[0]
+
+
+def test_missing_data_is_one_clear_line(tmp_path):
+    env = {"DIGITREC_MNIST_DIR": str(tmp_path / "nowhere"), "DIGITREC_HOME": str(tmp_path / "home")}
+    out = run_cli("train", "--epochs", "1", env=env)
+    assert out.returncode == 2
+    errors = [line for line in out.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "nowhere" in errors[0] and "Traceback" not in out.stderr
+
+
+@pytest.fixture(scope="module")
+def trained_home(tmp_path_factory, mnist_dir):
+    """A store holding one seed network trained briefly on real MNIST."""
+    home = tmp_path_factory.mktemp("home")
+    env = {"DIGITREC_MNIST_DIR": str(mnist_dir), "DIGITREC_HOME": str(home)}
+    out = run_cli("train", "--arch", "seed", "--epochs", "2", "--limit", "6000", env=env)
+    assert out.returncode == 0, out.stderr
+    return env
+
+
+@pytest.fixture
+def cli_env(trained_home, monkeypatch):
+    for k, v in trained_home.items():
+        monkeypatch.setenv(k, v)
+
+
+@pytest.mark.mnist
+def test_evaluate_prints_metrics_and_confusion_matrix(cli_env, capsys):
+    assert main(["evaluate"]) == 0
+    out = capsys.readouterr().out
+    accuracy = float(re.search(r"Test Accuracy: (\d+\.\d\d)%", out).group(1))
+    assert accuracy > 90
+    rows = [line for line in out.splitlines() if re.match(r"^\s+\d \s", line)]
+    assert len(rows) == 10
+    assert sum(int(n) for line in rows for n in line.split()[1:11]) == 10_000
+
+
+@pytest.mark.mnist
+def test_predict_index(cli_env, capsys, real_mnist, tmp_path):
+    assert main(["predict", "--index", "0", "--plot", str(tmp_path / "d.png")]) == 0
+    out = capsys.readouterr().out
+    assert "Expected: 7" in out and re.search(r"^Predicted: \d$", out, re.M)
+    assert (tmp_path / "d.png").stat().st_size > 1000
+    assert main(["predict", "--index", "10000"]) == 2
+
+
+@pytest.mark.mnist
+def test_interactive_prompt_asks_again_on_bad_input(cli_env, capsys, monkeypatch, real_mnist):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("seven\n12345\n1\n"))
+    assert main(["predict"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("Choose a test index (0–9999): ") == 3
+    assert "'seven' is not a whole number" in out and "12345 is outside 0–9999" in out
+    assert f"Expected: {real_mnist.y_test[1]}" in out
+
+
+def draw_one(path, size=280):
+    img = Image.new("RGB", (size, size), "white")  # a pen drawing on paper: dark ink on light
+    ImageDraw.Draw(img).line([(150, 40), (140, 240)], fill="black", width=18)
+    img.save(path)
+
+
+@pytest.mark.mnist
+def test_predict_image(cli_env, capsys, tmp_path):
+    draw_one(tmp_path / "one.png")
+    assert main(["predict", "--image", str(tmp_path / "one.png")]) == 0
+    assert "Predicted: 1" in capsys.readouterr().out
+    Image.new("RGB", (100, 100), "white").save(tmp_path / "blank.png")
+    assert main(["predict", "--image", str(tmp_path / "blank.png")]) == 2
+    assert "no digit" in capsys.readouterr().err
+    (tmp_path / "notes.png").write_text("not an image")
+    assert main(["predict", "--image", str(tmp_path / "notes.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error:") and "notes.png" in err
+
+
+@pytest.mark.mnist
+def test_python_m_reads_the_prompt_from_stdin(trained_home):
+    out = run_cli("predict", env=trained_home, stdin="abc\n0\n")
+    assert out.returncode == 0, out.stderr
+    assert "is not a whole number" in out.stdout and "Expected: 7" in out.stdout

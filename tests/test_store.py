@@ -64,12 +64,12 @@ def test_crash_in_the_middle_of_a_save_leaves_the_active_model(store_home, monke
     good = save_model(fake_run("seed", 0.9))
     broken = fake_run("seed", 0.99)
 
-    def crash(path, *a, **k):
+    def crash(model, path):
         with open(path, "wb") as f:
             f.write(b"PK\x03\x04 half a zip")  # a partial file on disk, then the process "dies"
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(broken.model, "save", crash)
+    monkeypatch.setattr("digitrec_core.store._save_keras", crash)
     with pytest.raises(KeyboardInterrupt):
         save_model(broken)
     store = ModelStore()

@@ -13,6 +13,7 @@ import numpy as np
 
 from digitrec_core.data import MnistError, load_mnist
 from digitrec_core.evaluation import evaluate, predict_proba
+from digitrec_core.jobs import StoreLock, TrainingBusy
 from digitrec_core.models import ARCHITECTURES, get_architecture
 from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_image
 from digitrec_core.store import ModelStore, ModelStoreError, write_model
@@ -72,19 +73,21 @@ def cmd_train(args: argparse.Namespace) -> int:
         elif p.val_accuracy is not None:
             print(f"  val_loss: {p.val_loss:.4f} - val_accuracy: {p.val_accuracy:.4f}", file=sys.stderr)
 
-    try:
-        result = train(cfg, data=data, on_progress=on_progress, stop=stop)
-    except KeyboardInterrupt:
-        print("\nAborted: nothing was saved.", file=sys.stderr)
-        return 130
-    if result.stopped:
-        print("Stopped: nothing was saved.", file=sys.stderr)
-        return 130
-    print(f"Test Loss: {result.test_loss:.4f}")
-    print(f"Test Accuracy: {result.test_accuracy:.2%}")
-    print(f"Trained {result.epochs_run} epochs on {result.n_train:,} images in {result.seconds:.1f} s.")
     store = ModelStore()
-    info = store.save(result, activate=True)
+    with StoreLock(store.root) as lock:  # one run at a time, dashboard included
+        lock.acquire("python -m digitrec_core train")
+        try:
+            result = train(cfg, data=data, on_progress=on_progress, stop=stop)
+        except KeyboardInterrupt:
+            print("\nAborted: nothing was saved.", file=sys.stderr)
+            return 130
+        if result.stopped:
+            print("Stopped: nothing was saved.", file=sys.stderr)
+            return 130
+        print(f"Test Loss: {result.test_loss:.4f}")
+        print(f"Test Accuracy: {result.test_accuracy:.2%}")
+        print(f"Trained {result.epochs_run} epochs on {result.n_train:,} images in {result.seconds:.1f} s.")
+        info = store.save(result, activate=True)
     print(f"Saved as {info.name} in {store.root} (now the active model).")
     if args.export:
         target = Path(args.export)
@@ -242,6 +245,6 @@ def main(argv: list[str] | None = None) -> int:
         get_architecture(args.arch)
     try:
         return args.func(args)
-    except (MnistError, ModelStoreError, ValueError) as e:
+    except (MnistError, ModelStoreError, TrainingBusy, ValueError) as e:
         print(f"Error: {e}", file=sys.stderr)
         return 2

@@ -1,0 +1,150 @@
+"""Training in the background, one run at a time.
+
+The dashboard serves many browser tabs from one process; training must not block any of them,
+and two runs must never train and write the store at once. A `TrainingSupervisor` runs one job
+on a thread and holds the store's lock file for its whole length, which also keeps a CLI run in
+another process from starting meanwhile. The job lives on when its tab closes: it finishes and
+saves atomically (or is stopped), so nothing is left half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from digitrec_core.data import Mnist
+from digitrec_core.store import ModelInfo, ModelStore
+
+LOCK_FILE = "training.lock"
+
+
+class TrainingBusy(RuntimeError):
+    """Another run holds the store's training lock; the message says who."""
+
+
+class StoreLock:
+    """An exclusive, non-blocking lock on a file in the store, released if the process dies."""
+
+    def __init__(self, root: Path):
+        self.path = Path(root) / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self, holder: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            _lock(fd)
+        except OSError:
+            os.close(fd)
+            try:
+                who = self.path.read_text().strip() or "another process"
+            except OSError:
+                who = "another process"
+            raise TrainingBusy(f"A training run is already in progress ({who}). Wait for it to finish or stop it.") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{holder}, pid {os.getpid()}".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            _unlock(self._fd)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "StoreLock":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+if os.name == "nt":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _lock(fd: int) -> None:
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _lock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@dataclass
+class TrainingJob:
+    config: object  # TrainConfig, resolved
+    owner: str  # the session that started it
+    started_at: float = field(default_factory=time.time)
+    events: list = field(default_factory=list)  # Progress, appended by the training thread
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    result: object | None = None  # TrainResult
+    saved: ModelInfo | None = None
+    error: str | None = None
+    finished_at: float | None = None
+    thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def running(self) -> bool:
+        return self.finished_at is None
+
+    @property
+    def latest(self):
+        return self.events[-1] if self.events else None
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self.thread is not None:
+            self.thread.join(timeout)
+        return not self.running
+
+
+class TrainingSupervisor:
+    def __init__(self, store: ModelStore | None = None):
+        self.store = store or ModelStore()
+        self._guard = threading.Lock()
+        self.job: TrainingJob | None = None  # the latest job, running or finished
+
+    def start(self, config, *, owner: str, data: Mnist | None = None) -> TrainingJob:
+        """Start training `config` on a thread; raises TrainingBusy while any run holds the store."""
+        from digitrec_core.training import TrainConfig
+
+        cfg = (config if isinstance(config, TrainConfig) else TrainConfig(**config)).resolved()
+        with self._guard:
+            if self.job is not None and self.job.running:
+                raise TrainingBusy("A training run started in another tab is in progress. Wait for it to finish or stop it.")
+            lock = StoreLock(self.store.root)
+            lock.acquire(f"DigitRec dashboard, {cfg.arch}")
+            job = TrainingJob(config=cfg, owner=owner)
+            job.thread = threading.Thread(target=self._run, args=(job, lock, data), name="digitrec-training", daemon=True)
+            self.job = job
+            job.thread.start()
+            return job
+
+    def _run(self, job: TrainingJob, lock: StoreLock, data: Mnist | None) -> None:
+        from digitrec_core.training import train
+
+        try:
+            job.result = train(job.config, data=data, on_progress=job.events.append, stop=job.stop_event)
+            if not job.result.stopped:
+                job.saved = self.store.save(job.result, activate=True)
+        except Exception as e:  # surfaced on the Train page; the store is untouched
+            job.error = f"{type(e).__name__}: {e}"
+            traceback.print_exc()
+        finally:
+            lock.release()
+            job.finished_at = time.time()

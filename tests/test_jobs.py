@@ -1,0 +1,57 @@
+import time
+
+import pytest
+
+from digitrec_core import ModelStore
+from digitrec_core.jobs import StoreLock, TrainingBusy, TrainingSupervisor
+
+
+def test_a_run_trains_in_the_background_and_saves(store_home, synthetic):
+    sup = TrainingSupervisor()
+    job = sup.start({"arch": "seed", "epochs": 2, "batch_size": 32}, owner="tab-1", data=synthetic)
+    assert job.running or job.finished_at
+    assert job.wait(120)
+    assert job.error is None and not job.result.stopped
+    assert [e.epoch for e in job.events if e.kind == "epoch"] == [1, 2]
+    assert ModelStore().active_name() == job.saved.name
+
+
+def test_second_run_is_refused_while_one_is_in_progress(store_home, synthetic):
+    sup = TrainingSupervisor()
+    job = sup.start({"arch": "seed", "epochs": 50, "batch_size": 32}, owner="tab-1", data=synthetic)
+    try:
+        with pytest.raises(TrainingBusy, match="in progress"):
+            sup.start({"arch": "seed", "epochs": 1}, owner="tab-2", data=synthetic)
+    finally:
+        job.stop()
+        assert job.wait(60)
+
+
+def test_stop_saves_nothing_and_frees_the_store(store_home, synthetic):
+    sup = TrainingSupervisor()
+    job = sup.start({"arch": "seed", "epochs": 50, "batch_size": 32}, owner="tab-1", data=synthetic)
+    while not job.events:
+        time.sleep(0.01)
+    job.stop()
+    assert job.wait(60)
+    assert job.result.stopped and job.saved is None and ModelStore().list() == []
+    again = sup.start({"arch": "seed", "epochs": 1, "batch_size": 32}, owner="tab-2", data=synthetic)
+    assert again.wait(60) and again.saved is not None
+
+
+def test_another_process_holding_the_store_lock_blocks_training(store_home, synthetic):
+    with StoreLock(store_home) as other:
+        other.acquire("python -m digitrec_core train")
+        with pytest.raises(TrainingBusy, match="python -m digitrec_core train"):
+            TrainingSupervisor().start({"arch": "seed", "epochs": 1}, owner="tab-1", data=synthetic)
+    job = TrainingSupervisor().start({"arch": "seed", "epochs": 1, "batch_size": 32}, owner="tab-1", data=synthetic)
+    assert job.wait(60) and job.error is None
+
+
+def test_a_failing_run_reports_its_error_and_releases_the_lock(store_home, synthetic):
+    sup = TrainingSupervisor()
+    job = sup.start({"arch": "seed", "epochs": 1, "batch_size": 100_000}, owner="tab-1", data=synthetic)
+    assert job.wait(60)
+    assert "batch size" in job.error and job.saved is None
+    with StoreLock(store_home) as lock:
+        lock.acquire("test")  # free again

@@ -147,15 +147,19 @@ class ModelStore:
         path = self.root / ACTIVE_FILE
         try:
             name = _read_json(path).get("name") if path.is_file() else None
+            return self.info(name).name if isinstance(name, str) else None
         except ModelStoreError:
             return None
-        return name if isinstance(name, str) and (self.models_dir / name / META_FILE).is_file() else None
 
     def info(self, name: str) -> ModelInfo:
+        """A stored model's metadata; the shipped model answers to its name too."""
         folder = self.models_dir / name
-        if name.startswith(".") or "/" in name or not (folder / META_FILE).is_file():
-            raise ModelStoreError(f"No model named {name!r} in {self.models_dir}.")
-        return ModelInfo.from_json(_read_json(folder / META_FILE), folder)
+        if not name.startswith(".") and "/" not in name and (folder / META_FILE).is_file():
+            return ModelInfo.from_json(_read_json(folder / META_FILE), folder)
+        shipped = shipped_info()
+        if shipped is not None and shipped.name == name:
+            return shipped
+        raise ModelStoreError(f"No model named {name!r} in {self.models_dir}.")
 
     def active_info(self) -> ModelInfo | None:
         """What `load()` would load, from metadata alone (no TensorFlow): for model cards."""
@@ -204,10 +208,10 @@ class ModelStore:
             info = self.info(name)
             return LoadedModel(_load_keras(info.path / MODEL_FILE), info)
         candidates = self.list()
-        active = self.active_name()
-        candidates.sort(key=lambda i: i.name != active)  # stable: active first, then newest
         if (shipped := shipped_info()) is not None:
             candidates.append(shipped)
+        active = self.active_name()
+        candidates.sort(key=lambda i: i.name != active)  # stable: active first, then newest, then shipped
         problems = []
         for info in candidates:
             try:

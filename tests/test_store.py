@@ -6,7 +6,7 @@ import pytest
 
 from digitrec_core import ModelStore, ModelStoreError, build_model, load_model, predict_proba, save_model
 from digitrec_core.evaluation import Evaluation
-from digitrec_core.store import SHIPPED_DIR
+from digitrec_core.store import SHIPPED_DIR, shipped_info
 from digitrec_core.training import TrainConfig, TrainResult
 
 
@@ -124,6 +124,15 @@ def test_empty_store_uses_the_shipped_model(store_home):
     loaded = load_model()
     assert loaded.info.shipped and loaded.info.test_accuracy > 0.98
     assert ModelStore().active_info().shipped
+
+
+def test_the_shipped_model_can_be_made_active_again(store_home):
+    shipped = shipped_info()
+    save_model(fake_run("seed", 0.9))
+    store = ModelStore()
+    store.activate(shipped.name)
+    assert store.active_name() == shipped.name and store.active_info().shipped
+    assert load_model().info.shipped
 
 
 def test_empty_store_without_shipped_model_says_how_to_train(store_home, monkeypatch, tmp_path):

@@ -97,7 +97,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             "seed",
             "The original network: 3 x Conv2D(64) + max-pool, Dense 64-32-10; 81,066 parameters.",
-            Recipe(epochs=5, batch_size=32, learning_rate=1e-3, augment=False),
+            Recipe(epochs=12, batch_size=32, learning_rate=2e-3, augment=False, cosine_decay=True),
             _seed,
         ),
     )

@@ -33,12 +33,12 @@ def test_train_then_models_as_a_user_would(tmp_path):
     """The whole command, in a fresh process, on data the test writes itself."""
     write_idx(tmp_path / "data", make_synthetic(600, 200))
     env = {"DIGITREC_MNIST_DIR": str(tmp_path / "data"), "DIGITREC_HOME": str(tmp_path / "home")}
-    out = run_cli("train", "--arch", "seed", "--epochs", "2", "--plot", str(tmp_path / "curves.png"), env=env)
+    out = run_cli("train", "--arch", "seed", "--epochs", "5", "--lr", "0.001", "--plot", str(tmp_path / "curves.png"), env=env)
     assert out.returncode == 0, out.stderr
     assert re.search(r"^Test Loss: \d+\.\d{4}$", out.stdout, re.M)
     accuracy = float(re.search(r"^Test Accuracy: (\d+\.\d\d)%$", out.stdout, re.M).group(1))
     assert accuracy > 90
-    assert "Epoch 2/2" in out.stderr
+    assert "Epoch 5/5" in out.stderr
     with Image.open(tmp_path / "curves.png") as img:
         assert img.size[0] > 500
     listing = run_cli("models", env=env)

@@ -1,0 +1,44 @@
+import streamlit as st
+
+from digitrec_core import MNIST_DIR_ENV, MnistError
+from ui import resources
+from ui.components import model_card
+
+st.title("✍️ DigitRec")
+st.markdown(
+    "Handwritten-digit recognition you can watch and touch: **train** a network on MNIST while its curves grow, "
+    "**browse** the test set, and **draw** a digit to see it classified as you draw."
+)
+
+st.subheader("Active model")
+info = resources.active_info()
+if info is None:
+    st.warning("There is no model yet. Train one on the Train page.")
+else:
+    model_card(info)
+
+st.subheader("Data")
+try:
+    data = resources.mnist()
+except MnistError as e:
+    st.error(f"MNIST is not available, so training and the test browser are off. {e}")
+    st.markdown(
+        f"On a machine without internet, put the four MNIST IDX files (or Keras's `mnist.npz`) in a folder and "
+        f"start the dashboard with `{MNIST_DIR_ENV}` pointing at it:\n\n"
+        f"```bash\n{MNIST_DIR_ENV}=/path/to/mnist streamlit run app.py\n```\n"
+        "Drawing still works with the active model."
+    )
+else:
+    c = st.columns(3)
+    c[0].metric("Training images", f"{data.n_train:,}")
+    c[1].metric("Test images", f"{data.n_test:,}")
+    c[2].metric("Source", "local folder" if "IDX" in data.source or ".npz" in data.source else "Keras")
+    st.caption(f"Loaded from {data.source}.")
+    if data.is_partial:
+        st.info(f"This copy has {data.n_train:,} of MNIST's 60,000 training images; accuracies trained on it are a little below what the full set gives.")
+
+st.subheader("Go")
+c = st.columns(3)
+c[0].page_link("app_pages/train.py", label="Train a model", icon="📈")
+c[1].page_link("app_pages/test_browser.py", label="Browse the test set", icon="🔎")
+c[2].page_link("app_pages/draw.py", label="Draw a digit", icon="✏️")

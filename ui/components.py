@@ -1,0 +1,139 @@
+"""UI pieces used by more than one page: model card, digit image, probability chart, curves."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+from PIL import Image
+
+from digitrec_core import ModelInfo
+
+ACCENT, MUTED, GOOD, BAD = "#ff4b4b", "#9aa5b1", "#21c354", "#ff4b4b"
+
+
+def _when(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso
+
+
+def model_card(info: ModelInfo) -> None:
+    """Everything a user needs to trust (or not) the model answering them."""
+    with st.container(border=True):
+        title = f"**{info.name}**" + (" · pretrained, shipped with DigitRec" if info.shipped else "")
+        st.markdown(title)
+        c = st.columns(4)
+        c[0].metric("Test accuracy", f"{info.test_accuracy:.2%}" if info.test_accuracy is not None else "–")
+        c[1].metric("Test loss", f"{info.test_loss:.4f}" if info.test_loss is not None else "–")
+        c[2].metric("Architecture", info.arch)
+        c[3].metric("Parameters", f"{info.params:,}")
+        hp = info.hyperparameters
+        st.caption(
+            f"Trained {info.epochs_run} epochs on {info.n_train:,} images ({info.n_val:,} held out for validation) "
+            f"in {info.train_seconds:.0f} s on {_when(info.created_at)} · batch {hp.get('batch_size')}, "
+            f"learning rate {hp.get('learning_rate')}, augmentation {'on' if hp.get('augment') else 'off'} · "
+            f"data: {info.data_source}"
+        )
+
+
+def digit_image(digit: np.ndarray, caption: str | None = None, size: int = 224) -> None:
+    """A 28x28 digit, upscaled with nearest-neighbour so its pixels stay crisp."""
+    a = np.asarray(digit)
+    a = (np.clip(a, 0, 1) * 255).astype(np.uint8) if a.dtype != np.uint8 else a
+    st.image(Image.fromarray(a).resize((size, size), Image.NEAREST), caption=caption)
+
+
+def probability_chart(probs: np.ndarray, key: str | None = None, height: int = 260) -> None:
+    """The ten class probabilities, the top class highlighted."""
+    top = int(np.argmax(probs))
+    fig = go.Figure(
+        go.Bar(
+            x=[str(d) for d in range(10)],
+            y=probs,
+            marker_color=[ACCENT if d == top else MUTED for d in range(10)],
+            text=[f"{p:.0%}" if p >= 0.01 else "" for p in probs],
+            textposition="outside",
+            hovertemplate="digit %{x}: %{y:.2%}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(range=[0, 1.1], tickformat=".0%"),
+        xaxis=dict(type="category", title=None), showlegend=False,
+    )
+    st.plotly_chart(fig, key=key, config={"displayModeBar": False})
+
+
+def verdict(expected: int | None, predicted: int) -> None:
+    """`Expected: D` and `Predicted: D`, green when they agree and red when they don't."""
+    if expected is None:
+        st.markdown(f"### Predicted: {predicted}")
+        return
+    colour = "green" if expected == predicted else "red"
+    st.markdown(f"### Expected: {expected}")
+    st.markdown(f"### :{colour}[Predicted: {predicted}]")
+
+
+def curves_figure(runs: dict[str, dict[str, list]], live_batches: list | None = None) -> go.Figure:
+    """Loss and accuracy side by side: per-epoch curves of each run, plus a live run's batches.
+
+    `runs` maps a label to a history (`loss`, `accuracy`, `val_loss`, `val_accuracy` per epoch);
+    `live_batches` are (epoch as a fraction, loss, accuracy) points of the run in progress.
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.08)
+    palette = ["#ff4b4b", "#1c83e1", "#21c354", "#ffa421", "#803df5", "#00c0f2"]
+    if live_batches:
+        x = [b[0] for b in live_batches]
+        for col, idx in ((1, 1), (2, 2)):
+            fig.add_trace(
+                go.Scatter(x=x, y=[b[idx] for b in live_batches], name="training (per batch)", mode="lines",
+                           line=dict(color="rgba(28,131,225,0.45)", width=1), showlegend=col == 1, legendgroup="batches"),
+                row=1, col=col,
+            )
+    for i, (label, h) in enumerate(runs.items()):
+        colour = palette[i % len(palette)]
+        epochs = list(range(1, len(h.get("loss", [])) + 1))
+        for col, key in ((1, "loss"), (2, "accuracy")):
+            fig.add_trace(
+                go.Scatter(x=epochs, y=h.get(key, []), name=f"{label} training", mode="lines+markers",
+                           line=dict(color=colour, dash="dot"), legendgroup=label, showlegend=col == 1),
+                row=1, col=col,
+            )
+            fig.add_trace(
+                go.Scatter(x=epochs, y=h.get(f"val_{key}", []), name=f"{label} validation", mode="lines+markers",
+                           line=dict(color=colour), legendgroup=label, showlegend=col == 1),
+                row=1, col=col,
+            )
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def prediction_panel(loaded, image: np.ndarray | None, *, empty_message: str, key: str) -> None:
+    """Preprocess like MNIST, classify, and show what the model saw and what it thinks."""
+    from digitrec_core import canvas_to_mnist, predict_proba
+
+    digit = canvas_to_mnist(image) if image is not None else None
+    if digit is None:
+        st.info(empty_message)
+        return
+    probs = predict_proba(loaded.model, digit)[0]
+    order = np.argsort(probs)[::-1]
+    top, second = int(order[0]), int(order[1])
+    st.markdown(f"## Prediction: {top}")
+    st.caption(f"probability {probs[top]:.1%}")
+    if probs[top] < UNSURE:
+        st.warning(f"The model is unsure: it could also be a {second} ({probs[second]:.0%}).")
+    c1, c2 = st.columns([1, 2])
+    with c1:
+        digit_image(digit, caption="What the model sees (28x28)", size=168)
+    with c2:
+        probability_chart(probs, key=f"{key}_probs", height=220)
+
+
+UNSURE = 0.6  # below this top probability the panel names the runner-up

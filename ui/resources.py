@@ -1,0 +1,69 @@
+"""What the pages share across reruns and sessions: data, models, the training supervisor.
+
+Everything heavy is loaded once per process (`st.cache_resource`) and TensorFlow is imported on
+first use, so the Home page paints before TensorFlow has even loaded.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import streamlit as st
+
+from digitrec_core import LoadedModel, Mnist, ModelInfo, ModelStore, ModelStoreError, load_mnist, predict_proba
+from digitrec_core.evaluation import Evaluation, metrics
+from digitrec_core.jobs import TrainingSupervisor
+from digitrec_core.store import shipped_info  # noqa: F401  (re-exported for the sidebar)
+
+
+def store() -> ModelStore:
+    return ModelStore()  # cheap: reads DIGITREC_HOME each time, so tests can point it elsewhere
+
+
+@st.cache_resource(show_spinner="Loading MNIST...")
+def mnist() -> Mnist:
+    return load_mnist()
+
+
+@st.cache_resource(show_spinner="Loading the model...", max_entries=4)
+def model(name: str) -> LoadedModel:
+    return store().load(name)
+
+
+@st.cache_resource(show_spinner=False)
+def supervisor() -> TrainingSupervisor:
+    """One per server process: every tab sees the same training run."""
+    return TrainingSupervisor()
+
+
+def active_info() -> ModelInfo | None:
+    return store().active_info()
+
+
+def active_model() -> LoadedModel:
+    """The active model, or (when its file is unreadable) the newest readable one, with a notice."""
+    info = active_info()
+    if info is None:
+        return store().load()  # raises the store's "train one" message
+    try:
+        return model(info.name)
+    except ModelStoreError:
+        return store().load()
+
+
+@st.cache_data(show_spinner="Classifying the 10,000 test digits...", max_entries=4)
+def test_report(model_name: str) -> Evaluation:
+    """Confusion matrix and friends, computed once per model."""
+    data = mnist()
+    return metrics(predict_proba(model(model_name).model, data.x_test), data.y_test)
+
+
+def session_id() -> str:
+    if "session_id" not in st.session_state:
+        st.session_state.session_id = uuid.uuid4().hex[:8]
+    return st.session_state.session_id
+
+
+def probabilities(loaded: LoadedModel, digit: np.ndarray) -> np.ndarray:
+    return predict_proba(loaded.model, digit)[0]

@@ -32,22 +32,26 @@ class Architecture:
     build: Callable[[], "keras.Model"] = field(repr=False)
 
 
+# Layers are named explicitly: Keras's automatic names come from process-global counters, which
+# gave two layers the same name when a model was built on the dashboard's training thread.
+
+
 def _seed() -> "keras.Model":
     from keras import layers, models
 
     return models.Sequential(
         [
             layers.Input(INPUT_SHAPE),
-            layers.Conv2D(64, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Conv2D(64, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Conv2D(64, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Flatten(),
-            layers.Dense(64, activation="relu"),
-            layers.Dense(32, activation="relu"),
-            layers.Dense(NUM_CLASSES, activation="softmax"),
+            layers.Conv2D(64, 3, activation="relu", name="conv1"),
+            layers.MaxPooling2D(2, name="pool1"),
+            layers.Conv2D(64, 3, activation="relu", name="conv2"),
+            layers.MaxPooling2D(2, name="pool2"),
+            layers.Conv2D(64, 3, activation="relu", name="conv3"),
+            layers.MaxPooling2D(2, name="pool3"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(64, activation="relu", name="dense1"),
+            layers.Dense(32, activation="relu", name="dense2"),
+            layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities"),
         ],
         name="seed",
     )
@@ -56,30 +60,28 @@ def _seed() -> "keras.Model":
 def _default() -> "keras.Model":
     from keras import layers, models
 
-    def block(filters: int) -> list:
+    def block(i: int, filters: int) -> list:
         # Bias is redundant before batch normalisation.
         return [
-            layers.Conv2D(filters, 3, padding="same", use_bias=False),
-            layers.BatchNormalization(momentum=0.9),
-            layers.ReLU(),
+            layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i}"),
+            layers.BatchNormalization(momentum=0.9, name=f"bn{i}"),
+            layers.ReLU(name=f"relu{i}"),
+            layers.MaxPooling2D(2, name=f"pool{i}"),
         ]
 
     return models.Sequential(
         [
             layers.Input(INPUT_SHAPE),
-            *block(32),
-            layers.MaxPooling2D(2),
-            *block(64),
-            layers.MaxPooling2D(2),
-            *block(128),
-            layers.MaxPooling2D(2),
-            layers.Flatten(),
-            layers.Dropout(0.4),
-            layers.Dense(128, use_bias=False),
-            layers.BatchNormalization(momentum=0.9),
-            layers.ReLU(),
-            layers.Dropout(0.4),
-            layers.Dense(NUM_CLASSES, activation="softmax"),
+            *block(1, 32),
+            *block(2, 64),
+            *block(3, 128),
+            layers.Flatten(name="flatten"),
+            layers.Dropout(0.4, name="dropout1"),
+            layers.Dense(128, use_bias=False, name="dense"),
+            layers.BatchNormalization(momentum=0.9, name="bn4"),
+            layers.ReLU(name="relu4"),
+            layers.Dropout(0.4, name="dropout2"),
+            layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities"),
         ],
         name="default",
     )

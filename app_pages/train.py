@@ -1,9 +1,8 @@
-import time
-
 import pandas as pd
 import streamlit as st
 
 from digitrec_core import ARCHITECTURES, MnistError
+import digitrec_core.training  # noqa: F401  (TensorFlow loads with the page, not in the click's run)
 from digitrec_core.jobs import TrainingBusy
 from ui import resources
 from ui.components import curves_figure
@@ -39,57 +38,60 @@ with st.form("hyperparameters", border=True):  # keyed per architecture: choosin
 if busy and job.owner != me:
     st.info("Another tab is training right now; its progress is below. You can train when it finishes.")
 
-if clicked:
+if clicked and not (busy and job.owner == me):  # a replayed submit must not start a second run
     cfg = dict(arch=arch, epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(lr),
                augment=bool(augment), limit=int(limit) if limit < data.n_train else None)
     try:
         job = sup.start(cfg, owner=me, data=data)
-        busy = True
     except TrainingBusy as e:
         st.error(str(e))
 
-# ---- the run in progress (or the last one) -----------------------------------------------------
-if job is not None:
 
-    @st.fragment(run_every=0.5 if busy else None)
-    def live() -> None:
-        events = list(job.events)  # a snapshot: the training thread keeps appending
-        cfg = job.config
-        mine = job.owner == me
-        if job.running:
-            st.subheader("Training…" if mine else "Training (started in another tab)…")
-        last = events[-1] if events else None
+# ---- the run in progress (or the last one) -----------------------------------------------------
+@st.fragment(run_every=1.0)  # polls the supervisor; only this part of the page reruns
+def live() -> None:
+    job = sup.job
+    if job is None:
+        return
+    events = list(job.events)  # a snapshot: the training thread keeps appending
+    cfg = job.config
+    last = events[-1] if events else None
+    if job.running:
+        st.subheader("Training…" if job.owner == me else "Training (started in another tab)…")
         if last is None:
             st.progress(0.0, text="Starting (TensorFlow is warming up)…")
-        elif job.running:
+        else:
             eta = last.elapsed / max(last.fraction, 1e-6) * (1 - last.fraction)
             st.progress(
                 min(last.fraction, 1.0),
                 text=f"Epoch {last.epoch}/{last.epochs} · batch {last.batch}/{last.batches} · "
                 f"{fmt_time(last.elapsed)} elapsed · ETA {fmt_time(eta)} · {last.images_per_sec:,.0f} images/s",
             )
-        batches = [(e.epoch - 1 + e.batch / e.batches, e.loss, e.accuracy) for e in events if e.kind == "batch"]
-        epochs_done = [e for e in events if e.kind == "epoch"]
-        history = {k: [getattr(e, k) for e in epochs_done] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
-        st.plotly_chart(curves_figure({"this run": history}, batches), key="live_curves", config={"displayModeBar": False})
-        if job.running:
-            st.button("⏹ Stop", on_click=job.stop, key="stop", disabled=job.stop_event.is_set())
-            return
-        # finished
-        if job.error:
-            st.error(f"Training failed: {job.error}")
-        elif job.result is not None and job.result.stopped:
-            st.warning(f"Stopped after {len(batches)} batches. Nothing was saved; the active model is unchanged.")
-        elif job.saved is not None:
-            r = job.result
-            st.success(f"Saved as `{job.saved.name}` and made the active model.")
-            st.code(f"Test Loss: {r.test_loss:.4f}\nTest Accuracy: {r.test_accuracy:.2%}", language=None)
-            st.caption(f"{cfg.arch}, {r.epochs_run} epochs on {r.n_train:,} images in {r.seconds:.0f} s.")
-        if busy:  # it just finished: refresh the whole page (sidebar, run table, Train button)
-            time.sleep(0.1)
-            st.rerun()
+    batches = [(e.epoch - 1 + e.batch / e.batches, e.loss, e.accuracy) for e in events if e.kind == "batch"]
+    shown = batches[:: max(1, len(batches) // 240)]  # a light figure: the browser redraws it every second
+    epochs_done = [e for e in events if e.kind == "epoch"]
+    history = {k: [getattr(e, k) for e in epochs_done] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+    st.plotly_chart(curves_figure({"this run": history}, shown), key="live_curves", config={"displayModeBar": False})
+    seen_running = st.session_state.get("watched_job") == id(job)
+    if job.running:
+        st.session_state.watched_job = id(job)
+        st.button("⏹ Stop", on_click=job.stop, key="stop", disabled=job.stop_event.is_set())
+        return
+    if job.error:
+        st.error(f"Training failed: {job.error}")
+    elif job.result is not None and job.result.stopped:
+        st.warning(f"Stopped after {len(batches)} batches. Nothing was saved; the active model is unchanged.")
+    elif job.saved is not None:
+        r = job.result
+        st.success(f"Saved as `{job.saved.name}` and made the active model.")
+        st.code(f"Test Loss: {r.test_loss:.4f}\nTest Accuracy: {r.test_accuracy:.2%}", language=None)
+        st.caption(f"{cfg.arch}, {r.epochs_run} epochs on {r.n_train:,} images in {r.seconds:.0f} s.")
+    if seen_running:  # it just finished: refresh the whole page once (sidebar, run table, Train button)
+        del st.session_state.watched_job
+        st.rerun()
 
-    live()
+
+live()
 
 # ---- past runs ---------------------------------------------------------------------------------
 st.divider()

@@ -6,7 +6,7 @@ pages by clicking the sidebar, like a user. Every test also fails on any browser
 uncaught page exception.
 
 Tests run in file order; only test_screenshots uses another test's work (it shows the Train page
-after the Train test's run). Screenshots go to assets/screenshots/.
+after the Train test's run). Screenshots go to $DIGITREC_SCREENSHOTS (default: a temp folder).
 
     DIGITREC_MNIST_DIR=/path/to/mnist python -m pytest tests/test_browser.py
 """
@@ -19,6 +19,7 @@ import re
 import signal
 import socket
 import subprocess
+import tempfile
 import sys
 import time
 import urllib.request
@@ -35,7 +36,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 VIEWPORT = {"width": 1400, "height": 1000}
-SCREENSHOTS = ROOT / "assets" / "screenshots"
+# Screenshots go to a scratch folder, so a test run never changes tracked files; to refresh the
+# README's pictures: DIGITREC_SCREENSHOTS=assets/screenshots python -m pytest tests/test_browser.py
+SCREENSHOTS = Path(os.environ.get("DIGITREC_SCREENSHOTS") or Path(tempfile.gettempdir()) / "digitrec-screenshots")
 PAGES = ["Home", "Train", "Test browser", "Draw"]
 TITLES = {"Home": "DigitRec", "Train": "Train", "Test browser": "Test browser", "Draw": "Draw"}  # each page's h1
 

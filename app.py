@@ -8,6 +8,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from ui import resources  # noqa: E402
 
+
+def _keep_keras_state() -> None:
+    """Streamlit calls keras.backend.clear_session() after every script run, fragment reruns
+    included. The dashboard keeps models alive across runs and trains on a background thread;
+    clearing Keras under them made training 20x slower and once broke layer naming. The hook
+    is private, so this only acts if it is where Streamlit 1.x keeps it."""
+    from streamlit.runtime.scriptrunner import script_runner
+
+    if callable(getattr(script_runner, "_clean_problem_modules", None)):
+        script_runner._clean_problem_modules = lambda: None
+
+
+_keep_keras_state()
+
 st.set_page_config(page_title="DigitRec", page_icon="✍️", layout="wide")
 
 PAGES = [

@@ -26,7 +26,7 @@ job = sup.job
 busy = job is not None and job.running
 arch = st.selectbox("Architecture", list(ARCHITECTURES), format_func=lambda a: f"{a}: {ARCHITECTURES[a].description}")
 recipe = ARCHITECTURES[arch].recipe
-with st.form("hyperparameters", border=True):  # keyed per architecture: choosing one loads its recipe
+with st.form("hyperparameters", border=True, enter_to_submit=False):  # keyed per architecture: choosing one loads its recipe
     c = st.columns(4)
     epochs = c[0].number_input("Epochs", 1, 100, recipe.epochs, key=f"epochs_{arch}")
     batch_size = c[1].select_slider("Batch size", [16, 32, 64, 128, 256, 512], recipe.batch_size, key=f"batch_{arch}")
@@ -42,14 +42,14 @@ if clicked and not (busy and job.owner == me):  # a replayed submit must not sta
     cfg = dict(arch=arch, epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(lr),
                augment=bool(augment), limit=int(limit) if limit < data.n_train else None)
     try:
-        job = sup.start(cfg, owner=me, data=data)
+        sup.start(cfg, owner=me, data=data)
+        st.rerun()  # redraw with the Train button disabled and the live view polling
     except TrainingBusy as e:
         st.error(str(e))
 
 
 # ---- the run in progress (or the last one) -----------------------------------------------------
-@st.fragment(run_every=1.0)  # polls the supervisor; only this part of the page reruns
-def live() -> None:
+def live(polling: bool) -> None:
     job = sup.job
     if job is None:
         return
@@ -72,9 +72,7 @@ def live() -> None:
     epochs_done = [e for e in events if e.kind == "epoch"]
     history = {k: [getattr(e, k) for e in epochs_done] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
     st.plotly_chart(curves_figure({"this run": history}, shown), key="live_curves", config={"displayModeBar": False})
-    seen_running = st.session_state.get("watched_job") == id(job)
     if job.running:
-        st.session_state.watched_job = id(job)
         st.button("⏹ Stop", on_click=job.stop, key="stop", disabled=job.stop_event.is_set())
         return
     if job.error:
@@ -86,12 +84,12 @@ def live() -> None:
         st.success(f"Saved as `{job.saved.name}` and made the active model.")
         st.code(f"Test Loss: {r.test_loss:.4f}\nTest Accuracy: {r.test_accuracy:.2%}", language=None)
         st.caption(f"{cfg.arch}, {r.epochs_run} epochs on {r.n_train:,} images in {r.seconds:.0f} s.")
-    if seen_running:  # it just finished: refresh the whole page once (sidebar, run table, Train button)
-        del st.session_state.watched_job
+    if polling:  # it finished while we watched: refresh the whole page once (sidebar, run table, button)
         st.rerun()
 
 
-live()
+# Only this part of the page reruns, once a second, and only while a run is in progress.
+st.fragment(run_every=1.0 if busy else None)(live)(busy)
 
 # ---- past runs ---------------------------------------------------------------------------------
 st.divider()

@@ -4,7 +4,7 @@ Three ways to run the same training, interleaved so machine noise hits all alike
   plain      no progress callback at all
   cli        the CLI's progress bar, updated every batch
   dashboard  what the Train page does: every batch appended to the job's event list, and a
-             poller thread rebuilding the live plotly figure from it every 0.5 s
+             poller thread rebuilding the live plotly figure from it every second
 Throughput is measured on epochs after the first (the first includes tracing).
 
     python bench/training.py [--archs seed default] [--epochs 3] [--limit 10000] [--runs 3]
@@ -43,11 +43,12 @@ def run(arch: str, mode: str, data, epochs: int, limit: int) -> float:
 
         on_progress = events.append
 
-        def poll():
-            while not stop_polling.wait(0.5):
+        def poll():  # as the Train page's fragment does, once a second
+            while not stop_polling.wait(1.0):
                 snap = list(events)
                 batches = [(e.epoch - 1 + e.batch / e.batches, e.loss, e.accuracy) for e in snap if e.kind == "batch"]
-                curves_figure({"this run": {}}, batches).to_json()  # what Streamlit serialises each refresh
+                shown = batches[:: max(1, len(batches) // 240)]
+                curves_figure({"this run": {}}, shown).to_json()  # what Streamlit serialises each refresh
 
         poller = threading.Thread(target=poll, daemon=True)
         poller.start()

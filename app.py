@@ -6,6 +6,7 @@ import streamlit as st
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from digitrec_core.store import shipped_info  # noqa: E402
 from ui import resources  # noqa: E402
 
 
@@ -43,7 +44,7 @@ def model_switcher() -> None:
     acc = f"{active.test_accuracy:.2%}" if active.test_accuracy is not None else "not evaluated"
     st.sidebar.markdown(f"**Active model**  \n`{active.name}`  \ntest accuracy **{acc}**")
     choices = {i.name: i for i in store.list()}
-    if (shipped := resources.shipped_info()) is not None:
+    if (shipped := shipped_info()) is not None:
         choices.setdefault(shipped.name, shipped)
     if len(choices) > 1:
         names = list(choices)

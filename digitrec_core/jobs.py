@@ -100,10 +100,6 @@ class TrainingJob:
     def running(self) -> bool:
         return self.finished_at is None
 
-    @property
-    def latest(self):
-        return self.events[-1] if self.events else None
-
     def stop(self) -> None:
         self.stop_event.set()
 

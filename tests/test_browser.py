@@ -17,12 +17,10 @@ import math
 import os
 import re
 import signal
-import socket
 import subprocess
 import tempfile
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -30,12 +28,9 @@ import pytest
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-VIEWPORT = {"width": 1400, "height": 1000}
+sys.path.insert(0, str(ROOT / "bench"))
+from browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, free_port, healthy  # noqa: E402  (shared with the benchmark)
+
 # Screenshots go to a scratch folder, so a test run never changes tracked files; to refresh the
 # README's pictures: DIGITREC_SCREENSHOTS=assets/screenshots python -m pytest tests/test_browser.py
 SCREENSHOTS = Path(os.environ.get("DIGITREC_SCREENSHOTS") or Path(tempfile.gettempdir()) / "digitrec-screenshots")
@@ -56,20 +51,6 @@ expect.set_options(timeout=20_000)
 
 # ---- fixtures -------------------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-            return r.read().strip() == b"ok"
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def store_dir(tmp_path_factory) -> Path:
     """The server's DIGITREC_HOME: an empty model store of its own."""
@@ -81,7 +62,7 @@ def app_url(mnist_dir, store_dir, tmp_path_factory):
     """`streamlit run app.py` on a free port, with an empty model store and the real MNIST."""
     home = store_dir
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DIGITREC_HOME": str(home), "DIGITREC_MNIST_DIR": str(mnist_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
     cmd = [
         sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
@@ -96,7 +77,7 @@ def app_url(mnist_dir, store_dir, tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        while not _healthy(url):
+        while not healthy(url):
             if proc.poll() is not None:
                 pytest.fail(f"streamlit exited with {proc.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}")
             if time.monotonic() > deadline:

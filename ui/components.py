@@ -12,7 +12,8 @@ from PIL import Image
 
 from digitrec_core import ModelInfo
 
-ACCENT, MUTED, GOOD, BAD = "#ff4b4b", "#9aa5b1", "#21c354", "#ff4b4b"
+ACCENT, MUTED = "#ff4b4b", "#9aa5b1"
+UNSURE = 0.6  # below this top probability the prediction panel names the runner-up
 
 
 def _when(iso: str) -> str:
@@ -135,5 +136,3 @@ def prediction_panel(loaded, image: np.ndarray | None, *, empty_message: str, ke
     with c2:
         probability_chart(probs, key=f"{key}_probs", height=220)
 
-
-UNSURE = 0.6  # below this top probability the panel names the runner-up

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import uuid
 
-import numpy as np
 import streamlit as st
 
 from digitrec_core import LoadedModel, Mnist, ModelInfo, ModelStore, ModelStoreError, load_mnist, predict_proba
 from digitrec_core.evaluation import Evaluation, metrics
 from digitrec_core.jobs import TrainingSupervisor
-from digitrec_core.store import shipped_info  # noqa: F401  (re-exported for the sidebar)
 
 
 def store() -> ModelStore:
@@ -63,7 +61,3 @@ def session_id() -> str:
     if "session_id" not in st.session_state:
         st.session_state.session_id = uuid.uuid4().hex[:8]
     return st.session_state.session_id
-
-
-def probabilities(loaded: LoadedModel, digit: np.ndarray) -> np.ndarray:
-    return predict_proba(loaded.model, digit)[0]

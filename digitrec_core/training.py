@@ -145,6 +145,8 @@ def _dataset(x: np.ndarray, y: np.ndarray, batch_size: int, augment: bool, seed:
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
+    if shuffle:
+        ds = ds.repeat()  # one iterator for the whole run (see `train`)
     if augment:
         ds = ds.map(lambda a, b: (augment_batch(a), b), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
@@ -198,6 +200,10 @@ def train(
         _dataset(x_tr, y_tr, cfg.batch_size, cfg.augment, cfg.seed, shuffle=True),
         epochs=cfg.epochs,
         validation_data=_dataset(x_va, y_va, 1000, False, cfg.seed, shuffle=False) if len(x_va) else None,
+        # An endless dataset cut into epochs by step count keeps one tf.data iterator for the whole
+        # run; a fresh one per epoch made TensorFlow wait 3-4 s, at random epochs, for the old
+        # one's background threads to wind down.
+        steps_per_epoch=reporter.batches,
         callbacks=[reporter],
         shuffle=False,  # the dataset reshuffles itself each epoch
         verbose=0,

@@ -40,6 +40,21 @@ def test_stop_request_ends_training_within_one_batch(synthetic):
     assert result.epochs_run == 1  # the partial second epoch is not a point on the curves
 
 
+def test_the_endless_training_stream_still_shows_every_image_once_per_epoch():
+    """Training reads one endless dataset cut into epochs by step count (one tf.data iterator per
+    run, not one per epoch); each epoch must still be exactly the training set, freshly shuffled."""
+    from digitrec_core.training import _dataset
+
+    n, batch_size = 100, 32
+    ids = np.arange(n)  # as labels, so every image can be told apart
+    steps = -(-n // batch_size)
+    stream = iter(_dataset(np.zeros((n, 28, 28), np.uint8), ids, batch_size, augment=False, seed=0, shuffle=True))
+    epochs = [np.concatenate([next(stream)[1].numpy() for _ in range(steps)]) for _ in range(3)]
+    for seen in epochs:
+        assert len(seen) == n and sorted(seen) == list(ids)  # the short last batch closes the epoch
+    assert not np.array_equal(epochs[0], epochs[1]) and not np.array_equal(epochs[1], epochs[2])
+
+
 def test_recipe_fills_in_unset_hyperparameters():
     cfg = TrainConfig(arch="seed", epochs=2).resolved()
     assert cfg.epochs == 2 and cfg.batch_size > 0 and cfg.learning_rate > 0 and cfg.augment is False

@@ -7,7 +7,6 @@ from datetime import datetime
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 from PIL import Image
 
 from digitrec_core import ModelInfo
@@ -79,40 +78,48 @@ def verdict(expected: int | None, predicted: int) -> None:
     st.markdown(f"### :{colour}[Predicted: {predicted}]")
 
 
+# The two panels of `curves_figure`, written out: plotly's make_subplots builds the same layout but
+# costs 10x more, and the live view rebuilds this figure every second while training runs.
+_PANELS = dict(
+    xaxis=dict(anchor="y", domain=[0.0, 0.46], title=dict(text="epoch")),
+    yaxis=dict(anchor="x", type="log"),
+    xaxis2=dict(anchor="y2", domain=[0.54, 1.0], title=dict(text="epoch")),
+    yaxis2=dict(anchor="x2"),
+    annotations=[
+        dict(text=title, x=x, y=1.0, xref="paper", yref="paper", xanchor="center", yanchor="bottom",
+             showarrow=False, font=dict(size=16))
+        for title, x in (("Loss", 0.23), ("Accuracy", 0.77))
+    ],
+    height=360,
+    margin=dict(l=10, r=10, t=40, b=10),
+    legend=dict(orientation="h", y=-0.25),
+)
+
+
 def curves_figure(runs: dict[str, dict[str, list]], live_batches: list | None = None) -> go.Figure:
     """Loss and accuracy side by side: per-epoch curves of each run, plus a live run's batches.
 
     `runs` maps a label to a history (`loss`, `accuracy`, `val_loss`, `val_accuracy` per epoch);
     `live_batches` are (epoch as a fraction, loss, accuracy) points of the run in progress.
     """
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.08)
     palette = ["#ff4b4b", "#1c83e1", "#21c354", "#ffa421", "#803df5", "#00c0f2"]
+    panels = (("loss", "x", "y"), ("accuracy", "x2", "y2"))
+    traces = []
     if live_batches:
         x = [b[0] for b in live_batches]
-        for col, idx in ((1, 1), (2, 2)):
-            fig.add_trace(
-                go.Scatter(x=x, y=[b[idx] for b in live_batches], name="training (per batch)", mode="lines",
-                           line=dict(color="rgba(28,131,225,0.45)", width=1), showlegend=col == 1, legendgroup="batches"),
-                row=1, col=col,
-            )
+        for i, (_, xaxis, yaxis) in enumerate(panels, start=1):
+            traces.append(dict(type="scatter", x=x, y=[b[i] for b in live_batches], xaxis=xaxis, yaxis=yaxis,
+                               name="training (per batch)", mode="lines", line=dict(color="rgba(28,131,225,0.45)", width=1),
+                               showlegend=i == 1, legendgroup="batches"))
     for i, (label, h) in enumerate(runs.items()):
         colour = palette[i % len(palette)]
         epochs = list(range(1, len(h.get("loss", [])) + 1))
-        for col, key in ((1, "loss"), (2, "accuracy")):
-            fig.add_trace(
-                go.Scatter(x=epochs, y=h.get(key, []), name=f"{label} training", mode="lines+markers",
-                           line=dict(color=colour, dash="dot"), legendgroup=label, showlegend=col == 1),
-                row=1, col=col,
-            )
-            fig.add_trace(
-                go.Scatter(x=epochs, y=h.get(f"val_{key}", []), name=f"{label} validation", mode="lines+markers",
-                           line=dict(color=colour), legendgroup=label, showlegend=col == 1),
-                row=1, col=col,
-            )
-    fig.update_xaxes(title_text="epoch")
-    fig.update_yaxes(type="log", row=1, col=1)
-    fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
-    return fig
+        for key, xaxis, yaxis in panels:
+            for name, values, dash in (("training", h.get(key, []), "dot"), ("validation", h.get(f"val_{key}", []), None)):
+                traces.append(dict(type="scatter", x=epochs, y=values, xaxis=xaxis, yaxis=yaxis, name=f"{label} {name}",
+                                   mode="lines+markers", line=dict(color=colour, dash=dash), legendgroup=label,
+                                   showlegend=key == "loss"))
+    return go.Figure(data=traces, layout=_PANELS)
 
 
 def prediction_panel(loaded, image: np.ndarray | None, *, empty_message: str, key: str) -> None:

@@ -36,10 +36,26 @@ def _stop_on_ctrl_c(stop: threading.Event) -> None:
         signal.signal(signal.SIGINT, handler)
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    data = load_mnist()  # before TensorFlow's import: a data problem is reported in a blink
+def progress_printer(verbose: int = 1):
+    """The CLI's `on_progress`: Keras's progress bar, one per epoch, plus the validation scores."""
     import keras
 
+    bar: list = []
+
+    def on_progress(p) -> None:
+        if p.kind == "batch":
+            if p.batch == 1:
+                print(f"Epoch {p.epoch}/{p.epochs}", file=sys.stderr)
+                bar[:] = [keras.utils.Progbar(p.batches, verbose=verbose, stateful_metrics=["loss", "accuracy", "img/s"])]
+            bar[0].update(p.batch, [("loss", p.loss), ("accuracy", p.accuracy), ("img/s", p.images_per_sec)])
+        elif p.val_accuracy is not None:
+            print(f"  val_loss: {p.val_loss:.4f} - val_accuracy: {p.val_accuracy:.4f}", file=sys.stderr)
+
+    return on_progress
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    data = load_mnist()  # before TensorFlow's import: a data problem is reported in a blink
     from digitrec_core.training import TrainConfig, train
 
     cfg = TrainConfig(
@@ -58,20 +74,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"limit={cfg.limit or 'all'} validation_split={cfg.validation_split:g} seed={cfg.seed}",
         file=sys.stderr,
     )
-    bar: list = []
     stop = threading.Event()
     _stop_on_ctrl_c(stop)
-
-    def on_progress(p) -> None:
-        if p.kind == "batch":
-            if p.batch == 1:
-                print(f"Epoch {p.epoch}/{p.epochs}", file=sys.stderr)
-                # A live bar on a terminal; one line per epoch in a log file.
-                verbose = 1 if sys.stdout.isatty() else 2
-                bar[:] = [keras.utils.Progbar(p.batches, verbose=verbose, stateful_metrics=["loss", "accuracy", "img/s"])]
-            bar[0].update(p.batch, [("loss", p.loss), ("accuracy", p.accuracy), ("img/s", p.images_per_sec)])
-        elif p.val_accuracy is not None:
-            print(f"  val_loss: {p.val_loss:.4f} - val_accuracy: {p.val_accuracy:.4f}", file=sys.stderr)
+    on_progress = progress_printer(verbose=1 if sys.stdout.isatty() else 2)  # a live bar, or a line per epoch in a log
 
     store = ModelStore()
     with StoreLock(store.root) as lock:  # one run at a time, dashboard included

@@ -137,6 +137,8 @@ def _opt(logs, key):
 
 
 def _dataset(x: np.ndarray, y: np.ndarray, batch_size: int, augment: bool, seed: int, shuffle: bool):
+    import os
+
     import tensorflow as tf
 
     from digitrec_core.augment import augment_batch
@@ -148,8 +150,12 @@ def _dataset(x: np.ndarray, y: np.ndarray, batch_size: int, augment: bool, seed:
     if shuffle:
         ds = ds.repeat()  # one iterator for the whole run (see `train`)
     if augment:
-        ds = ds.map(lambda a, b: (augment_batch(a), b), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+        ds = ds.map(lambda a, b: (augment_batch(a), b), num_parallel_calls=os.cpu_count() or 1)
+    # No tf.data autotuning: its background thread can keep a finished iterator's destructor
+    # waiting for seconds (12 s seen at the end of a run), and a fixed pipeline is as fast here.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.prefetch(2).with_options(options)
 
 
 def split(data: Mnist, limit: int | None, validation_split: float, seed: int):
@@ -200,9 +206,8 @@ def train(
         _dataset(x_tr, y_tr, cfg.batch_size, cfg.augment, cfg.seed, shuffle=True),
         epochs=cfg.epochs,
         validation_data=_dataset(x_va, y_va, 1000, False, cfg.seed, shuffle=False) if len(x_va) else None,
-        # An endless dataset cut into epochs by step count keeps one tf.data iterator for the whole
-        # run; a fresh one per epoch made TensorFlow wait 3-4 s, at random epochs, for the old
-        # one's background threads to wind down.
+        # An endless dataset cut into epochs by step count: one tf.data iterator for the whole run,
+        # none built and torn down at every epoch (teardown is where tf.data has stalled, see _dataset).
         steps_per_epoch=reporter.batches,
         callbacks=[reporter],
         shuffle=False,  # the dataset reshuffles itself each epoch

@@ -18,7 +18,7 @@ measured by bench/browser.py.
 The per-batch callbacks are timed on their own: the dashboard appends each report to a list, the
 CLI updates a progress bar.
 
-    python bench/training.py [--archs seed default] [--runs 3] [--epochs 3] [--limit 10000] [--seconds 60]
+    python bench/training.py [--archs seed default] [--runs 3] [--epochs 3] [--limit 10000] [--seconds 120] [--window 2]
 """
 
 from __future__ import annotations
@@ -138,8 +138,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="throughput runs per architecture and mode")
     ap.add_argument("--epochs", type=int, default=3, help="epochs per throughput run")
     ap.add_argument("--limit", type=int, default=10000, help="training images per throughput run")
-    ap.add_argument("--seconds", type=float, default=60, help="length of each watched/unwatched training")
-    ap.add_argument("--window", type=float, default=3.0, help="seconds per watched or unwatched window")
+    ap.add_argument("--seconds", type=float, default=120, help="length of each watched/unwatched training")
+    ap.add_argument("--window", type=float, default=2.0, help="seconds per watched or unwatched window")
     args = ap.parse_args()
     os.environ.setdefault("DIGITREC_HOME", tempfile.mkdtemp(prefix="digitrec-bench-"))  # keep the user's store clean
     data = load_mnist()

@@ -13,11 +13,18 @@ What it measures, with Debian's chromium driven by Playwright (headless, 1400x10
   in the page, both taken in the page with performance.now(): the canvas sending the drawing,
   the rerun, preprocessing, the model and the browser's update, all of it. Median and p90.
 
+* **The live view's browser cost** (`--watch N`, needs MNIST): a training run started on the Train
+  page of the last server; the CPU time chromium uses (all its processes, from /proc) over N s
+  with the Train page's curves streaming, then over N s on the Home page, same run. The
+  difference is what drawing the live curves costs a browser on the same machine; the server's
+  side is measured by bench/training.py.
+
 Targets: cold start median <= 8 s; stroke to prediction median <= 300 ms.
 
-    python bench/browser.py [--runs 3] [--strokes 20]
+    python bench/browser.py [--runs 3] [--strokes 20] [--watch 20]
 
-DIGITREC_MNIST_DIR is optional (Draw needs no data; without it Home says MNIST is missing).
+DIGITREC_MNIST_DIR is optional unless --watch is given (Draw needs no data; without it Home
+says MNIST is missing).
 Extra `streamlit run` options go through `--server-arg`, e.g.
 `--server-arg=--server.fileWatcherType=none`; `--app-dir` runs another checkout's app.py
 (for before/after comparisons). It prints a markdown table and the command line behind it.
@@ -182,6 +189,47 @@ def strokes(page: Page, n: int) -> tuple[list[float], int]:
     return times, right
 
 
+def chromium_cpu_seconds() -> float:
+    """User + system CPU time of every chromium process alive now (Linux /proc)."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if "chromium" not in os.readlink(f"/proc/{pid}/exe"):
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except OSError:  # gone, or not ours to read
+            continue
+    return total / tick
+
+
+def live_view_cost(page: Page, seconds: float) -> dict[str, float]:
+    """Chromium's share of a core with the live curves streaming, then on Home, during one run."""
+    nav = page.get_by_test_id("stSidebarNav")
+    main = page.get_by_test_id("stMain")
+    nav.get_by_role("link", name="Train", exact=True).click()
+    page.get_by_role("spinbutton", name="Epochs").fill("100")  # long enough; stopped below
+    page.get_by_role("button", name="🚀 Train").click()
+    expect(main.get_by_test_id("stPlotlyChart").first).to_be_visible(timeout=60_000)
+    expect(main.get_by_text(re.compile(r"Epoch 1/100 · batch"))).to_be_visible(timeout=60_000)
+    time.sleep(3)  # past the first refreshes
+
+    def share() -> float:
+        cpu, t = chromium_cpu_seconds(), time.perf_counter()
+        time.sleep(seconds)
+        return (chromium_cpu_seconds() - cpu) / (time.perf_counter() - t)
+
+    streaming = share()
+    nav.get_by_role("link", name="Home", exact=True).click()
+    expect(main.get_by_text("Active model").first).to_be_visible(timeout=60_000)
+    time.sleep(3)
+    elsewhere = share()
+    nav.get_by_role("link", name="Train", exact=True).click()
+    main.get_by_role("button", name="⏹ Stop").click()
+    expect(main.get_by_text(re.compile("Nothing was saved"))).to_be_visible(timeout=60_000)
+    return {"streaming": streaming, "elsewhere": elsewhere}
+
+
 def p90(xs: list[float]) -> float:
     s = sorted(xs)
     return s[min(len(s) - 1, max(0, round(0.9 * len(s) + 0.5) - 1))]  # nearest rank
@@ -191,6 +239,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3, help="cold starts (default 3)")
     ap.add_argument("--strokes", type=int, default=20, help="strokes on the Draw page (default 20)")
+    ap.add_argument("--watch", type=float, default=0, help="seconds of live view to measure the browser's cost (default: skip)")
     ap.add_argument("--app-dir", type=Path, default=ROOT, help="the checkout whose app.py to run (default: this one)")
     ap.add_argument("--server-arg", action="append", default=[], help="an extra `streamlit run` option (repeatable)")
     args = ap.parse_args()
@@ -214,6 +263,7 @@ def main() -> None:
             times, right = strokes(page, args.strokes) if args.strokes else ([], 0)
             for k, t in enumerate(times):
                 print(f"stroke {k + 1}: {t:.0f} ms", file=sys.stderr)
+            live = live_view_cost(page, args.watch) if args.watch else None
         finally:
             if server is not None:
                 server.stop()
@@ -238,6 +288,9 @@ def main() -> None:
               f"{min(times):.0f} – {max(times):.0f} ms | "
               f"median ≤ 300 ms |")
         print(f"\n{right} of {len(times)} strokes read as drawn (alternately a 1 and a 7).")
+    if live:
+        print(f"\nWhile a run trains, over {args.watch:g} s each: chromium uses {live['streaming']:.1%} of one core "
+              f"with the Train page's live curves open, {live['elsewhere']:.1%} on the Home page.")
     mnist = os.environ.get("DIGITREC_MNIST_DIR")
     env = f"DIGITREC_MNIST_DIR={shlex.quote(mnist)} " if mnist else ""
     argv = " ".join(shlex.quote(a) for a in sys.argv[1:])

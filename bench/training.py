@@ -7,10 +7,10 @@ updated every batch ("CLI"), interleaved, median over runs. Measured on epochs a
 Streaming cost: this machine's speed drifts by tens of percent from one second to the next, so
 separate runs cannot resolve a 5% effect (plain and CLI, which train identically, differ by up to
 30% between runs). Instead, one training started from the Train page is watched and unwatched in
-turns: in watched windows the Train page is re-run once a second, as an open browser tab makes it
-do; in unwatched windows nothing is. The page is run through Streamlit's AppTest in this process,
+turns: in watched windows the Train page is re-run once a second, twice as often as an open
+browser tab makes it; in unwatched windows nothing is. The page is run through Streamlit's AppTest in this process,
 so the training thread competes with the whole page script, its plotly figure and Streamlit's
-serialisation, which is more than the one-fragment refresh a browser triggers. Batch times in each
+serialisation, which is more than the one-fragment refresh a browser triggers: an upper bound. Batch times in each
 watched window are compared with the unwatched windows either side; the same comparison with
 nothing in either window ("A/A") shows the method's own noise. The browser's own drawing is
 measured by bench/browser.py.
@@ -166,7 +166,7 @@ def main() -> None:
         cells = [f"{statistics.median(v):,.0f} ({min(v):,.0f}-{max(v):,.0f})" for v in (rates[(arch, m)] for m in modes)]
         print(f"| {arch} | {' | '.join(cells)} |")
 
-    print(f"\nStreaming cost: batch time with the Train page re-run every second against without, "
+    print(f"\nStreaming cost: batch time with the Train page re-run every second (a tab: every 2 s) against without, "
           f"{args.window:g} s windows over {args.seconds:g} s of training; median and quartiles of the "
           "paired window ratios\n")
     print("| arch | watched vs unwatched | A/A (method's noise) | pairs | one page run |")

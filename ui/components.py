@@ -79,7 +79,7 @@ def verdict(expected: int | None, predicted: int) -> None:
 
 
 # The two panels of `curves_figure`, written out: plotly's make_subplots builds the same layout but
-# costs 10x more, and the live view rebuilds this figure every second while training runs.
+# costs 10x more, and the live view rebuilds this figure every 2 s while training runs.
 _PANELS = dict(
     xaxis=dict(anchor="y", domain=[0.0, 0.46], title=dict(text="epoch")),
     yaxis=dict(anchor="x", type="log"),

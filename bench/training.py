@@ -2,7 +2,8 @@
 
 Throughput: the same training with no progress callback ("plain") and with the CLI's progress bar
 updated every batch ("CLI"), interleaved, median over runs. Measured on epochs after the first
-(the first includes tracing).
+(the first includes tracing), with the number of cores the process kept busy meanwhile: what is
+left idle is the room a browser on the same machine has before it slows training.
 
 Streaming cost: this machine's speed drifts by tens of percent from one second to the next, so
 separate runs cannot resolve a 5% effect (plain and CLI, which train identically, differ by up to
@@ -51,11 +52,24 @@ def cli_progress():
     return cli.progress_printer(verbose=1)
 
 
-def throughput(arch: str, mode: str, data, epochs: int, limit: int) -> float:
-    on_progress = cli_progress() if mode == "cli" else None
+def throughput(arch: str, mode: str, data, epochs: int, limit: int) -> tuple[float, float | None]:
+    """Images/s after the first epoch; in CLI mode also how many cores the process kept busy then."""
+    on_progress, marks = None, []  # marks: (wall, cpu) when epoch 2 starts and when the last one ends
+    if mode == "cli":
+        printer = cli_progress()
+
+        def on_progress(p):
+            if (p.kind, p.epoch, p.batch) == ("batch", 2, 1) or (p.kind, p.epoch) == ("epoch", epochs):
+                marks.append((time.perf_counter(), sum(os.times()[:2])))
+            printer(p)
+
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         result = train(arch=arch, epochs=epochs, limit=limit, data=data, on_progress=on_progress)
-    return statistics.median(result.history["images_per_sec"][1:])
+    rate = statistics.median(result.history["images_per_sec"][1:])
+    if not marks:
+        return rate, None
+    (t0, c0), (t1, c1) = marks
+    return rate, (c1 - c0) / (t1 - t0)
 
 
 def callback_cost(calls: int = 20000) -> dict[str, float]:
@@ -138,7 +152,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="throughput runs per architecture and mode")
     ap.add_argument("--epochs", type=int, default=3, help="epochs per throughput run")
     ap.add_argument("--limit", type=int, default=10000, help="training images per throughput run")
-    ap.add_argument("--seconds", type=float, default=120, help="length of each watched/unwatched training")
+    ap.add_argument("--seconds", type=float, default=120, help="length of each watched/unwatched training (0: skip)")
     ap.add_argument("--window", type=float, default=2.0, help="seconds per watched or unwatched window")
     args = ap.parse_args()
     os.environ.setdefault("DIGITREC_HOME", tempfile.mkdtemp(prefix="digitrec-bench-"))  # keep the user's store clean
@@ -146,13 +160,17 @@ def main() -> None:
 
     modes = ("plain", "cli")
     rates = {(a, m): [] for a in args.archs for m in modes}
+    busy = {a: [] for a in args.archs}
     for r in range(args.runs):
         for arch in args.archs:
             for mode in modes[r % 2 :] + modes[: r % 2]:  # alternate which goes first
-                rates[(arch, mode)].append(throughput(arch, mode, data, args.epochs, args.limit))
+                rate, cores_busy = throughput(arch, mode, data, args.epochs, args.limit)
+                rates[(arch, mode)].append(rate)
+                if cores_busy is not None:
+                    busy[arch].append(cores_busy)
 
     streaming = {}
-    for arch in args.archs:
+    for arch in args.archs if args.seconds else ():
         for watch in (True, False):
             means, page_run = watched_training(arch, args.seconds, args.window, watch)
             streaming[(arch, watch)] = (paired_ratios(means), page_run)
@@ -160,21 +178,22 @@ def main() -> None:
     cores = os.cpu_count()
     print(f"Throughput: images/s after the first epoch, median (min-max) of {args.runs} runs, "
           f"{args.epochs} epochs on {args.limit:,} images (90% trained on), {cores} CPU cores\n")
-    print("| arch | plain | CLI |")
-    print("|------|-------|-----|")
+    print("| arch | plain | CLI | cores busy |")
+    print("|------|-------|-----|------------|")
     for arch in args.archs if args.runs else ():
         cells = [f"{statistics.median(v):,.0f} ({min(v):,.0f}-{max(v):,.0f})" for v in (rates[(arch, m)] for m in modes)]
-        print(f"| {arch} | {' | '.join(cells)} |")
+        print(f"| {arch} | {' | '.join(cells)} | {statistics.median(busy[arch]):.2f} of {cores} |")
 
-    print(f"\nStreaming cost: batch time with the Train page re-run every second (a tab: every 2 s) against without, "
-          f"{args.window:g} s windows over {args.seconds:g} s of training; median and quartiles of the "
-          "paired window ratios\n")
-    print("| arch | watched vs unwatched | A/A (method's noise) | pairs | one page run |")
-    print("|------|----------------------|----------------------|-------|--------------|")
-    for arch in args.archs:
-        (on, page_run), (aa, _) = streaming[(arch, True)], streaming[(arch, False)]
-        cell = lambda xs: "{1:+.1%} ({0:+.1%} to {2:+.1%})".format(*(q - 1 for q in quartiles(xs)))  # noqa: E731
-        print(f"| {arch} | {cell(on)} | {cell(aa)} | {len(on)} | {page_run * 1000:.0f} ms |")
+    if args.seconds:
+        print(f"\nStreaming cost: batch time with the Train page re-run every second (a tab: every 2 s) against without, "
+              f"{args.window:g} s windows over {args.seconds:g} s of training; median and quartiles of the "
+              "paired window ratios\n")
+        print("| arch | watched vs unwatched | A/A (method's noise) | pairs | one page run |")
+        print("|------|----------------------|----------------------|-------|--------------|")
+        for arch in args.archs:
+            (on, page_run), (aa, _) = streaming[(arch, True)], streaming[(arch, False)]
+            cell = lambda xs: "{1:+.1%} ({0:+.1%} to {2:+.1%})".format(*(q - 1 for q in quartiles(xs)))  # noqa: E731
+            print(f"| {arch} | {cell(on)} | {cell(aa)} | {len(on)} | {page_run * 1000:.0f} ms |")
 
     costs = callback_cost()
     print(f"\nPer-batch callback: dashboard {costs['dashboard']:.2f} µs, CLI {costs['CLI']:.1f} µs per call")

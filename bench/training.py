@@ -31,7 +31,6 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -54,17 +53,15 @@ def cli_progress():
 
 def throughput(arch: str, mode: str, data, epochs: int, limit: int) -> tuple[float, float | None]:
     """Images/s after the first epoch; in CLI mode also how many cores the process kept busy then."""
-    on_progress, marks = None, []  # marks: (wall, cpu) when epoch 2 starts and when the last one ends
-    if mode == "cli":
-        printer = cli_progress()
+    printer, marks = cli_progress() if mode == "cli" else None, []  # marks: (wall, cpu) at epoch 2's start, the end
 
-        def on_progress(p):
-            if (p.kind, p.epoch, p.batch) == ("batch", 2, 1) or (p.kind, p.epoch) == ("epoch", epochs):
-                marks.append((time.perf_counter(), sum(os.times()[:2])))
-            printer(p)
+    def on_progress(p):
+        if (p.kind, p.epoch, p.batch) == ("batch", 2, 1) or (p.kind, p.epoch) == ("epoch", epochs):
+            marks.append((time.perf_counter(), sum(os.times()[:2])))
+        printer(p)
 
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        result = train(arch=arch, epochs=epochs, limit=limit, data=data, on_progress=on_progress)
+        result = train(arch=arch, epochs=epochs, limit=limit, data=data, on_progress=on_progress if printer else None)
     rate = statistics.median(result.history["images_per_sec"][1:])
     if not marks:
         return rate, None
@@ -89,8 +86,8 @@ def callback_cost(calls: int = 20000) -> dict[str, float]:
 def watched_training(arch: str, seconds: float, window: float, watch: bool):
     """Train `arch` from the Train page for about `seconds`, watching it in alternate windows.
 
-    Returns (batch times in watched windows, batch times in unwatched windows), one mean per window,
-    plus the median time one page run took."""
+    Returns the mean batch time of each window (None where a stall left no full batch), the odd
+    ones watched, and the median time one page run took."""
     from streamlit.testing.v1 import AppTest
 
     import ui.resources as res
@@ -113,9 +110,8 @@ def watched_training(arch: str, seconds: float, window: float, watch: bool):
         end = start + (k + 1) * window
         while (now := time.perf_counter()) < end:
             if watched:
-                t = time.perf_counter()
                 at.run()
-                page_runs.append(time.perf_counter() - t)
+                page_runs.append(time.perf_counter() - now)
                 assert not at.exception, [e.message for e in at.exception]
             time.sleep(max(0.0, min(1.0 - (time.perf_counter() - now), end - time.perf_counter())))
         boundaries.append(len(job.events))

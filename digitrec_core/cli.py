@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from digitrec_core.jobs import StoreLock, TrainingBusy
 from digitrec_core.models import ARCHITECTURES, get_architecture
 from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_image
 from digitrec_core.store import ModelStore, ModelStoreError, write_model
+
+if TYPE_CHECKING:  # the training module imports TensorFlow
+    from digitrec_core.training import Progress
 
 
 def _quiet_tensorflow() -> None:
@@ -36,7 +40,7 @@ def _stop_on_ctrl_c(stop: threading.Event) -> None:
         signal.signal(signal.SIGINT, handler)
 
 
-def progress_printer(verbose: int = 1):
+def progress_printer(verbose: int = 1) -> Callable[[Progress], None]:
     """The CLI's `on_progress`: Keras's progress bar, one per epoch, plus the validation scores."""
     import keras
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -137,8 +138,6 @@ def _opt(logs, key):
 
 
 def _dataset(x: np.ndarray, y: np.ndarray, batch_size: int, augment: bool, seed: int, shuffle: bool):
-    import os
-
     import tensorflow as tf
 
     from digitrec_core.augment import augment_batch

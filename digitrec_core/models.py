@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # TensorFlow is imported lazily: keep `import digitrec_core` cheap.
     import keras
@@ -21,7 +22,25 @@ class Recipe:
     learning_rate: float
     augment: bool
     validation_split: float = 0.1
-    cosine_decay: bool = False  # anneal the learning rate to zero over the run
+    cosine_decay: bool = False  # anneal the learning rate to zero ...
+    # ... over the run's last fraction, at the full rate before it. For the default network at batch
+    # 16, 0.3 rather than a cosine over the whole run gave 93.9% instead of 91.6% after 1 epoch on
+    # 2,000 images, 97.3% instead of 96.9% after 3 (means of 3 seeds), and 99.50% for the full
+    # recipe (99.49% before).
+    decay_fraction: float = 0.3
+    # A short run gets a smaller batch (halved, down to min_batch_size) until it takes at least
+    # min_steps optimiser steps. 1 epoch on 1,800 images is 15 steps at batch 128 (85% test accuracy,
+    # with refreshed batch-norm statistics) and 113 at batch 16 (92%); 3 epochs reached 96.9% with
+    # 171 steps at batch 32 and 97.3% with 339 at batch 16 (hence 300). Batch 8 gained nothing more.
+    min_steps: int = 300
+    min_batch_size: int = 16
+
+    def batch_size_for(self, n_train: int, epochs: int) -> int:
+        """The batch size for `epochs` epochs on `n_train` images: `batch_size`, smaller for a short run."""
+        b = self.batch_size
+        while b // 2 >= self.min_batch_size and epochs * -(-n_train // b) < self.min_steps:
+            b //= 2
+        return b
 
 
 @dataclass(frozen=True)
@@ -29,14 +48,14 @@ class Architecture:
     name: str
     description: str
     recipe: Recipe
-    build: Callable[[], "keras.Model"] = field(repr=False)
+    build: Callable[[], keras.Model] = field(repr=False)
 
 
 # Layers are named explicitly: Keras's automatic names come from process-global counters, which
 # gave two layers the same name when a model was built on the dashboard's training thread.
 
 
-def _seed() -> "keras.Model":
+def _seed() -> keras.Model:
     from keras import layers, models
 
     return models.Sequential(
@@ -57,7 +76,7 @@ def _seed() -> "keras.Model":
     )
 
 
-def _default() -> "keras.Model":
+def _default() -> keras.Model:
     from keras import layers, models
 
     def block(i: int, filters: int) -> list:
@@ -99,7 +118,9 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             "seed",
             "The original network: 3 x Conv2D(64) + max-pool, Dense 64-32-10; 81,066 parameters.",
-            Recipe(epochs=12, batch_size=32, learning_rate=2e-3, augment=False, cosine_decay=True),
+            # A cosine over the whole run, as before: annealing over its last 30% only took short runs
+            # further (2,000 images, 1 epoch: 84% for 77%) but the full recipe from 98.55% to 98.39%.
+            Recipe(epochs=12, batch_size=32, learning_rate=2e-3, augment=False, cosine_decay=True, decay_fraction=1.0),
             _seed,
         ),
     )
@@ -113,6 +134,6 @@ def get_architecture(arch: str) -> Architecture:
         raise ValueError(f"Unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}.") from None
 
 
-def build_model(arch: str = "default") -> "keras.Model":
+def build_model(arch: str = "default") -> keras.Model:
     """A fresh, uncompiled network; training compiles it with the run's optimiser."""
     return get_architecture(arch).build()

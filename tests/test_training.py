@@ -104,7 +104,7 @@ def test_affine_and_stroke_weight_do_what_they_say():
 
     img = np.zeros((1, 28, 28, 1), np.float32)
     img[0, 10:18, 13:15] = 1.0  # a vertical bar
-    one = lambda v: tf.constant([v], tf.float32)  # noqa: E731
+    one = lambda v: tf.constant([v], tf.float32)
     moved = affine(tf.constant(img), one(0.0), one(1.0), one(1.0), one(0.0), one(3.0), one(0.0)).numpy()
     np.testing.assert_allclose(moved[0, :, 3:], img[0, :, :-3])  # 3 px to the right
     turned = affine(tf.constant(img), one(np.pi / 2), one(1.0), one(1.0), one(0.0), one(0.0), one(0.0)).numpy()
@@ -122,3 +122,159 @@ def test_short_run_on_real_mnist(real_mnist):
     assert {e.kind for e in events} == {"batch", "epoch"}
     assert result.n_train == 5400 and result.test.confusion.sum() == 10_000
     assert result.test_accuracy >= 0.97, result.history
+
+
+def _running_means(values, sizes):
+    """What Keras reports after each batch: the image-weighted mean of the epoch's batches so far."""
+    totals = np.cumsum(np.asarray(values) * sizes)
+    return totals / np.cumsum(sizes)
+
+
+def test_batch_values_are_recovered_from_running_means_and_smoothed_across_epochs():
+    from digitrec_core.training import _BatchSmoother
+
+    rng = np.random.default_rng(0)
+    sizes = np.array([32] * 6 + [11])  # a short last batch, as 203 images in batches of 32 give
+    exact = _BatchSmoother(decay=0.0)  # no smoothing: each batch's own value
+    smooth = _BatchSmoother(decay=0.9)
+    expected_average, step = 0.0, 0
+    for _epoch in range(2):
+        values = rng.uniform(0.1, 2.0, len(sizes))
+        exact.new_epoch()
+        smooth.new_epoch()
+        for n, v, m in zip(sizes, values, _running_means(values, sizes)):
+            assert exact.update(int(n), {"loss": float(m)})["loss"] == pytest.approx(v, rel=1e-9)
+            step += 1
+            expected_average = 0.9 * expected_average + 0.1 * v
+            assert smooth.update(int(n), {"loss": float(m)})["loss"] == pytest.approx(
+                expected_average / (1 - 0.9**step), rel=1e-9
+            )
+
+
+def test_smoothed_curve_does_not_jump_at_an_epoch_boundary(synthetic):
+    events = []
+    train(arch="seed", epochs=3, batch_size=32, data=synthetic, on_progress=events.append)
+    batches = [e for e in events if e.kind == "batch"]
+    assert all(e.smooth_loss is not None and 0 <= e.smooth_accuracy <= 1 for e in batches)
+    per_epoch = batches[0].batches
+    for key, running in (("smooth_accuracy", "accuracy"), ("smooth_loss", "loss")):
+        smooth = np.array([getattr(e, key) for e in batches])
+        steps = np.abs(np.diff(smooth))
+        boundary = steps[per_epoch - 1]  # last batch of epoch 1 -> first batch of epoch 2
+        within = np.delete(steps, [per_epoch - 1, 2 * per_epoch - 1])
+        raw_jump = abs(getattr(batches[per_epoch], running) - getattr(batches[per_epoch - 1], running))
+        assert boundary <= within.max(), (key, boundary, within.max())
+        assert raw_jump > 3 * boundary, (key, raw_jump, boundary)  # the running mean does jump there
+    epoch_events = [e for e in events if e.kind == "epoch"]
+    last_of_epoch = [b for b in batches if b.batch == b.batches]
+    assert [e.smooth_loss for e in epoch_events] == [b.smooth_loss for b in last_of_epoch]
+
+
+def test_refreshed_batchnorm_statistics_are_those_of_the_network_as_used(synthetic):
+    """Each batch-norm layer's statistics are its input's mean and variance over the images, with every
+    earlier layer already refreshed; a frozen layer keeps its own."""
+    import keras
+
+    from digitrec_core import build_model
+    from digitrec_core.evaluation import as_batch
+    from digitrec_core.training import refresh_batchnorm
+
+    keras.utils.set_random_seed(0)
+    model = build_model("default")
+    frozen = model.get_layer("bn3")
+    frozen.trainable = False
+    frozen.moving_mean.assign(np.full(frozen.moving_mean.shape, 0.5, np.float32))
+    x = synthetic.x_train[:300]
+    assert refresh_batchnorm(model, x) == 3
+    h = as_batch(x)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            flat = np.asarray(h, np.float64).reshape(-1, h.shape[-1])
+            if layer is frozen:
+                np.testing.assert_array_equal(layer.moving_mean.numpy(), 0.5)
+            else:
+                np.testing.assert_allclose(layer.moving_mean.numpy(), flat.mean(0), rtol=1e-4, atol=1e-5)
+                np.testing.assert_allclose(layer.moving_variance.numpy(), flat.var(0), rtol=1e-3, atol=1e-5)
+        h = layer(h, training=False)
+
+
+def test_fit_trains_a_given_model_in_place_and_keeps_frozen_layers(synthetic):
+    """What fine-tuning does: an already-built model, its batch norm frozen, float images in [0, 1]."""
+    import keras
+
+    from digitrec_core import build_model
+    from digitrec_core.training import fit
+
+    keras.utils.set_random_seed(0)
+    model = build_model("default")
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+    frozen_before = [w.numpy().copy() for w in model.get_layer("bn1").weights]
+    dense_before = model.get_layer("dense").kernel.numpy().copy()
+    x, y = synthetic.x_train / 255.0, synthetic.y_train
+    events = []
+    fitted = fit(model, x, y, epochs=2, batch_size=32, learning_rate=3e-3, augment=False,
+                 validation=(synthetic.x_test, synthetic.y_test), on_progress=events.append)
+    assert fitted.epochs_run == 2 and not fitted.stopped and fitted.seconds > 0
+    assert len(fitted.history["val_accuracy"]) == 2 and fitted.history["val_accuracy"][-1] > 0.8
+    assert [e.epoch for e in events if e.kind == "epoch"] == [1, 2]
+    for before, after in zip(frozen_before, model.get_layer("bn1").weights):
+        np.testing.assert_array_equal(before, after.numpy())  # gamma, beta and statistics untouched
+    assert not np.allclose(dense_before, model.get_layer("dense").kernel.numpy())  # trained, not rebuilt
+
+
+def test_fit_stops_within_a_batch(synthetic):
+    from digitrec_core import build_model
+    from digitrec_core.training import fit
+
+    stop, seen = threading.Event(), []
+
+    def on_progress(p):
+        seen.append(p)
+        if p.kind == "batch" and p.batch == 2:
+            stop.set()
+
+    fitted = fit(build_model("seed"), synthetic.x_train, synthetic.y_train, epochs=3, batch_size=32,
+                 learning_rate=1e-3, augment=False, on_progress=on_progress, stop=stop)
+    assert fitted.stopped and fitted.epochs_run == 0
+    assert [(p.kind, p.epoch, p.batch) for p in seen] == [("batch", 1, 1), ("batch", 1, 2)]
+
+
+def test_learning_rate_holds_then_anneals_to_zero():
+    from digitrec_core.training import learning_rate_schedule
+
+    schedule = learning_rate_schedule(1e-2, steps=100, decay_fraction=0.3)
+    lr = [float(schedule(step)) for step in (0, 69, 70, 85, 100)]
+    assert lr[:3] == pytest.approx([1e-2] * 3)
+    assert lr[3] == pytest.approx(0.5e-2, rel=1e-3) and lr[4] == pytest.approx(0.0, abs=1e-9)
+    whole = learning_rate_schedule(1e-2, steps=100)  # a cosine over the whole run
+    assert float(whole(50)) == pytest.approx(0.5e-2, rel=1e-3)
+
+
+def test_a_short_run_gets_enough_optimiser_steps():
+    from digitrec_core.models import get_architecture
+
+    recipe = get_architecture("default").recipe
+    assert recipe.batch_size_for(20_429, recipe.epochs) == recipe.batch_size  # the full recipe is unchanged
+    for n, epochs in ((1800, 1), (1800, 3), (4500, 1), (4500, 3), (450, 100), (20_429, 1)):
+        b = recipe.batch_size_for(n, epochs)
+        assert recipe.min_batch_size <= b <= recipe.batch_size
+        # the largest batch that gives the run its minimum of steps, or the smallest allowed
+        assert epochs * -(-n // b) >= recipe.min_steps or b == recipe.min_batch_size
+        assert b == recipe.batch_size or epochs * -(-n // (2 * b)) < recipe.min_steps
+    # the rule counts the images left after the validation split; an explicit batch size is kept
+    assert TrainConfig(arch="default", epochs=1, limit=2000).resolved().batch_size == recipe.batch_size_for(1800, 1)
+    assert TrainConfig(arch="default", epochs=1, limit=2000, batch_size=128).resolved().batch_size == 128
+    assert TrainConfig(arch="default", epochs=1).resolved(n_images=2000).batch_size == recipe.batch_size_for(1800, 1)
+    assert TrainConfig(arch="default", epochs=12).resolved().batch_size == recipe.batch_size
+
+
+@pytest.mark.mnist
+def test_one_epoch_on_2000_real_images_is_already_useful(real_mnist):
+    """The newcomer's first run (`train --limit 2000 --epochs 1`) once gave 11.35%: batch-norm statistics
+    that still remembered the start of a 15-step run."""
+    result = train(arch="default", epochs=1, limit=2000, data=real_mnist)
+    assert result.n_train == 1800
+    assert result.test_accuracy >= 0.90, result.history
+    assert result.history["val_accuracy"][0] >= 0.85  # validation uses the refreshed statistics too

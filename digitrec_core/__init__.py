@@ -1,4 +1,5 @@
-"""DigitRec's engine: data, MNIST-style preprocessing, models, training, evaluation, model store.
+"""DigitRec's engine: data, MNIST-style preprocessing, models, training, fine-tuning on a person's
+digits, evaluation, the model store and the personal digit set.
 
 Importing this package is cheap: TensorFlow is imported only when a model is built, loaded or
 trained (training's names load on first use), so the CLI's help, the tests and the dashboard's first paint do not wait for it.
@@ -9,14 +10,26 @@ from importlib import import_module
 from digitrec_core.data import MNIST_DIR_ENV, Mnist, MnistError, load_mnist
 from digitrec_core.evaluation import Evaluation, evaluate, predict_proba
 from digitrec_core.models import ARCHITECTURES, build_model
+from digitrec_core.personal import PersonalDigits, PersonalDigitsError, Sample
 from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_image
-from digitrec_core.store import HOME_ENV, LoadedModel, ModelInfo, ModelStore, ModelStoreError, load_model, save_model
+from digitrec_core.store import (
+    HOME_ENV,
+    LoadedModel,
+    ModelInfo,
+    ModelStore,
+    ModelStoreError,
+    Saved,
+    load_model,
+    save_model,
+)
 
 _LAZY = {
     "train": "training",
     "TrainConfig": "training",
     "Progress": "training",
     "TrainResult": "training",
+    "fine_tune": "finetune",
+    "FineTuneResult": "finetune",
 }
 
 
@@ -31,6 +44,7 @@ __all__ = [
     "HOME_ENV",
     "MNIST_DIR_ENV",
     "Evaluation",
+    "FineTuneResult",
     "ImageError",
     "LoadedModel",
     "Mnist",
@@ -38,16 +52,21 @@ __all__ = [
     "ModelInfo",
     "ModelStore",
     "ModelStoreError",
+    "PersonalDigits",
+    "PersonalDigitsError",
     "Progress",
     "TrainConfig",
     "TrainResult",
     "build_model",
     "canvas_to_mnist",
     "evaluate",
+    "fine_tune",
     "load_mnist",
     "load_model",
     "predict_proba",
     "read_image",
+    "Sample",
+    "Saved",
     "save_model",
     "train",
 ]

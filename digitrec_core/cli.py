@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from digitrec_core.activation import percent
 from digitrec_core.data import MnistError, load_mnist
 from digitrec_core.evaluation import evaluate, predict_proba
 from digitrec_core.jobs import StoreLock, TrainingBusy
 from digitrec_core.models import ARCHITECTURES, get_architecture
 from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_image
-from digitrec_core.store import ModelStore, ModelStoreError, write_model
+from digitrec_core.store import ACTIVATE_POLICIES, ModelStore, ModelStoreError, Saved, write_model
+from digitrec_core.text import plural, when
 
 if TYPE_CHECKING:  # the training module imports TensorFlow
     from digitrec_core.training import Progress
@@ -58,6 +60,19 @@ def progress_printer(verbose: int = 1) -> Callable[[Progress], None]:
     return on_progress
 
 
+def _report_saved(saved: Saved, store: ModelStore) -> None:
+    """The new model beside the active one, and whether it replaced it (and how to, if not)."""
+    print(f"Saved as {saved.info.name} in {store.root}.")
+    if saved.previous is not None:
+        width = max(len(c.measure) for c in saved.comparison)
+        print(f"{'':{width}}  {'new':>8}  {'active':>8}")
+        for c in saved.comparison:
+            print(f"{c.measure:{width}}  {percent(c.new):>8}  {percent(c.active):>8}")
+    print(saved.reason)
+    if not saved.activated:
+        print(f"To use it anyway: python -m digitrec_core activate {saved.info.name}")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     data = load_mnist()  # before TensorFlow's import: a data problem is reported in a blink
     from digitrec_core.training import TrainConfig, train
@@ -71,33 +86,26 @@ def cmd_train(args: argparse.Namespace) -> int:
         limit=args.limit,
         validation_split=args.val_split,
         seed=args.seed,
-    ).resolved()
+    ).resolved(data.n_train)
     print(f"Training {cfg.arch} on {data.source}", file=sys.stderr)
     print(
         f"epochs={cfg.epochs} batch_size={cfg.batch_size} lr={cfg.learning_rate:g} augment={cfg.augment} "
         f"limit={cfg.limit or 'all'} validation_split={cfg.validation_split:g} seed={cfg.seed}",
         file=sys.stderr,
     )
-    stop = threading.Event()
-    _stop_on_ctrl_c(stop)
-    on_progress = progress_printer(verbose=1 if sys.stdout.isatty() else 2)  # a live bar, or a line per epoch in a log
 
-    store = ModelStore()
-    with StoreLock(store.root) as lock:  # one run at a time, dashboard included
-        lock.acquire("python -m digitrec_core train")
-        try:
-            result = train(cfg, data=data, on_progress=on_progress, stop=stop)
-        except KeyboardInterrupt:
-            print("\nAborted: nothing was saved.", file=sys.stderr)
-            return 130
-        if result.stopped:
-            print("Stopped: nothing was saved.", file=sys.stderr)
-            return 130
+    def report(result) -> None:
         print(f"Test Loss: {result.test_loss:.4f}")
         print(f"Test Accuracy: {result.test_accuracy:.2%}")
-        print(f"Trained {result.epochs_run} epochs on {result.n_train:,} images in {result.seconds:.1f} s.")
-        info = store.save(result, activate=True)
-    print(f"Saved as {info.name} in {store.root} (now the active model).")
+        trained = f"{plural(result.epochs_run, 'epoch')} on {plural(result.n_train, 'image')}"
+        print(f"Trained {trained} in {result.seconds:.1f} s.")
+
+    done = _run_and_save("python -m digitrec_core train", args.activate, report,
+                         lambda on_progress, stop: train(cfg, data=data, on_progress=on_progress, stop=stop))
+    if done is None:
+        return 130
+    result, saved = done
+    info = saved.info
     if args.export:
         target = Path(args.export)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -109,6 +117,48 @@ def cmd_train(args: argparse.Namespace) -> int:
         plot_history(result.history, args.plot, title=f"{cfg.arch}: test accuracy {result.test_accuracy:.2%}")
         print(f"Curves written to {args.plot}.")
     return 0
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from digitrec_core.finetune import fine_tune
+
+    data = load_mnist()
+
+    def report(result) -> None:
+        print(f"Fine-tuned {result.base} for {plural(result.epochs_run, 'epoch')} on "
+              f"{plural(result.n_personal_train, 'personal digit')} (+ MNIST rehearsal) in {result.seconds:.1f} s; "
+              f"{plural(result.n_personal_holdout, 'digit')} held out.")
+        print(f"Held-out personal accuracy: {percent(result.personal_before)} -> {percent(result.personal_after)}")
+        print(f"MNIST test accuracy: {percent(result.base_test_accuracy)} -> {percent(result.test_accuracy)}")
+
+    def run(on_progress, stop):
+        return fine_tune(args.model, epochs=args.epochs, holdout=args.holdout, data=data, on_progress=on_progress,
+                         stop=stop, seed=args.seed)
+
+    return 130 if _run_and_save("python -m digitrec_core finetune", args.activate, report, run) is None else 0
+
+
+def _run_and_save(holder: str, activate: str, report: Callable, run: Callable) -> tuple | None:
+    """Run `run(on_progress, stop)` holding the store's lock (one run at a time, dashboard included),
+    print `report(result)`, save it by the activation rule and say what happened; None if stopped."""
+    stop = threading.Event()
+    _stop_on_ctrl_c(stop)
+    on_progress = progress_printer(verbose=1 if sys.stdout.isatty() else 2)  # a live bar, or a line per epoch in a log
+    store = ModelStore()
+    with StoreLock(store.root) as lock:
+        lock.acquire(holder)
+        try:
+            result = run(on_progress, stop)
+        except KeyboardInterrupt:
+            print("\nAborted: nothing was saved.", file=sys.stderr)
+            return None
+        if result.stopped:
+            print("Stopped: nothing was saved.", file=sys.stderr)
+            return None
+        report(result)
+        saved = store.save(result, activate=activate)
+    _report_saved(saved, store)
+    return result, saved
 
 
 def _load(name: str | None):
@@ -198,7 +248,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     for i in rows:
         mark = "* " if active and i.name == active.name else "  "
         acc = f"{i.test_accuracy:.2%}" if i.test_accuracy is not None else "-"
-        print(f"{mark}{i.name:32} {i.arch:8} {i.params:>8,} {i.epochs_run:>6} {i.n_train:>7,} {acc:>8} {i.train_seconds:>8.1f}  {i.created_at}")
+        print(f"{mark}{i.name:32} {i.arch:8} {i.params:>8,} {i.epochs_run:>6} {i.n_train:>7,} {acc:>8} "
+              f"{i.train_seconds:>8.1f}  {when(i.created_at)}")
     print("* active")
     return 0
 
@@ -213,7 +264,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m digitrec_core", description="Train, evaluate and use MNIST digit classifiers.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train a model, save it to the store and make it active")
+    t = sub.add_parser("train", help="train a model and save it to the store (active if it is not worse)")
     t.add_argument("--arch", choices=list(ARCHITECTURES), default="default")
     t.add_argument("--epochs", type=int, help="default: the architecture's recipe")
     t.add_argument("--batch-size", type=int)
@@ -224,7 +275,17 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--plot", metavar="PNG", help="write the accuracy and loss curves here")
     t.add_argument("--export", metavar="DIR", help="also write the model and its metadata to this folder")
+    activate_help = "make the new model active: only if it is not worse than the active one (default), always, never"
+    t.add_argument("--activate", choices=ACTIVATE_POLICIES, default="if-better", help=activate_help)
     t.set_defaults(func=cmd_train)
+
+    f = sub.add_parser("finetune", help="fine-tune a stored model on your personal digits (see the My digits page)")
+    f.add_argument("--model", help="the model to start from (default: the active one)")
+    f.add_argument("--epochs", type=int, help="default: 3")
+    f.add_argument("--holdout", type=float, default=0.2, help="fraction of your digits held out to judge it")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--activate", choices=ACTIVATE_POLICIES, default="if-better", help=activate_help)
+    f.set_defaults(func=cmd_finetune)
 
     e = sub.add_parser("evaluate", help="test-set metrics and the confusion matrix")
     e.add_argument("--model", help="a stored model's name (default: the active one)")

@@ -1,4 +1,4 @@
-"""Training in the background, one run at a time.
+"""Training and fine-tuning in the background, one run at a time.
 
 The dashboard serves many browser tabs from one process; training must not block any of them,
 and two runs must never train and write the store at once. A `TrainingSupervisor` runs one job
@@ -15,9 +15,10 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Literal
 
 from digitrec_core.data import Mnist
-from digitrec_core.store import ModelInfo, ModelStore
+from digitrec_core.store import ModelStore, Saved
 
 LOCK_FILE = "training.lock"
 
@@ -87,11 +88,12 @@ else:
 class TrainingJob:
     config: object  # TrainConfig, resolved
     owner: str  # the session that started it
+    kind: Literal["train", "finetune"] = "train"
     started_at: float = field(default_factory=time.time)
     events: list = field(default_factory=list)  # Progress, appended by the training thread
     stop_event: threading.Event = field(default_factory=threading.Event)
-    result: object | None = None  # TrainResult
-    saved: ModelInfo | None = None
+    result: object | None = None  # TrainResult (FineTuneResult for a fine-tune)
+    saved: Saved | None = None  # what saving did: the model, whether it became active, and why
     error: str | None = None
     finished_at: float | None = None
     thread: threading.Thread | None = field(default=None, repr=False)
@@ -117,28 +119,46 @@ class TrainingSupervisor:
 
     def start(self, config, *, owner: str, data: Mnist | None = None) -> TrainingJob:
         """Start training `config` on a thread; raises TrainingBusy while any run holds the store."""
-        from digitrec_core.training import TrainConfig
+        from digitrec_core.training import TrainConfig, train
 
-        cfg = (config if isinstance(config, TrainConfig) else TrainConfig(**config)).resolved()
+        cfg = config if isinstance(config, TrainConfig) else TrainConfig(**config)
+        cfg = cfg.resolved(None if data is None else data.n_train)
+
+        def work(job: TrainingJob):
+            return train(job.config, data=data, on_progress=job.events.append, stop=job.stop_event)
+
+        return self._launch(TrainingJob(config=cfg, owner=owner), work, f"DigitRec dashboard, {cfg.arch}")
+
+    def start_fine_tune(
+        self, *, owner: str, base: str | None = None, epochs: int | None = None, data: Mnist | None = None
+    ) -> TrainingJob:
+        """Fine-tune `base` (default: the active model) on the store's personal digits, on a thread."""
+        from digitrec_core.finetune import FINE_TUNE, fine_tune
+
+        def work(job: TrainingJob):
+            return fine_tune(base, epochs=epochs, data=data, store=self.store,
+                             on_progress=job.events.append, stop=job.stop_event)
+
+        cfg = {"base": base, "epochs": epochs or FINE_TUNE.epochs}
+        return self._launch(TrainingJob(config=cfg, owner=owner, kind="finetune"), work, "DigitRec dashboard, fine-tune")
+
+    def _launch(self, job: TrainingJob, work: Callable[[TrainingJob], object], holder: str) -> TrainingJob:
         with self._guard:
             if self.job is not None and self.job.running:
                 raise TrainingBusy("A training run started in another tab is in progress. Wait for it to finish or stop it.")
             lock = StoreLock(self.store.root)
-            lock.acquire(f"DigitRec dashboard, {cfg.arch}")
-            job = TrainingJob(config=cfg, owner=owner)
-            job.thread = threading.Thread(target=self._run, args=(job, lock, data), name="digitrec-training", daemon=True)
+            lock.acquire(holder)
+            job.thread = threading.Thread(target=self._run, args=(job, lock, work), name="digitrec-training", daemon=True)
             self.job = job
             job.thread.start()
             return job
 
-    def _run(self, job: TrainingJob, lock: StoreLock, data: Mnist | None) -> None:
-        from digitrec_core.training import train
-
+    def _run(self, job: TrainingJob, lock: StoreLock, work: Callable[[TrainingJob], object]) -> None:
         try:
-            job.result = train(job.config, data=data, on_progress=job.events.append, stop=job.stop_event)
+            job.result = work(job)
             if not job.result.stopped:
-                job.saved = self.store.save(job.result, activate=True)
-        except Exception as e:  # surfaced on the Train page; the store is untouched
+                job.saved = self.store.save(job.result, activate="if-better")
+        except Exception as e:  # surfaced on the page; the store is untouched
             job.error = f"{type(e).__name__}: {e}"
             traceback.print_exc()
         finally:

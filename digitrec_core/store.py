@@ -8,6 +8,9 @@ Layout under the store root (`DIGITREC_HOME`, else a per-user data folder):
 
 A model folder is written under a temporary name and renamed into place, and `active.json` is
 replaced atomically, so a crash or two concurrent saves never leave a half-written active model.
+
+Saving never makes things worse on its own: a new model becomes active only when it is at least as
+good as the active one (`digitrec_core.activation`); otherwise it is stored and the user decides.
 """
 
 from __future__ import annotations
@@ -21,10 +24,15 @@ import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from digitrec_core.activation import Comparison, decide
 
 if TYPE_CHECKING:
     from digitrec_core.training import TrainResult
+
+ActivatePolicy = Literal["if-better", "always", "never"]
+ACTIVATE_POLICIES: tuple[str, ...] = ("if-better", "always", "never")
 
 HOME_ENV = "DIGITREC_HOME"
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "assets" / "pretrained"
@@ -53,6 +61,9 @@ class ModelInfo:
     stopped: bool = False
     path: Path | None = field(default=None, compare=False)  # the model's folder
     shipped: bool = False  # the pretrained model in assets/, used while the store is empty
+    kind: str = "train"  # "train" | "finetune"
+    parent: str | None = None  # a fine-tune's base model
+    personal: dict[str, Any] = field(default_factory=dict, repr=False)  # a fine-tune's samples and scores
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -63,6 +74,17 @@ class ModelInfo:
     def from_json(cls, d: dict[str, Any], path: Path, shipped: bool = False) -> "ModelInfo":
         known = {f.name for f in fields(cls)} - {"path", "shipped"}
         return cls(**{k: v for k, v in d.items() if k in known}, path=path, shipped=shipped)
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What `save` did: the stored model, whether it became active, and the figures that decided it."""
+
+    info: ModelInfo
+    activated: bool
+    previous: ModelInfo | None  # the model that was active when this one was saved
+    comparison: tuple[Comparison, ...]
+    reason: str  # one sentence for the user
 
 
 @dataclass
@@ -85,17 +107,22 @@ def default_home() -> Path:
     return base / "digitrec"
 
 
-def _write_json_atomic(path: Path, data: dict) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
+    """Temp file in the same folder, fsync, rename: readers see the old file or the new, never half."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    write_atomic(path, json.dumps(data, indent=2).encode())
 
 
 def _read_json(path: Path) -> dict:
@@ -173,11 +200,20 @@ class ModelStore:
         self.info(name)  # raises if it is not there
         _write_json_atomic(self.root / ACTIVE_FILE, {"name": name})
 
-    def save(self, result: "TrainResult", *, activate: bool = True) -> ModelInfo:
-        """Store a finished run; the model appears under its final name only once fully written."""
+    def save(self, result: "TrainResult", *, activate: ActivatePolicy | bool = "if-better") -> Saved:
+        """Store a finished run; the model appears under its final name only once fully written.
+
+        `activate`: "if-better" (the default) makes it active only when it is not worse than the
+        active model (see `digitrec_core.activation`), "always" / "never" (or True / False) decide
+        without comparing.
+        """
+        policy = ("always" if activate else "never") if isinstance(activate, bool) else activate
+        if policy not in ACTIVATE_POLICIES:
+            raise ValueError(f"activate must be one of {', '.join(ACTIVATE_POLICIES)}, not {activate!r}.")
         cfg = result.config
         created = datetime.now(timezone.utc)
-        name = f"{cfg.arch}-{created:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+        kind = getattr(result, "kind", "train")
+        name = f"{cfg.arch if kind == 'train' else 'finetune'}-{created:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
         info = ModelInfo(
             name=name,
             arch=cfg.arch,
@@ -194,12 +230,22 @@ class ModelStore:
             history=result.history,
             stopped=result.stopped,
             path=self.models_dir / name,
+            kind=kind,
+            parent=getattr(result, "base", None),
+            personal=result.personal_meta() if hasattr(result, "personal_meta") else {},
         )
+        previous = self.active_info()  # before the write: with no active.json, the newest model counts as active
         self.models_dir.mkdir(parents=True, exist_ok=True)
         write_model(result.model, info, self.models_dir / name, staging=self.models_dir)
-        if activate:
+        verdict = decide(result, previous)
+        activated = policy == "always" or (policy == "if-better" and verdict.better)
+        if activated:
             self.activate(name)
-        return info
+        elif previous is not None and self.active_name() is None:
+            self.activate(previous.name)  # pin it: without active.json the newest model would count as active
+        reason = {"if-better": verdict.reason, "always": "Made active (asked to, whatever the comparison).",
+                  "never": "Not made active (asked not to)."}[policy]
+        return Saved(info, activated, previous, verdict.comparison, reason)
 
     def load(self, name: str | None = None) -> LoadedModel:
         """The named model, else the active one; an unreadable active model falls back to the
@@ -249,8 +295,11 @@ def _save_keras(model, path: Path) -> None:
     inference.save(path)
 
 
-def save_model(result: "TrainResult", *, activate: bool = True, store: ModelStore | None = None) -> ModelInfo:
-    """Save a training run to the store (and make it active)."""
+def save_model(
+    result: "TrainResult", *, activate: ActivatePolicy | bool = "if-better", store: ModelStore | None = None
+) -> Saved:
+    """Save a run to the store; it becomes active only if it is not worse than the active model
+    (`activate="if-better"`, the default), or as `activate="always"|"never"` says."""
     return (store or ModelStore()).save(result, activate=activate)
 
 

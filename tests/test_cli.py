@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT, make_synthetic
 from PIL import Image, ImageDraw
 
-from conftest import ROOT, make_synthetic
 from digitrec_core.cli import main
 
 
@@ -32,7 +32,8 @@ def test_train_then_models_as_a_user_would(tmp_path):
     """The whole command, in a fresh process, on data the test writes itself."""
     write_idx(tmp_path / "data", make_synthetic(600, 200))
     env = {"DIGITREC_MNIST_DIR": str(tmp_path / "data"), "DIGITREC_HOME": str(tmp_path / "home")}
-    out = run_cli("train", "--arch", "seed", "--epochs", "5", "--lr", "0.001", "--plot", str(tmp_path / "curves.png"), env=env)
+    out = run_cli("train", "--arch", "seed", "--epochs", "5", "--lr", "0.001", "--plot", str(tmp_path / "curves.png"),
+                  "--activate", "always", env=env)
     assert out.returncode == 0, out.stderr
     assert re.search(r"^Test Loss: \d+\.\d{4}$", out.stdout, re.M)
     accuracy = float(re.search(r"^Test Accuracy: (\d+\.\d\d)%$", out.stdout, re.M).group(1))
@@ -44,6 +45,47 @@ def test_train_then_models_as_a_user_would(tmp_path):
     assert listing.returncode == 0
     active = [line for line in listing.stdout.splitlines() if line.startswith("* seed-")]
     assert len(active) == 1 and f"{accuracy:.2f}%" in active[0]
+
+
+def test_a_worse_run_is_kept_but_not_activated(tmp_path):
+    write_idx(tmp_path / "data", make_synthetic(600, 200))
+    env = {"DIGITREC_MNIST_DIR": str(tmp_path / "data"), "DIGITREC_HOME": str(tmp_path / "home")}
+    good = run_cli("train", "--arch", "seed", "--epochs", "4", "--lr", "0.001", "--activate", "always", env=env)
+    assert good.returncode == 0, good.stderr
+    bad = run_cli("train", "--arch", "seed", "--epochs", "1", "--lr", "0.00001", env=env)
+    assert bad.returncode == 0, bad.stderr
+    assert "Trained 1 epoch on 540 images" in bad.stdout
+    assert re.search(r"^MNIST test accuracy\s+\d+\.\d\d%\s+\d+\.\d\d%$", bad.stdout, re.M)
+    assert "Not made active" in bad.stdout
+    new = re.search(r"python -m digitrec_core activate (\S+)", bad.stdout).group(1)
+    listing = run_cli("models", env=env).stdout
+    assert f"  {new}" in listing and not re.search(rf"^\* {new}", listing, re.M)
+    assert run_cli("activate", new, env=env).returncode == 0
+    assert re.search(rf"^\* {new}", run_cli("models", env=env).stdout, re.M)
+
+
+def test_finetune_prints_before_and_after(tmp_path):
+    from test_finetune import own_hand
+
+    from digitrec_core.personal import PersonalDigits
+
+    write_idx(tmp_path / "data", make_synthetic(600, 200))
+    env = {"DIGITREC_MNIST_DIR": str(tmp_path / "data"), "DIGITREC_HOME": str(tmp_path / "home")}
+    few = run_cli("finetune", env=env)
+    assert few.returncode == 2 and "Error: Fine-tuning needs at least" in few.stderr and "Traceback" not in few.stderr
+    # The default (batch-normalised) network, as users fine-tune: its frozen statistics keep it steady.
+    assert run_cli("train", "--epochs", "3", "--no-augment", "--activate", "always", env=env).returncode == 0
+    personal = PersonalDigits(tmp_path / "home")
+    for digit, label in zip(*own_hand(60)):
+        personal.add(digit, int(label))
+    out = run_cli("finetune", "--epochs", "2", env=env)
+    assert out.returncode == 0, out.stderr
+    before, after = map(float, re.search(r"^Held-out personal accuracy: (\d+\.\d\d)% -> (\d+\.\d\d)%$",
+                                         out.stdout, re.M).groups())
+    assert after > before
+    assert re.search(r"^MNIST test accuracy: \d+\.\d\d% -> \d+\.\d\d%$", out.stdout, re.M)
+    assert "Fine-tuned default-" in out.stdout and "for 2 epochs" in out.stdout
+    assert re.search(r"^held-out personal accuracy\s+\d+\.\d\d%\s+\d+\.\d\d%$", out.stdout, re.M)
 
 
 def test_missing_data_is_one_clear_line(tmp_path):
@@ -59,7 +101,7 @@ def trained_home(tmp_path_factory, mnist_dir):
     """A store holding one seed network trained briefly on real MNIST."""
     home = tmp_path_factory.mktemp("home")
     env = {"DIGITREC_MNIST_DIR": str(mnist_dir), "DIGITREC_HOME": str(home)}
-    out = run_cli("train", "--arch", "seed", "--epochs", "2", "--limit", "6000", env=env)
+    out = run_cli("train", "--arch", "seed", "--epochs", "2", "--limit", "6000", "--activate", "always", env=env)
     assert out.returncode == 0, out.stderr
     return env
 

@@ -13,7 +13,11 @@ def test_a_run_trains_in_the_background_and_saves(store_home, synthetic):
     assert job.wait(120)
     assert job.error is None and not job.result.stopped
     assert [e.epoch for e in job.events if e.kind == "epoch"] == [1, 2]
-    assert ModelStore().active_name() == job.saved.name
+    store = ModelStore()
+    assert job.saved.info.name in [i.name for i in store.list()]
+    # Judged against the shipped model: made active only if it is not worse.
+    assert job.saved.activated == (job.result.test_accuracy >= job.saved.previous.test_accuracy)
+    assert (store.active_name() == job.saved.info.name) == job.saved.activated
 
 
 def test_second_run_is_refused_while_one_is_in_progress(store_home, synthetic):
@@ -55,3 +59,30 @@ def test_a_failing_run_reports_its_error_and_releases_the_lock(store_home, synth
     assert "batch size" in job.error and job.saved is None
     with StoreLock(store_home) as lock:
         lock.acquire("test")  # free again
+
+
+def test_a_fine_tune_runs_in_the_background_and_is_judged(store_home, synthetic):
+    from test_finetune import own_hand
+
+    from digitrec_core import PersonalDigits
+
+    sup = TrainingSupervisor()
+    base = sup.start({"arch": "seed", "epochs": 2, "batch_size": 32}, owner="tab-1", data=synthetic)
+    assert base.wait(120) and base.error is None
+    ModelStore().activate(base.saved.info.name)
+    personal = PersonalDigits()
+    for digit, label in zip(*own_hand(40)):
+        personal.add(digit, int(label))
+    job = sup.start_fine_tune(owner="tab-1", epochs=2, data=synthetic)
+    assert job.kind == "finetune"
+    with pytest.raises(TrainingBusy):
+        sup.start({"arch": "seed", "epochs": 1}, owner="tab-2", data=synthetic)
+    assert job.wait(120) and job.error is None, job.error
+    assert job.result.base == base.saved.info.name == ModelStore().info(job.saved.info.name).parent
+    assert [c.measure for c in job.saved.comparison] == ["MNIST test accuracy", "held-out personal accuracy"]
+    assert job.saved.reason
+
+
+def test_a_fine_tune_with_too_few_digits_reports_why(store_home, synthetic):
+    job = TrainingSupervisor().start_fine_tune(owner="tab-1", data=synthetic)
+    assert job.wait(60) and "at least" in job.error and job.saved is None

@@ -30,11 +30,11 @@ def fake_run(arch="seed", accuracy=0.9):
 def test_save_list_activate_load(store_home):
     store = ModelStore()
     assert store.root == store_home and store.list() == []
-    first = save_model(fake_run("seed", 0.91))
-    second = save_model(fake_run("default", 0.95))
+    first = save_model(fake_run("seed", 0.91), activate="always").info
+    second = save_model(fake_run("default", 0.95), activate="always").info
     names = [i.name for i in store.list()]
     assert set(names) == {first.name, second.name}
-    assert store.active_name() == second.name  # the newest save is active
+    assert store.active_name() == second.name  # the newest save is active (asked to be)
 
     meta = json.loads((store_home / "models" / first.name / "meta.json").read_text())
     for key in ("arch", "params", "hyperparameters", "epochs_run", "test_accuracy", "test_loss",
@@ -56,12 +56,12 @@ def test_saved_model_predicts_like_the_original(store_home):
     run = fake_run("default", 0.9)
     x = np.random.default_rng(1).random((3, 28, 28), np.float32)
     before = predict_proba(run.model, x)
-    info = save_model(run)
+    info = save_model(run).info
     np.testing.assert_allclose(predict_proba(load_model(info.name).model, x), before, rtol=1e-5, atol=1e-6)
 
 
 def test_crash_in_the_middle_of_a_save_leaves_the_active_model(store_home, monkeypatch):
-    good = save_model(fake_run("seed", 0.9))
+    good = save_model(fake_run("seed", 0.9), activate="always").info
     broken = fake_run("seed", 0.99)
 
     def crash(model, path):
@@ -85,7 +85,7 @@ def test_concurrent_saves_never_break_the_active_model(store_home):
 
     def save(run):
         try:
-            save_model(run)
+            save_model(run, activate="always")
         except Exception as e:  # pragma: no cover - the assertion below reports it
             errors.append(e)
 
@@ -101,8 +101,8 @@ def test_concurrent_saves_never_break_the_active_model(store_home):
 
 
 def test_corrupt_model_file_is_a_clear_error_and_falls_back(store_home):
-    older = save_model(fake_run("seed", 0.9))
-    newer = save_model(fake_run("seed", 0.95))
+    older = save_model(fake_run("seed", 0.9), activate="always").info
+    newer = save_model(fake_run("seed", 0.95), activate="always").info
     (store_home / "models" / newer.name / "model.keras").write_bytes(b"this is not a keras file")
     with pytest.raises(ModelStoreError, match="corrupt"):
         load_model(newer.name)
@@ -112,8 +112,8 @@ def test_corrupt_model_file_is_a_clear_error_and_falls_back(store_home):
 
 
 def test_broken_metadata_is_left_out_of_the_list(store_home):
-    good = save_model(fake_run("seed", 0.9))
-    bad = save_model(fake_run("seed", 0.9))
+    good = save_model(fake_run("seed", 0.9), activate="always").info
+    bad = save_model(fake_run("seed", 0.9), activate="always").info
     (store_home / "models" / bad.name / "meta.json").write_text("{not json")
     assert [i.name for i in ModelStore().list()] == [good.name]
 
@@ -128,7 +128,7 @@ def test_empty_store_uses_the_shipped_model(store_home):
 
 def test_the_shipped_model_can_be_made_active_again(store_home):
     shipped = shipped_info()
-    save_model(fake_run("seed", 0.9))
+    save_model(fake_run("seed", 0.9), activate="always")
     store = ModelStore()
     store.activate(shipped.name)
     assert store.active_name() == shipped.name and store.active_info().shipped

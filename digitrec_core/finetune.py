@@ -1,0 +1,183 @@
+"""Fine-tuning a stored model on the user's own digits without forgetting MNIST.
+
+The personal digits (oversampled and augmented) are mixed with MNIST training images, so each
+epoch keeps rehearsing what the model already knew; the batch-norm statistics stay frozen (a few
+hundred digits of one person's hand would otherwise pull them away from MNIST's), and the learning
+rate is a third of training's. Held-out personal digits, which the fine-tune never trains on, tell
+whether it helped; the MNIST test set tells what it cost.
+
+The held-out split is fixed per sample: a digit is held out when a hash of its id falls in the
+lowest `holdout` fraction, so the same digit is always on the same side, and a later fine-tune
+never trains on the digits that judged an earlier one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from digitrec_core.data import Mnist, load_mnist
+from digitrec_core.evaluation import as_batch, evaluate, predict_proba
+from digitrec_core.store import ModelStore
+from digitrec_core.training import Progress, TrainConfig, TrainResult, fit
+
+
+@dataclass(frozen=True)
+class FineTuneRecipe:
+    epochs: int = 3
+    batch_size: int = 64
+    learning_rate: float = 1e-3  # a third of training's peak: move the weights, do not retrain them
+    rehearsal: int = 4000  # MNIST training images mixed in each epoch so MNIST is not forgotten
+    personal_share: float = 0.5  # the fraction of each epoch's images that are personal (oversampled)
+    min_samples: int = 10
+
+
+FINE_TUNE = FineTuneRecipe()
+HOLDOUT = 0.2  # the fraction of a person's digits kept out of training to judge a fine-tune
+
+
+@dataclass
+class FineTuneResult(TrainResult):
+    kind: str = "finetune"
+    base: str = ""  # the model it started from
+    base_test_accuracy: float | None = None
+    personal_before: float | None = None  # the base model on the held-out personal digits
+    personal_after: float | None = None  # the fine-tuned model on the same digits
+    active_name: str | None = None  # the model active when the fine-tune started ...
+    active_personal: float | None = None  # ... and its held-out personal accuracy (the activation rule's reference)
+    personal_ids: list[str] = field(default_factory=list)  # the personal digits trained on
+    holdout_ids: list[str] = field(default_factory=list)
+
+    @property
+    def n_personal_train(self) -> int:
+        return len(self.personal_ids)
+
+    @property
+    def n_personal_holdout(self) -> int:
+        return len(self.holdout_ids)
+
+    def personal_meta(self) -> dict:
+        """What the model store records about the personal digits (ids, split, scores)."""
+        return {
+            "ids": self.personal_ids,
+            "holdout_ids": self.holdout_ids,
+            "n_train": self.n_personal_train,
+            "n_holdout": self.n_personal_holdout,
+            "before": self.personal_before,
+            "after": self.personal_after,
+            "base_test_accuracy": self.base_test_accuracy,
+            "split": "fixed per sample: held out when a hash of its id falls in the lowest fraction",
+        }
+
+
+def holdout_mask(ids: list[str], holdout: float, seed: int = 0) -> np.ndarray:
+    """True for the samples held out: a fixed function of each id, so a sample never changes side."""
+    if holdout <= 0 or len(ids) < 2:
+        return np.zeros(len(ids), bool)
+    score = np.array([int(hashlib.sha1(f"{seed}:{i}".encode()).hexdigest()[:8], 16) / 2**32 for i in ids])
+    mask = score < holdout
+    if not mask.any():  # a small set can miss the fraction entirely: hold out the lowest-scoring one
+        mask[score.argmin()] = True
+    if mask.all():
+        mask[score.argmax()] = False
+    return mask
+
+
+def _accuracy(model, x: np.ndarray, y: np.ndarray) -> float | None:
+    return float((predict_proba(model, x).argmax(axis=1) == y).mean()) if len(y) else None
+
+
+def _trainable_copy(model):
+    """A copy of `model` to fine-tune, with its batch-norm statistics frozen."""
+    import keras
+
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    for layer in copy.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False  # Keras 3: a frozen BN layer also runs in inference mode
+    return copy
+
+
+def fine_tune(
+    base: str | None = None,
+    x: np.ndarray | None = None,
+    y: np.ndarray | None = None,
+    *,
+    epochs: int | None = None,
+    holdout: float = HOLDOUT,
+    on_progress: Callable[[Progress], None] | None = None,
+    stop: threading.Event | None = None,
+    seed: int = 0,
+    data: Mnist | None = None,
+    store: ModelStore | None = None,
+    ids: list[str] | None = None,
+    recipe: FineTuneRecipe = FINE_TUNE,
+) -> FineTuneResult:
+    """Fine-tune the stored model `base` (default: the active one) on personal digits.
+
+    `x`, `y`: 28x28 digits and labels (as `PersonalDigits.arrays()` returns), or None for the
+    store's personal set. `holdout` of them (a fixed split per sample id) are kept out of training
+    to measure `personal_before` / `personal_after`. Progress and `stop` work as for `train`.
+    """
+    store = store or ModelStore()
+    if x is None:
+        from digitrec_core.personal import PersonalDigits
+
+        personal = PersonalDigits(store.root)
+        x, y, ids = personal.arrays(with_ids=True)
+    x, y = as_batch(x)[..., 0], np.asarray(y).astype(np.int64)
+    if len(x) != len(y):
+        raise ValueError(f"{len(x)} images but {len(y)} labels.")
+    if len(y) and (y.min() < 0 or y.max() > 9):
+        raise ValueError("Labels must be digits 0-9.")
+    if len(x) < recipe.min_samples:
+        raise ValueError(f"Fine-tuning needs at least {recipe.min_samples} of your digits; there are {len(x)}. "
+                         "Add some on the Draw page (Right / It's a ...).")
+    if not 0 <= holdout < 1:
+        raise ValueError("holdout must be in [0, 1).")
+    ids = [str(i) for i in (ids if ids is not None else range(len(x)))]
+    held = holdout_mask(ids, holdout, seed)
+    x_tr, y_tr, x_ho, y_ho = x[~held], y[~held], x[held], y[held]
+
+    loaded = store.load(base)
+    active = store.active_info()
+    before = _accuracy(loaded.model, x_ho, y_ho)
+    if active is None or active.name == loaded.info.name:
+        active_personal = before
+    else:
+        active_personal = _accuracy(store.load(active.name).model, x_ho, y_ho)
+
+    data = data or load_mnist()
+    rng = np.random.default_rng(seed)
+    rehearse = rng.choice(len(data.x_train), min(recipe.rehearsal, len(data.x_train)), replace=False)
+    copies = math.ceil(len(rehearse) * recipe.personal_share / (1 - recipe.personal_share) / len(x_tr))
+    x_mix = np.concatenate([np.repeat(x_tr, copies, axis=0), data.x_train[rehearse].astype(np.float32) / 255])
+    y_mix = np.concatenate([np.repeat(y_tr, copies), data.y_train[rehearse].astype(np.int64)])
+
+    cfg = TrainConfig(arch=loaded.info.arch, epochs=int(epochs or recipe.epochs), batch_size=recipe.batch_size,
+                      learning_rate=recipe.learning_rate, augment=True, limit=None, validation_split=0.0, seed=seed)
+    if cfg.epochs < 1:
+        raise ValueError("epochs must be at least 1.")
+    model = _trainable_copy(loaded.model)
+    fitted = fit(model, x_mix, y_mix, epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
+                 augment=True, seed=seed, validation=(x_ho, y_ho) if len(y_ho) else None,
+                 on_progress=on_progress, stop=stop)
+    finished = not fitted.stopped
+    return FineTuneResult.from_fit(
+        model, cfg, fitted, data=data, n_train=len(x_mix), n_val=len(y_ho),
+        data_source=f"{data.source} + {len(x_tr)} personal digits",
+        base=loaded.info.name,
+        base_test_accuracy=evaluate(loaded.model, data.x_test, data.y_test).accuracy if finished else None,
+        personal_before=before,
+        personal_after=_accuracy(model, x_ho, y_ho) if finished else None,
+        active_name=None if active is None else active.name,
+        active_personal=active_personal,
+        personal_ids=[i for i, h in zip(ids, held) if not h],
+        holdout_ids=[i for i, h in zip(ids, held) if h],
+    )

@@ -1,0 +1,25 @@
+"""Words and times as every page and the CLI write them: "1 epoch", "2026-12-01 07:45 UTC"."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """`1 epoch`, `2 epochs`, `1,800 images`; `many` for nouns that do not just take an s ("batch" -> "batches")."""
+    word = noun if n == 1 else (many or noun + "s")
+    return f"{n:,} {word}"
+
+
+def when(iso: str | None) -> str:
+    """An ISO 8601 time (the store writes UTC) as `2026-12-01 07:45 UTC`: one format on every page,
+    in UTC because the server's clock zone is not the reader's. Text that is not a time comes back as it is."""
+    if not iso:
+        return "–"
+    try:
+        t = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return str(iso)
+    if t.tzinfo is None:  # the store has always written UTC; an old file without an offset is UTC too
+        t = t.replace(tzinfo=UTC)
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

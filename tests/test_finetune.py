@@ -1,0 +1,102 @@
+"""Fine-tuning on a person's digits: it learns their hand, keeps MNIST, and is judged on held-out digits."""
+
+import threading
+
+import numpy as np
+import pytest
+from conftest import make_synthetic
+
+from digitrec_core import ModelStore, save_model
+from digitrec_core.finetune import FINE_TUNE, fine_tune, holdout_mask
+from digitrec_core.personal import PersonalDigits
+from digitrec_core.training import train
+
+
+def own_hand(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """A writer unlike the training data: class k's patch sits in another row than make_synthetic's
+    (rows 3, 14, 25 there; 19, 8, 0 here), on a noisier background."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 10
+    x = rng.uniform(0, 0.3, (n, 28, 28)).astype(np.float32)
+    for i, k in enumerate(y):
+        r, c = (19, 8, 0)[k // 4], 2 + 6 * (k % 4)
+        x[i, r : r + 6, c : c + 6] = 1.0
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def synthetic_data():
+    return make_synthetic(600, 300)
+
+
+@pytest.fixture
+def base_model(store_home, synthetic_data):
+    """A default (batch-normalised) network that reads the synthetic digits, active in the store."""
+    result = train(arch="default", epochs=3, batch_size=32, learning_rate=3e-3, augment=False, data=synthetic_data)
+    assert result.test_accuracy > 0.95
+    return save_model(result, activate="always").info
+
+
+def test_fine_tune_learns_a_new_hand_and_keeps_the_test_set(base_model, synthetic_data):
+    x, y = own_hand(120)
+    events = []
+    result = fine_tune(x=x, y=y, epochs=4, data=synthetic_data, on_progress=events.append)
+    assert result.base == base_model.name and not result.stopped
+    assert result.n_personal_holdout + result.n_personal_train == 120 and result.n_personal_holdout > 10
+    assert result.personal_after > result.personal_before + 0.3, (result.personal_before, result.personal_after)
+    assert result.personal_after > 0.8
+    assert result.base_test_accuracy - result.test_accuracy <= 0.02
+    assert [e.epoch for e in events if e.kind == "epoch"] == [1, 2, 3, 4]
+    assert result.active_personal == result.personal_before  # the base is the active model
+
+    saved = save_model(result)
+    meta = ModelStore().info(saved.info.name)
+    assert meta.kind == "finetune" and meta.parent == base_model.name
+    assert meta.personal["n_train"] == result.n_personal_train
+    assert set(meta.personal["holdout_ids"]).isdisjoint(meta.personal["ids"])
+    assert meta.personal["before"] == result.personal_before and meta.personal["after"] == result.personal_after
+    assert saved.activated == (result.test_accuracy >= base_model.test_accuracy - 0.003)
+
+
+def test_fine_tune_reads_the_personal_set_by_default(base_model, synthetic_data, store_home):
+    personal = PersonalDigits()
+    x, y = own_hand(30)
+    ids = [personal.add(d, int(k)) for d, k in zip(x, y)]
+    result = fine_tune(epochs=1, data=synthetic_data)
+    assert sorted(result.personal_ids + result.holdout_ids) == sorted(ids)
+    assert result.holdout_ids == [i for i, h in zip(ids, holdout_mask(ids, 0.2)) if h]
+
+
+def test_the_split_is_fixed_per_sample():
+    ids = [f"id-{i}" for i in range(200)]
+    mask = holdout_mask(ids, 0.2)
+    assert 0.1 < mask.mean() < 0.3
+    more = holdout_mask(ids + [f"new-{i}" for i in range(50)], 0.2)
+    assert (more[:200] == mask).all()  # adding digits never moves one across the split
+    assert not holdout_mask(ids, 0).any()
+    assert holdout_mask(ids[:3], 0.2).sum() == 1  # a tiny set still holds one out
+
+
+def test_stop_ends_a_fine_tune_within_a_batch(base_model, synthetic_data):
+    x, y = own_hand(60)
+    stop = threading.Event()
+    batches = []
+
+    def on_progress(p):
+        if p.kind == "batch":
+            batches.append(p)
+            stop.set()
+
+    result = fine_tune(x=x, y=y, epochs=5, data=synthetic_data, on_progress=on_progress, stop=stop)
+    assert result.stopped and len(batches) == 1 and result.test is None and result.personal_after is None
+
+
+def test_too_few_or_bad_digits_are_refused_in_words(base_model, synthetic_data):
+    x, y = own_hand(FINE_TUNE.min_samples - 1)
+    with pytest.raises(ValueError, match=f"at least {FINE_TUNE.min_samples}"):
+        fine_tune(x=x, y=y, data=synthetic_data)
+    x, y = own_hand(20)
+    with pytest.raises(ValueError, match="0-9"):
+        fine_tune(x=x, y=y + 5, data=synthetic_data)
+    with pytest.raises(ValueError, match="labels"):
+        fine_tune(x=x, y=y[:5], data=synthetic_data)

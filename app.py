@@ -30,6 +30,7 @@ PAGES = [
     st.Page("app_pages/train.py", title="Train", icon="📈"),
     st.Page("app_pages/test_browser.py", title="Test browser", icon="🔎"),
     st.Page("app_pages/draw.py", title="Draw", icon="✏️"),
+    st.Page("app_pages/my_digits.py", title="My digits", icon="🗂️"),
 ]
 page = st.navigation(PAGES)
 
@@ -51,7 +52,7 @@ def model_switcher() -> None:
 
         def label(name: str) -> str:
             i = choices[name]
-            tag = "pretrained" if i.shipped else i.arch
+            tag = "pretrained" if i.shipped else "fine-tuned" if i.kind == "finetune" else i.arch
             return f"{name} ({tag}, {i.test_accuracy:.2%})" if i.test_accuracy is not None else name
 
         # The store, not this widget, is the truth: another tab, a finished training run or the CLI

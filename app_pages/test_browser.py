@@ -3,8 +3,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from digitrec_core import MnistError, ModelStoreError
+from digitrec_core.text import plural
 from ui import resources
 from ui.components import digit_image, probability_chart, verdict
+from ui.figures import confusion_figure
 
 st.title("🔎 Test browser")
 try:
@@ -56,21 +58,7 @@ st.divider()
 st.subheader("Where the model goes wrong")
 h1, h2 = st.columns([3, 2])
 with h1:
-    z = report.confusion.astype(float)
-    off = z.copy()
-    np.fill_diagonal(off, np.nan)  # colour the mistakes; the diagonal would drown them
-    fig = go.Figure(
-        go.Heatmap(
-            z=off, x=[str(d) for d in range(10)], y=[str(d) for d in range(10)], colorscale="Reds",
-            text=report.confusion, texttemplate="%{text}", hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>",
-            showscale=False,
-        )
-    )
-    fig.update_layout(
-        height=420, margin=dict(l=10, r=10, t=30, b=10), title="Confusion matrix (rows: true, columns: predicted)",
-        xaxis=dict(title="predicted", type="category"), yaxis=dict(title="true", type="category", autorange="reversed"),
-    )
-    st.plotly_chart(fig, key="confusion", config={"displayModeBar": False})
+    st.plotly_chart(confusion_figure(report.confusion), key="confusion", config={"displayModeBar": False})
 with h2:
     per_class = go.Figure(go.Bar(x=[str(d) for d in range(10)], y=report.recall, text=[f"{r:.1%}" for r in report.recall],
                                  textposition="outside", marker_color="#1c83e1"))
@@ -87,7 +75,7 @@ if pairs:
     choice = st.selectbox(
         "Show the digits of one kind of mistake",
         [(t, p) for _, t, p in pairs],
-        format_func=lambda tp: f"true {tp[0]} read as {tp[1]} ({report.confusion[tp]} digits)",
+        format_func=lambda tp: f"true {tp[0]} read as {tp[1]} ({plural(int(report.confusion[tp]), 'digit')})",
         key="mistake_pair",
     )
     t, p = choice

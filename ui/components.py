@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
 
 import numpy as np
 import plotly.graph_objects as go
@@ -10,16 +10,10 @@ import streamlit as st
 from PIL import Image
 
 from digitrec_core import ModelInfo
+from digitrec_core.text import plural, when
 
 ACCENT, MUTED = "#ff4b4b", "#9aa5b1"
 UNSURE = 0.6  # below this top probability the prediction panel names the runner-up
-
-
-def _when(iso: str) -> str:
-    try:
-        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return iso
 
 
 def model_card(info: ModelInfo) -> None:
@@ -33,12 +27,20 @@ def model_card(info: ModelInfo) -> None:
         c[2].metric("Architecture", info.arch)
         c[3].metric("Parameters", f"{info.params:,}")
         hp = info.hyperparameters
+        verb = "Fine-tuned" if info.kind == "finetune" else "Trained"
         st.caption(
-            f"Trained {info.epochs_run} epochs on {info.n_train:,} images ({info.n_val:,} held out for validation) "
-            f"in {info.train_seconds:.0f} s on {_when(info.created_at)} · batch {hp.get('batch_size')}, "
-            f"learning rate {hp.get('learning_rate')}, augmentation {'on' if hp.get('augment') else 'off'} · "
-            f"data: {info.data_source}"
+            f"{verb} {plural(info.epochs_run, 'epoch')} on {plural(info.n_train, 'image')} "
+            f"({info.n_val:,} held out for validation) in {info.train_seconds:.0f} s on {when(info.created_at)} · "
+            f"batch {hp.get('batch_size')}, learning rate {hp.get('learning_rate')}, "
+            f"augmentation {'on' if hp.get('augment') else 'off'} · data: {info.data_source}"
         )
+        if info.kind == "finetune":  # where it comes from, and what it did on digits it never trained on
+            p = info.personal
+            line = f"Fine-tuned from `{info.parent}` on {p.get('n_train', 0):,} of your digits"
+            if p.get("before") is not None and p.get("after") is not None:
+                line += (f"; on the {plural(p.get('n_holdout', 0), 'held-out digit')} it never trained on: "
+                         f"{p['before']:.2%} before, {p['after']:.2%} after")
+            st.caption(line + ".")
 
 
 def digit_image(digit: np.ndarray, caption: str | None = None, size: int = 224) -> None:
@@ -122,8 +124,15 @@ def curves_figure(runs: dict[str, dict[str, list]], live_batches: list | None = 
     return go.Figure(data=traces, layout=_PANELS)
 
 
-def prediction_panel(loaded, image: np.ndarray | None, *, empty_message: str, key: str) -> None:
-    """Preprocess like MNIST, classify, and show what the model saw and what it thinks."""
+def prediction_panel(
+    loaded, image: np.ndarray | None, *, empty_message: str, key: str,
+    actions: Callable[[int, float], None] | None = None,
+) -> None:
+    """Preprocess like MNIST, classify, and show what the model saw and what it thinks.
+
+    `actions(predicted, probability)`, when given, draws what the user can do about the prediction
+    (the correction buttons), right under it; nothing is drawn when no digit was found.
+    """
     from digitrec_core import canvas_to_mnist, predict_proba
 
     digit = canvas_to_mnist(image) if image is not None else None
@@ -137,6 +146,8 @@ def prediction_panel(loaded, image: np.ndarray | None, *, empty_message: str, ke
     st.caption(f"probability {probs[top]:.1%}")
     if probs[top] < UNSURE:
         st.warning(f"The model is unsure: it could also be a {second} ({probs[second]:.0%}).")
+    if actions is not None:
+        actions(top, float(probs[top]))
     c1, c2 = st.columns([1, 2])
     with c1:
         digit_image(digit, caption="What the model sees (28x28)", size=168)

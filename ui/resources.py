@@ -7,12 +7,16 @@ first use, so the Home page paints before TensorFlow has even loaded.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
+import numpy as np
 import streamlit as st
 
 from digitrec_core import LoadedModel, Mnist, ModelInfo, ModelStore, ModelStoreError, load_mnist, predict_proba
 from digitrec_core.evaluation import Evaluation, metrics
 from digitrec_core.jobs import TrainingSupervisor
+from digitrec_core.personal import PersonalDigits
+from digitrec_core.review import Review, review
 
 
 def store() -> ModelStore:
@@ -55,6 +59,19 @@ def test_report(model_name: str) -> Evaluation:
     """Confusion matrix and friends, computed once per model."""
     data = mnist()
     return metrics(predict_proba(model(model_name).model, data.x_test), data.y_test)
+
+
+def personal() -> PersonalDigits:
+    """The personal digit set of the store in use (cheap: nothing is read until asked)."""
+    return PersonalDigits(store().root)
+
+
+@st.cache_data(show_spinner="Classifying your digits...", max_entries=8)
+def personal_review(model_name: str, ids: Sequence[str], x: np.ndarray, y: np.ndarray) -> Review:
+    """How `model_name` does on these digits, computed once per model and set contents (the
+    arguments are the cache key: a sample added, removed or relabelled is a new one)."""
+    info = store().info(model_name)
+    return review(predict_proba(model(model_name).model, x), y, ids, trained_on=info.personal.get("ids", ()))
 
 
 def session_id() -> str:

@@ -1,0 +1,141 @@
+import numpy as np
+import streamlit as st
+
+from digitrec_core import MnistError, ModelStoreError
+from digitrec_core.activation import MNIST_TOLERANCE
+from digitrec_core.finetune import FINE_TUNE
+from digitrec_core.jobs import TrainingBusy
+from digitrec_core.text import plural
+from ui import gallery, resources, runs
+from ui.figures import confusion_figure
+
+st.title("🗂️ My digits")
+store = resources.store()
+personal = resources.personal()
+items = gallery.tiles(personal)
+gallery.show_notice()
+if personal.problems:
+    st.warning(f"{plural(len(personal.problems), 'damaged sample')} skipped; every other sample loaded.")
+    with st.expander("What was skipped"):
+        st.markdown("\n".join(f"- {p}" for p in personal.problems))
+
+IMPORT_KEY = "personal_import"
+
+
+def exchange() -> None:
+    """Keep them, move them to another machine, share them: a zip of PNGs and a CSV index."""
+    st.subheader("Keep or share them")
+    c = st.columns(2)
+    with c[0]:
+        st.download_button("⬇️ Export as a zip", data=lambda: gallery.export_bytes(store.root),
+                           file_name="my_digits.zip", mime="application/zip", disabled=not items, key="export",
+                           help="PNGs (the raw drawing and the 28x28) plus index.csv with the labels.")
+    with c[1]:
+        st.file_uploader("Import a zip exported from DigitRec", type=["zip"], key=IMPORT_KEY,
+                         on_change=gallery.import_upload, args=(store.root, IMPORT_KEY),
+                         help="Samples already in your set are skipped, so importing twice adds nothing.")
+
+
+if not items:
+    st.info(
+        "No digits of yours yet. Draw one on the **Draw** page and press **Right** when the prediction is "
+        "right, or **It's a …** with the right digit when it is not: each click keeps the digit here. "
+        "Or import a zip of digits exported from DigitRec below."
+    )
+    st.page_link("app_pages/draw.py", label="Draw a digit", icon="✏️")
+    exchange()
+    st.stop()
+
+# ---- what there is ----------------------------------------------------------------------------
+counts = [sum(t.sample.label == d for t in items) for d in range(10)]
+st.caption(f"{plural(len(items), 'digit')} of yours, kept in `{personal.folder}`.")
+for d, col in enumerate(st.columns(10)):
+    col.metric(f"{d}s", counts[d])
+
+# ---- how the active model reads them -----------------------------------------------------------
+st.subheader("How the active model reads them")
+try:
+    loaded = resources.active_model()
+except ModelStoreError as e:
+    st.error(str(e))
+    st.stop()
+report = resources.personal_review(loaded.info.name, tuple(t.sample.id for t in items),
+                                   np.stack([t.digit for t in items]), np.array([t.sample.label for t in items]))
+c = st.columns(3)
+c[0].metric("Accuracy on your digits", f"{report.evaluation.accuracy:.2%}")
+c[1].metric("Read right", f"{report.n_right} of {report.n}")
+if report.n_unseen < report.n:  # a fine-tune trained on some of them: the fair figure is on the others
+    c[2].metric("On digits it never trained on", "–" if report.unseen_accuracy is None else
+                f"{report.unseen_accuracy:.2%}", help=f"{plural(report.n_unseen, 'digit')} it did not fine-tune on")
+st.caption(f"Model `{loaded.info.name}`.")
+left, right = st.columns([2, 3])
+with left:
+    st.plotly_chart(confusion_figure(report.evaluation.confusion, height=380), key="personal_confusion",
+                    config={"displayModeBar": False})
+with right:
+    st.markdown("**What it gets wrong**, the mistakes it is surest about first")
+    if report.mistakes:
+        gallery.mistakes_gallery(report, {t.sample.id: t.digit for t in items})
+    else:
+        st.success("It reads every one of them right.")
+
+# ---- fine-tune ---------------------------------------------------------------------------------
+st.subheader("Fine-tune on your digits")
+st.caption(
+    "Trains a copy of the active model on your digits (augmented), mixed with MNIST images so it keeps what it "
+    "knew. About a fifth of your digits are held out (always the same ones) to judge it, before and after; it "
+    f"becomes the active model only if it reads those better and loses at most {MNIST_TOLERANCE * 100:.1f} points "
+    "on the MNIST test set."
+)
+sup = resources.supervisor()
+me = resources.session_id()
+job = sup.job
+if len(items) < FINE_TUNE.min_samples:
+    why_not = (f"Fine-tuning needs at least {FINE_TUNE.min_samples} of your digits; you have {len(items)}. "
+               "Add more on the Draw page.")
+elif job is not None and job.running:
+    why_not = ("A fine-tune is running." if job.kind == "finetune" else
+               "A training run is in progress (Train page); you can fine-tune when it finishes.")
+else:
+    why_not = None
+c = st.columns([1, 1, 3], vertical_alignment="bottom")
+epochs = c[0].number_input("Epochs", 1, 20, FINE_TUNE.epochs, key="finetune_epochs")
+clicked = c[1].button("🎯 Fine-tune", type="primary", disabled=why_not is not None, help=why_not, key="finetune")
+if why_not:
+    c[2].caption(why_not)
+if clicked and why_not is None:
+    # MNIST is loaded on the click, not with the page: browsing your digits never waits for it.
+    try:
+        sup.start_fine_tune(owner=me, epochs=int(epochs), data=resources.mnist())
+        st.rerun()  # redraw with the button disabled and the live view polling
+    except MnistError as e:
+        st.error(f"Fine-tuning mixes in MNIST images so the model keeps what it knew, and MNIST is missing. {e}")
+    except TrainingBusy as e:
+        st.error(str(e))
+
+
+def fine_tune_result(job) -> None:
+    """Before and after, side by side, then what saving did."""
+    r, saved = job.result, job.saved
+    st.table(runs.side_by_side(
+        ["held-out personal accuracy", "MNIST test accuracy"],
+        (f"before: {r.base}", [r.personal_before, r.base_test_accuracy]),
+        (f"after: {saved.info.name}", [r.personal_after, r.test_accuracy]),
+    ))
+    st.caption(
+        f"Held out: {r.n_personal_holdout:,} of your digits, which it never trained on. "
+        f"Trained on the other {r.n_personal_train:,} mixed with MNIST images, {plural(r.epochs_run, 'epoch')} "
+        f"in {r.seconds:.0f} s."
+    )
+    # The figures the activation rule used are the ones above unless the active model was not the base.
+    runs.saved_view(saved, key="finetune", compare=saved.previous is not None and saved.previous.name != r.base)
+
+
+runs.watch("finetune", fine_tune_result, me=me)
+
+# ---- the digits, one gallery a digit -----------------------------------------------------------
+st.subheader("Your digits")
+st.caption("As the model sees them (28x28). Change a label to relabel a digit; 🗑 deletes it.")
+gallery.digit_gallery(items, store.root)
+
+exchange()

@@ -1,0 +1,33 @@
+"""Plotly figures built from plain numbers (no Streamlit), so plain pytest can check what they show."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+DIGITS = [str(d) for d in range(10)]
+
+
+def confusion_figure(confusion: np.ndarray, *, title: str = "Confusion matrix (rows: true, columns: predicted)",
+                     height: int = 420) -> go.Figure:
+    """A 10x10 confusion matrix with the counts written in; only the mistakes are coloured (the
+    diagonal would drown them), and an empty cell shows no number. The diagonal is coloured as
+    zero, not left out: plotly draws NaN cells of a heatmap as gaps shifted half a row."""
+    counts = np.asarray(confusion, dtype=np.int64)
+    off = counts.copy()
+    np.fill_diagonal(off, 0)
+    text = np.where(counts > 0, counts.astype(str), "")
+    fig = go.Figure(
+        go.Heatmap(
+            z=off.tolist(), x=DIGITS, y=DIGITS, colorscale="Reds", zmin=0, text=text.tolist(), texttemplate="%{text}",
+            customdata=counts.tolist(), hovertemplate="true %{y}, predicted %{x}: %{customdata}<extra></extra>",
+            showscale=False,
+        )
+    )
+    fig.update_layout(
+        height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title=title,
+        xaxis={"title": "predicted", "type": "category"},
+        yaxis={"title": "true", "type": "category", "autorange": "reversed"},
+    )
+    return fig
+

@@ -1,0 +1,144 @@
+"""The personal digit set on screen: a gallery per digit (relabel, delete), the mistakes, exchange.
+
+Clicks act through callbacks on a `PersonalDigits` rebuilt from the store root each time, so a
+click acts on the folder as it is now, not as this tab last read it; what went wrong (a sample
+another tab deleted, say) is kept for the next run to show.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from digitrec_core.personal import PersonalDigits, PersonalDigitsError, Sample
+from digitrec_core.review import Review
+from digitrec_core.text import plural
+from ui.components import digit_image
+
+COLUMNS = 8  # tiles a row
+MISTAKE_COLUMNS = 6  # in the narrower column beside the confusion matrix: room for a one-line caption
+TILE = 84  # pixels: a 28x28 digit at 3x
+MOST_MISTAKES = 24
+NOTICE = "my_digits_notice"  # session-state key: what the last click did, shown by the next run
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A sample with its 28x28 digit, as the gallery shows it."""
+
+    sample: Sample
+    digit: np.ndarray
+
+
+def tiles(personal: PersonalDigits) -> list[Tile]:
+    """Every readable sample with its digit, oldest first; `personal.problems` then says what was skipped."""
+    x, _, ids = personal.arrays(with_ids=True)
+    by_id = {s.id: s for s in personal.samples()}  # a second read: keep only what both saw
+    return [Tile(by_id[i], d) for i, d in zip(ids, x, strict=True) if i in by_id]
+
+
+def tile_caption(sample: Sample) -> str:
+    """What the model said when the sample was stored: `read as 4 (93%)`, or `read right (99%)`."""
+    if sample.predicted is None:
+        return "imported" if sample.model is None else "stored"
+    prob = f" ({sample.probability:.0%})" if sample.probability is not None else ""
+    return f"read right{prob}" if sample.predicted == sample.label else f"read as {sample.predicted}{prob}"
+
+
+def _notice(text: str, kind: str = "success") -> None:
+    st.session_state[NOTICE] = (kind, text)
+
+
+def show_notice() -> None:
+    """What the last click did (once)."""
+    kind, text = st.session_state.pop(NOTICE, (None, None))
+    if kind is not None:
+        {"success": st.success, "warning": st.warning, "error": st.error}[kind](text)
+
+
+def _relabel(root: Path, sample_id: str, key: str, old: int) -> None:
+    new = st.session_state[key]
+    try:
+        PersonalDigits(root).relabel(sample_id, new)
+    except PersonalDigitsError as e:
+        _notice(str(e), "error")
+    else:
+        _notice(f"Relabelled a {old} as a {new}.")
+
+
+def _delete(root: Path, sample_id: str, label: int) -> None:
+    try:
+        PersonalDigits(root).remove(sample_id)
+    except PersonalDigitsError as e:
+        _notice(str(e), "error")
+    else:
+        _notice(f"Deleted a {label}.")
+
+
+def digit_gallery(items: Sequence[Tile], root: Path) -> None:
+    """One tab a digit; each sample as the model saw it, with its label (change it to relabel) and delete."""
+    tabs = st.tabs([str(d) for d in range(10)])  # plain labels: a tab keeps its place when counts change
+    for d, tab in enumerate(tabs):
+        mine = [t for t in items if t.sample.label == d]
+        with tab:
+            if not mine:
+                st.caption(f"No {d}s yet.")
+                continue
+            st.caption(f"{plural(len(mine), f'sample of a {d}', f'samples of a {d}')}, oldest first.")
+            cols = st.columns(COLUMNS)
+            for j, t in enumerate(mine):
+                s = t.sample
+                with cols[j % COLUMNS]:
+                    digit_image(t.digit, caption=tile_caption(s), size=TILE)
+                    # The label is in the key: a relabel (here or in another tab) makes a new widget
+                    # showing the new label, never a stale one.
+                    key = f"label_{s.id}_{s.label}"
+                    st.selectbox("Label", range(10), index=s.label, key=key, label_visibility="collapsed",
+                                 on_change=_relabel, args=(root, s.id, key, s.label), help="Relabel this sample")
+                    st.button("🗑 Delete", key=f"delete_{s.id}", on_click=_delete, args=(root, s.id, s.label),
+                              use_container_width=True)
+
+
+def mistakes_gallery(report: Review, digits: dict[str, np.ndarray]) -> None:
+    """The samples the model reads wrong, the ones it is surest about first."""
+    shown = [m for m in report.mistakes if m.id in digits][:MOST_MISTAKES]
+    cols = st.columns(MISTAKE_COLUMNS)
+    for j, m in enumerate(shown):
+        with cols[j % MISTAKE_COLUMNS]:
+            digit_image(digits[m.id], caption=f"a {m.label} read as {m.predicted} ({m.confidence:.0%})", size=TILE)
+    if len(report.mistakes) > len(shown):
+        st.caption(f"…and {len(report.mistakes) - len(shown)} more.")
+
+
+def export_bytes(root: Path) -> bytes:
+    """The whole set as a zip (index.csv + PNGs), for the download button."""
+    buf = io.BytesIO()
+    PersonalDigits(root).export_zip(buf)
+    return buf.getvalue()
+
+
+def import_upload(root: Path, key: str) -> None:
+    """The uploader's callback: import the zip just chosen, and say what it added and skipped."""
+    upload = st.session_state.get(key)
+    if upload is None:  # the file was removed from the uploader
+        return
+    personal = PersonalDigits(root)
+    try:
+        added = personal.import_zip(upload.getvalue())
+    except PersonalDigitsError as e:
+        _notice(f"{upload.name}: {e}", "error")
+        return
+    report = personal.last_import
+    text = f"{upload.name}: {plural(added, 'sample')} added"
+    if report.already_present:
+        text += f", {plural(report.already_present, 'sample')} already in your set"
+    if not report.problems:
+        _notice(text + ".")
+        return
+    listed = "\n".join(f"- {p}" for p in report.problems)
+    _notice(f"{text}; {plural(len(report.problems), 'problem')}:\n\n{listed}", "warning" if added else "error")

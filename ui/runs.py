@@ -1,0 +1,185 @@
+"""A run in the background as the Train and My digits pages show it, written once for both.
+
+The live view (progress bar, loss and accuracy curves, Stop), what a finished run did (saved,
+made active or not and why, the figures side by side, "Make active"), and the past-runs table.
+The pure parts (curve points, progress text, tables) are plain functions that pytest checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pandas as pd
+import streamlit as st
+
+from digitrec_core.activation import percent
+from digitrec_core.text import plural, when
+from ui import resources
+from ui.components import curves_figure
+
+POLL_SECONDS = 2.0  # every 2 s with 120-239 points a curve: chromium spends 10% of a core (bench/browser.py --watch)
+MAX_POINTS = 120  # per curve, before the latest point is added
+VERB = {"train": "Training", "finetune": "Fine-tuning"}
+# Per kind of run: the Stop button's and the live chart's widget keys (Train's predate fine-tuning).
+KEYS = {"train": ("stop", "live_curves"), "finetune": ("stop_finetune", "finetune_curves")}
+
+
+# ---- pure pieces -------------------------------------------------------------------------------
+
+def duration(seconds: float) -> str:
+    """`m:ss`."""
+    s = max(0, int(seconds))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def curve_points(events: Sequence, most: int = MAX_POINTS) -> list[tuple[float, float, float]]:
+    """(epoch as a fraction, loss, accuracy) of the batch events, about `most` of them, the latest always in.
+
+    The smoothed per-batch values when the events carry them (`smooth_loss`, `smooth_accuracy`):
+    Keras's running means restart at every epoch and made the curve jump there (loss 1.8 -> 1.2).
+    A light figure because the browser redraws it at every refresh, and on a machine that also
+    trains, its drawing time is taken from the training.
+    """
+    points = [
+        (e.epoch - 1 + e.batch / e.batches, _smoothed(e, "loss"), _smoothed(e, "accuracy"))
+        for e in events if e.kind == "batch"
+    ]
+    shown = points[:: max(1, len(points) // most)]
+    if points and shown[-1] is not points[-1]:
+        shown.append(points[-1])
+    return shown
+
+
+def _smoothed(event, name: str) -> float:
+    value = getattr(event, f"smooth_{name}", None)
+    return getattr(event, name) if value is None else value
+
+
+def epoch_history(events: Sequence) -> dict[str, list]:
+    """The per-epoch curves so far, shaped like a stored model's history."""
+    done = [e for e in events if e.kind == "epoch"]
+    return {k: [getattr(e, k) for e in done] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+
+
+def progress_text(last) -> str:
+    """`Epoch 1/3 · batch 40/63 · 0:12 elapsed · ETA 0:30 · 1,234 images/s`."""
+    eta = last.elapsed / max(last.fraction, 1e-6) * (1 - last.fraction)
+    return (f"Epoch {last.epoch}/{last.epochs} · batch {last.batch}/{last.batches} · {duration(last.elapsed)} elapsed"
+            f" · ETA {duration(eta)} · {last.images_per_sec:,.0f} images/s")
+
+
+def batches_run(events: Sequence) -> int:
+    """How many batches a run went through (the events count batches within each epoch)."""
+    return sum(1 for e in events if e.kind == "batch")
+
+
+def side_by_side(measures: Sequence[str], old: tuple[str, Sequence[float | None]],
+                 new: tuple[str, Sequence[float | None]]) -> pd.DataFrame:
+    """Measures side by side, the reference on the left and the newcomer on the right: one row a
+    measure, both as percentages, and the change in points (`–` where a value is missing)."""
+    (old_label, old_values), (new_label, new_values) = old, new
+    rows = []
+    for measure, a, b in zip(measures, old_values, new_values, strict=True):
+        change = "–" if a is None or b is None else f"{(b - a) * 100:+.2f} points"
+        rows.append({"": measure, old_label: percent(a), new_label: percent(b), "change": change})
+    return pd.DataFrame(rows, columns=["", old_label, new_label, "change"])
+
+
+def comparison_table(saved) -> pd.DataFrame:
+    """What a saved run was judged on: the active model's figures, then the new one's."""
+    rows = saved.comparison
+    return side_by_side([r.measure for r in rows], (f"active: {saved.previous.name}", [r.active for r in rows]),
+                        (f"new: {saved.info.name}", [r.new for r in rows]))
+
+
+def runs_table(infos: Sequence) -> pd.DataFrame:
+    """The past-runs table: one row a stored model, newest first as the store lists them."""
+    return pd.DataFrame(
+        [
+            {
+                "name": i.name, "kind": "fine-tune" if i.kind == "finetune" else "train", "parent": i.parent or "",
+                "arch": i.arch, "test accuracy": i.test_accuracy, "test loss": i.test_loss, "epochs": i.epochs_run,
+                "images": i.n_train, "seconds": round(i.train_seconds), "augment": i.hyperparameters.get("augment"),
+                "created": when(i.created_at),
+            }
+            for i in infos
+        ],
+        columns=["name", "kind", "parent", "arch", "test accuracy", "test loss", "epochs", "images", "seconds",
+                 "augment", "created"],
+    )
+
+
+# ---- Streamlit pieces --------------------------------------------------------------------------
+
+def watch(kind: str, result: Callable[[object], None], *, me: str) -> None:
+    """The latest run of `kind` (live while it runs, then what it did), refreshed every 2 s while it runs.
+
+    `result(job)` draws the page's own part of a finished, saved run, under the shared outcome.
+    Only this part of the page reruns while polling; when the run ends while watched, the whole
+    page reruns once (sidebar, run table, buttons).
+    """
+    job = resources.supervisor().job
+    running = job is not None and job.running and job.kind == kind
+
+    def live(polling: bool) -> None:
+        job = resources.supervisor().job
+        if job is None or job.kind != kind:
+            return
+        live_view(job, me=me)
+        if job.running:
+            return
+        outcome(job)
+        if job.saved is not None and not job.error:
+            result(job)
+        if polling:
+            st.rerun()
+
+    st.fragment(run_every=POLL_SECONDS if running else None)(live)(running)
+
+
+def live_view(job, *, me: str) -> None:
+    """Progress bar (while it runs), the curves, and Stop (while it runs)."""
+    events = list(job.events)  # a snapshot: the training thread keeps appending
+    stop_key, chart_key = KEYS[job.kind]
+    if job.running:
+        verb = VERB[job.kind]
+        st.subheader(f"{verb}…" if job.owner == me else f"{verb} (started in another tab)…")
+        if not events:
+            st.progress(0.0, text="Starting (TensorFlow is warming up)…")
+        else:
+            st.progress(min(events[-1].fraction, 1.0), text=progress_text(events[-1]))
+    st.plotly_chart(curves_figure({"this run": epoch_history(events)}, curve_points(events)), key=chart_key,
+                    config={"displayModeBar": False})
+    if job.running:
+        st.button("⏹ Stop", on_click=job.stop, key=stop_key, disabled=job.stop_event.is_set())
+
+
+def outcome(job) -> None:
+    """A finished run that saved nothing: it failed, or it was stopped."""
+    if job.error:
+        st.error(f"{VERB[job.kind]} failed: {job.error}")
+    elif job.result is not None and job.result.stopped:
+        n = batches_run(job.events)
+        st.warning(f"Stopped after {plural(n, 'batch', 'batches')}. Nothing was saved; the active model is unchanged.")
+
+
+def saved_view(saved, *, key: str, compare: bool = True) -> None:
+    """Saved as what, made active or not and why, the measures side by side, and "Make active" when it was not."""
+    name = saved.info.name
+    if saved.activated:
+        st.success(f"Saved as `{name}` and made the active model.")
+    else:
+        st.warning(f"Saved as `{name}`; the active model is unchanged.")
+    st.markdown(saved.reason)
+    if compare and saved.previous is not None:
+        st.table(comparison_table(saved))
+    if saved.activated:
+        return
+    store = resources.store()
+    current = store.active_info()
+    if current is not None and current.name == name:
+        st.caption(f"`{name}` is the active model now.")
+    elif st.button("Make active", key=f"make_active_{key}_{name}", type="primary",
+                   help=f"Use {name} on every page instead of {current.name if current else 'no model'}."):
+        store.activate(name)
+        st.rerun()  # the whole page: the sidebar names the active model

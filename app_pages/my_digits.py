@@ -3,7 +3,7 @@ import streamlit as st
 
 from digitrec_core import MnistError, ModelStoreError
 from digitrec_core.activation import MNIST_TOLERANCE
-from digitrec_core.finetune import FINE_TUNE
+from digitrec_core.models import FINE_TUNE
 from digitrec_core.jobs import TrainingBusy
 from digitrec_core.text import plural
 from ui import gallery, resources, runs

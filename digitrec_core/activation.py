@@ -69,8 +69,12 @@ def decide(result: "TrainResult", active: "ModelInfo | None") -> Verdict:
                                     f"{active.name}'s ({percent(old_test)}).")
     new_personal, old_personal = rows[1].new, rows[1].active
     if new_personal is None or old_personal is None:
-        why = ("no personal digits were held out to judge it" if new_personal is None
-               else f"the active model changed to {active.name} while it fine-tuned")
+        if new_personal is None:
+            why = "none of your digits were held out to judge it (add a few more)"
+        elif active.name != result.active_name:
+            why = f"the active model changed to {active.name} while it fine-tuned"
+        else:
+            why = f"{active.name} could not be read to judge it against"
         return Verdict(False, rows, f"Not made active: {why}.")
     if new_personal <= old_personal:
         return Verdict(False, rows, f"Not made active: on your held-out digits it scores {percent(new_personal)}, "

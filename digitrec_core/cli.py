@@ -16,7 +16,7 @@ from digitrec_core.activation import percent
 from digitrec_core.data import MnistError, load_mnist
 from digitrec_core.evaluation import evaluate, predict_proba
 from digitrec_core.jobs import StoreLock, TrainingBusy
-from digitrec_core.models import ARCHITECTURES, get_architecture
+from digitrec_core.models import ARCHITECTURES, FINE_TUNE, HOLDOUT, get_architecture
 from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_image
 from digitrec_core.store import ACTIVATE_POLICIES, ModelStore, ModelStoreError, Saved, write_model
 from digitrec_core.text import plural, when
@@ -120,9 +120,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
+    data = load_mnist()  # before TensorFlow's import: a data problem is reported in a blink
     from digitrec_core.finetune import fine_tune
 
-    data = load_mnist()
 
     def report(result) -> None:
         print(f"Fine-tuned {result.base} for {plural(result.epochs_run, 'epoch')} on "
@@ -281,8 +281,8 @@ def parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("finetune", help="fine-tune a stored model on your personal digits (see the My digits page)")
     f.add_argument("--model", help="the model to start from (default: the active one)")
-    f.add_argument("--epochs", type=int, help="default: 3")
-    f.add_argument("--holdout", type=float, default=0.2, help="fraction of your digits held out to judge it")
+    f.add_argument("--epochs", type=int, help=f"default: {FINE_TUNE.epochs}")
+    f.add_argument("--holdout", type=float, default=HOLDOUT, help="fraction of your digits held out to judge it")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--activate", choices=ACTIVATE_POLICIES, default="if-better", help=activate_help)
     f.set_defaults(func=cmd_finetune)

@@ -6,9 +6,10 @@ hundred digits of one person's hand would otherwise pull them away from MNIST's)
 rate is a third of training's. Held-out personal digits, which the fine-tune never trains on, tell
 whether it helped; the MNIST test set tells what it cost.
 
-The held-out split is fixed per sample: a digit is held out when a hash of its id falls in the
-lowest `holdout` fraction, so the same digit is always on the same side, and a later fine-tune
-never trains on the digits that judged an earlier one.
+The held-out split is fixed per sample: a digit is held out when a hash of its id alone falls in
+the lowest `holdout` fraction, so the same digit is always on the same side, and a later fine-tune
+never trains on the digits that judged an earlier one (digits the base or the active model trained
+on are never used to judge either).
 """
 
 from __future__ import annotations
@@ -23,22 +24,9 @@ import numpy as np
 
 from digitrec_core.data import Mnist, load_mnist
 from digitrec_core.evaluation import as_batch, evaluate, predict_proba
-from digitrec_core.store import ModelStore
+from digitrec_core.models import FINE_TUNE, HOLDOUT, FineTuneRecipe
+from digitrec_core.store import ModelStore, ModelStoreError
 from digitrec_core.training import Progress, TrainConfig, TrainResult, fit
-
-
-@dataclass(frozen=True)
-class FineTuneRecipe:
-    epochs: int = 3
-    batch_size: int = 64
-    learning_rate: float = 1e-3  # a third of training's peak: move the weights, do not retrain them
-    rehearsal: int = 4000  # MNIST training images mixed in each epoch so MNIST is not forgotten
-    personal_share: float = 0.5  # the fraction of each epoch's images that are personal (oversampled)
-    min_samples: int = 10
-
-
-FINE_TUNE = FineTuneRecipe()
-HOLDOUT = 0.2  # the fraction of a person's digits kept out of training to judge a fine-tune
 
 
 @dataclass
@@ -75,17 +63,14 @@ class FineTuneResult(TrainResult):
         }
 
 
-def holdout_mask(ids: list[str], holdout: float, seed: int = 0) -> np.ndarray:
-    """True for the samples held out: a fixed function of each id, so a sample never changes side."""
-    if holdout <= 0 or len(ids) < 2:
+def holdout_mask(ids: list[str], holdout: float) -> np.ndarray:
+    """True for the samples held out: a function of each id alone (not of the set, the seed or the
+    order), so adding, removing or relabelling digits never moves one across the split. A small set
+    may hold none out; the fine-tune then cannot be judged, and says so."""
+    if holdout <= 0:
         return np.zeros(len(ids), bool)
-    score = np.array([int(hashlib.sha1(f"{seed}:{i}".encode()).hexdigest()[:8], 16) / 2**32 for i in ids])
-    mask = score < holdout
-    if not mask.any():  # a small set can miss the fraction entirely: hold out the lowest-scoring one
-        mask[score.argmin()] = True
-    if mask.all():
-        mask[score.argmax()] = False
-    return mask
+    score = np.array([int(hashlib.sha1(f"digitrec-holdout:{i}".encode()).hexdigest()[:8], 16) / 2**32 for i in ids])
+    return score < holdout
 
 
 def _accuracy(model, x: np.ndarray, y: np.ndarray) -> float | None:
@@ -142,16 +127,24 @@ def fine_tune(
     if not 0 <= holdout < 1:
         raise ValueError("holdout must be in [0, 1).")
     ids = [str(i) for i in (ids if ids is not None else range(len(x)))]
-    held = holdout_mask(ids, holdout, seed)
-    x_tr, y_tr, x_ho, y_ho = x[~held], y[~held], x[held], y[held]
-
     loaded = store.load(base)
     active = store.active_info()
+    # A digit the base or the active model trained on (an earlier fine-tune with another holdout
+    # fraction) cannot judge them: it is neither held out nor counted.
+    seen = set(loaded.info.personal.get("ids", ())) | set(active.personal.get("ids", ()) if active else ())
+    held = holdout_mask(ids, holdout) & ~np.isin(ids, list(seen))
+    if not len(x[~held]):
+        raise ValueError("Every one of your digits is held out to judge the fine-tune; add a few more.")
+    x_tr, y_tr, x_ho, y_ho = x[~held], y[~held], x[held], y[held]
+
     before = _accuracy(loaded.model, x_ho, y_ho)
     if active is None or active.name == loaded.info.name:
         active_personal = before
     else:
-        active_personal = _accuracy(store.load(active.name).model, x_ho, y_ho)
+        try:
+            active_personal = _accuracy(store.load(active.name).model, x_ho, y_ho)
+        except ModelStoreError:  # its file is unreadable: nothing to judge against, so it will not be replaced
+            active_personal = None
 
     data = data or load_mnist()
     rng = np.random.default_rng(seed)

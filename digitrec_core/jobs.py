@@ -133,7 +133,8 @@ class TrainingSupervisor:
         self, *, owner: str, base: str | None = None, epochs: int | None = None, data: Mnist | None = None
     ) -> TrainingJob:
         """Fine-tune `base` (default: the active model) on the store's personal digits, on a thread."""
-        from digitrec_core.finetune import FINE_TUNE, fine_tune
+        from digitrec_core.finetune import fine_tune
+        from digitrec_core.models import FINE_TUNE
 
         def work(job: TrainingJob):
             return fine_tune(base, epochs=epochs, data=data, store=self.store,

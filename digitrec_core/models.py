@@ -137,3 +137,19 @@ def get_architecture(arch: str) -> Architecture:
 def build_model(arch: str = "default") -> keras.Model:
     """A fresh, uncompiled network; training compiles it with the run's optimiser."""
     return get_architecture(arch).build()
+
+
+@dataclass(frozen=True)
+class FineTuneRecipe:
+    """How `digitrec_core.finetune` adapts a trained model to a person's digits."""
+
+    epochs: int = 3
+    batch_size: int = 64
+    learning_rate: float = 1e-3  # a third of training's peak, annealed by a cosine: move the weights, do not retrain
+    rehearsal: int = 4000  # MNIST training images mixed in each epoch so MNIST is not forgotten
+    personal_share: float = 0.5  # the fraction of each epoch's images that are personal (oversampled)
+    min_samples: int = 10
+
+
+FINE_TUNE = FineTuneRecipe()
+HOLDOUT = 0.2  # the fraction of a person's digits kept out of training to judge a fine-tune

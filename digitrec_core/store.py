@@ -21,7 +21,7 @@ import secrets
 import shutil
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -235,14 +235,20 @@ class ModelStore:
             personal=result.personal_meta() if hasattr(result, "personal_meta") else {},
         )
         previous = self.active_info()  # before the write: with no active.json, the newest model counts as active
+        pinned = self.active_name()
         self.models_dir.mkdir(parents=True, exist_ok=True)
         write_model(result.model, info, self.models_dir / name, staging=self.models_dir)
         verdict = decide(result, previous)
-        activated = policy == "always" or (policy == "if-better" and verdict.better)
-        if activated:
-            self.activate(name)
-        elif previous is not None and self.active_name() is None:
-            self.activate(previous.name)  # pin it: without active.json the newest model would count as active
+        if self.active_name() != pinned:  # another tab or the CLI chose a model during the write: theirs stands
+            verdict = replace(verdict, better=False, reason="Not made active: the active model was changed while "
+                                                            "this one was being saved.")
+            activated = False
+        else:
+            activated = policy == "always" or (policy == "if-better" and verdict.better)
+            if activated:
+                self.activate(name)
+            elif previous is not None and pinned is None:
+                self.activate(previous.name)  # pin it: without active.json the newest model would count as active
         reason = {"if-better": verdict.reason, "always": "Made active (asked to, whatever the comparison).",
                   "never": "Not made active (asked not to)."}[policy]
         return Saved(info, activated, previous, verdict.comparison, reason)

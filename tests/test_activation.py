@@ -89,3 +89,20 @@ def test_damaged_active_metadata_does_not_block_a_good_run(store_home):
     broken = dataclasses.replace(old, test_accuracy="99%")  # a hand-edited meta.json
     verdict = decide(fake_run("seed", 0.95), broken)
     assert verdict.better and verdict.comparison[0].active is None
+
+
+def test_a_model_chosen_during_the_save_is_not_overridden(store_home, monkeypatch):
+    first = save_model(fake_run("seed", 0.9), activate="always").info
+    chosen = save_model(fake_run("seed", 0.5), activate="never").info
+    import digitrec_core.store as store_module
+
+    real_write = store_module.write_model
+
+    def write_while_another_tab_switches(*args, **kwargs):
+        real_write(*args, **kwargs)
+        ModelStore().activate(chosen.name)  # the sidebar of another tab, mid-save
+
+    monkeypatch.setattr(store_module, "write_model", write_while_another_tab_switches)
+    saved = save_model(fake_run("seed", 0.99))
+    assert not saved.activated and "changed while" in saved.reason
+    assert ModelStore().active_name() == chosen.name != first.name

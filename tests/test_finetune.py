@@ -7,7 +7,8 @@ import pytest
 from conftest import make_synthetic
 
 from digitrec_core import ModelStore, save_model
-from digitrec_core.finetune import FINE_TUNE, fine_tune, holdout_mask
+from digitrec_core.finetune import fine_tune, holdout_mask
+from digitrec_core.models import FINE_TUNE
 from digitrec_core.personal import PersonalDigits
 from digitrec_core.training import train
 
@@ -71,10 +72,25 @@ def test_the_split_is_fixed_per_sample():
     ids = [f"id-{i}" for i in range(200)]
     mask = holdout_mask(ids, 0.2)
     assert 0.1 < mask.mean() < 0.3
-    more = holdout_mask(ids + [f"new-{i}" for i in range(50)], 0.2)
-    assert (more[:200] == mask).all()  # adding digits never moves one across the split
     assert not holdout_mask(ids, 0).any()
-    assert holdout_mask(ids[:3], 0.2).sum() == 1  # a tiny set still holds one out
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # small sets too: adding or removing digits never moves one across the split
+        n = int(rng.integers(1, 15))
+        small = [f"s-{k}" for k in rng.choice(10_000, n, replace=False)]
+        extra = [f"e-{k}" for k in rng.choice(10_000, 3, replace=False)]
+        assert (holdout_mask(small + extra, 0.2)[:n] == holdout_mask(small, 0.2)).all()
+        assert (holdout_mask(small[1:], 0.2) == holdout_mask(small, 0.2)[1:]).all()
+    assert (holdout_mask(ids[::-1], 0.2) == mask[::-1]).all()  # nor does the order
+
+
+def test_digits_a_model_trained_on_never_judge_it(base_model, synthetic_data, store_home):
+    x, y = own_hand(80)
+    ids = [f"d-{i}" for i in range(80)]
+    first = fine_tune(x=x, y=y, ids=ids, epochs=1, holdout=0.2, data=synthetic_data)
+    ModelStore().activate(save_model(first, activate="always").info.name)
+    second = fine_tune(x=x, y=y, ids=ids, epochs=1, holdout=0.4, data=synthetic_data)  # a wider holdout ...
+    assert set(second.holdout_ids).isdisjoint(first.personal_ids)  # ... still never judges on what it saw
+    assert set(first.holdout_ids) <= set(second.holdout_ids)
 
 
 def test_stop_ends_a_fine_tune_within_a_batch(base_model, synthetic_data):

@@ -796,7 +796,7 @@ def test_my_digits_fine_tune_without_mnist_says_what_is_missing(app_env, tmp_pat
 
 
 def test_my_digits_fine_tune_says_why_it_is_disabled(app_env, synthetic_dir):
-    from digitrec_core.finetune import FINE_TUNE
+    from digitrec_core.models import FINE_TUNE
 
     add_digits(per_class=1)
     at = open_app("my_digits")
@@ -838,3 +838,4 @@ def test_every_run_goes_through_the_entrypoint(fresh_resources, synthetic_dir):
     assert "Active model" in sidebar_text(at)
     run(at.switch_page(PAGES["train"]))
     assert "Active model" in sidebar_text(at), "the page ran without app.py (no sidebar)"
+

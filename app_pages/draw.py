@@ -27,6 +27,14 @@ with draw_tab:
 
     @st.fragment  # a stroke reruns only this part of the page
     def drawing() -> None:
+        # The active model as of this stroke: another tab may have fine-tuned or switched it since the
+        # page ran (cheap: two small JSON reads, the model itself is cached).
+        try:
+            loaded = resources.active_model()
+        except ModelStoreError as e:
+            st.error(str(e))
+            return
+        model = loaded.info.name
         left, right = st.columns([1, 1.4])
         with left:
             pen = st.slider("Pen width", 6, 40, 18, key="pen_width")

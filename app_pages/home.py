@@ -7,7 +7,9 @@ from ui.components import model_card
 st.title("✍️ DigitRec")
 st.markdown(
     "Handwritten-digit recognition you can watch and touch: **train** a network on MNIST while its curves grow, "
-    "**browse** the test set, and **draw** a digit to see it classified as you draw."
+    "**browse** the test set, and **draw** a digit to see it classified as you draw. When it reads yours wrong, "
+    "say what it is: it keeps **your digits** and fine-tunes on your handwriting, and never lets a worse model "
+    "take over."
 )
 
 st.subheader("Active model")
@@ -38,7 +40,8 @@ else:
         st.info(f"This copy has {data.n_train:,} of MNIST's 60,000 training images; accuracies trained on it are a little below what the full set gives.")
 
 st.subheader("Go")
-c = st.columns(3)
+c = st.columns(4)
 c[0].page_link("app_pages/train.py", label="Train a model", icon="📈")
 c[1].page_link("app_pages/test_browser.py", label="Browse the test set", icon="🔎")
 c[2].page_link("app_pages/draw.py", label="Draw a digit", icon="✏️")
+c[3].page_link("app_pages/my_digits.py", label="Your digits", icon="🗂️")

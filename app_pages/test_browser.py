@@ -38,10 +38,10 @@ def next_wrong() -> None:
 st.caption(f"Model `{loaded.info.name}`: {report.accuracy:.2%} of the {n:,} test digits right, {len(wrong)} wrong.")
 c = st.columns([3, 1, 1, 1, 2], vertical_alignment="bottom")
 c[0].number_input(f"Choose a test index (0–{n - 1})", min_value=0, max_value=n - 1, step=1, key="test_index")
-c[1].button("◀ Previous", on_click=lambda: go_to(st.session_state.test_index - 1), use_container_width=True)
-c[2].button("Next ▶", on_click=lambda: go_to(st.session_state.test_index + 1), use_container_width=True)
-c[3].button("🎲 Random", on_click=lambda: go_to(np.random.randint(n)), use_container_width=True)
-c[4].button("Next misclassified ⏭", on_click=next_wrong, disabled=len(wrong) == 0, use_container_width=True)
+c[1].button("◀ Previous", on_click=lambda: go_to(st.session_state.test_index - 1), width="stretch")
+c[2].button("Next ▶", on_click=lambda: go_to(st.session_state.test_index + 1), width="stretch")
+c[3].button("🎲 Random", on_click=lambda: go_to(np.random.randint(n)), width="stretch")
+c[4].button("Next misclassified ⏭", on_click=next_wrong, disabled=len(wrong) == 0, width="stretch")
 
 i = st.session_state.browse_index = st.session_state.test_index
 probs = report.probabilities[i]
@@ -84,7 +84,7 @@ if pairs:
     for j, k in enumerate(idx[:24]):
         with cols[j % 8]:
             digit_image(data.x_test[k], size=84)
-            st.button(f"#{k}", key=f"open_{k}", on_click=go_to, args=(k,), use_container_width=True)
+            st.button(f"#{k}", key=f"open_{k}", on_click=go_to, args=(k,), width="stretch")
     if len(idx) > 24:
         st.caption(f"…and {len(idx) - 24} more.")
 else:

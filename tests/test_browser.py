@@ -462,6 +462,38 @@ def test_draw_corrections_are_stored_at_once_and_undo_removes_them(page: Page, s
         (store_dir / "personal" / name).unlink()
 
 
+def test_draw_classifies_with_the_model_another_tab_made_active(page: Page, store_dir: Path):
+    """The drawing part of the page reruns alone at each stroke: it must still ask which model is active."""
+    import json
+    import shutil
+
+    from test_store import fake_run
+
+    from digitrec_core import ModelStore
+
+    goto(page, "Draw")
+    main = page.get_by_test_id("stMain")
+    draw_and_expect(page, ONE, 1)
+    store = ModelStore(store_dir)
+    was = store.active_info().name
+    other = store.save(fake_run("default", 0.5), activate="always").info  # another tab, or the CLI
+    before = personal_files(store_dir)
+    try:
+        clear_canvas(page)
+        stroke(page, SEVEN)
+        expect(main.get_by_text(re.compile(r"^Prediction: \d$"))).to_be_visible(timeout=30_000)
+        main.get_by_role("button", name="Right").click()
+        expect(main.get_by_text(re.compile(r"Saved to My digits as a \d$"))).to_be_visible()
+        (meta,) = [n for n in personal_files(store_dir) - before if n.endswith(".json")]
+        assert json.loads((store_dir / "personal" / meta).read_text())["model"] == other.name
+    finally:  # leave the store as the tests after this one expect it
+        store.activate(was)
+        shutil.rmtree(other.path)
+        for name in personal_files(store_dir) - before:
+            (store_dir / "personal" / name).unlink()
+        clear_canvas(page)
+
+
 def choose_seed(page: Page):
     """On the Train page: pick the `seed` architecture and wait for its recipe to fill the form."""
     arch = page.get_by_role("combobox", name="Architecture")
@@ -603,7 +635,7 @@ def test_a_correction_lands_on_my_digits_and_a_fine_tune_shows_before_and_after(
     fine-tune on the digits kept there, and see the fine-tune's figures before and after."""
     from test_pages import drawn  # the same pen-stroke digits the page tests keep
 
-    from digitrec_core.finetune import FINE_TUNE
+    from digitrec_core.models import FINE_TUNE
     from digitrec_core.personal import PersonalDigits
 
     personal = PersonalDigits(store_dir)  # the server's store: what its pages read

@@ -18,7 +18,15 @@ from digitrec_core.evaluation import evaluate, predict_proba
 from digitrec_core.jobs import StoreLock, TrainingBusy
 from digitrec_core.models import ARCHITECTURES, FINE_TUNE, HOLDOUT, get_architecture
 from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_image
-from digitrec_core.store import ACTIVATE_POLICIES, ModelStore, ModelStoreError, Saved, write_model
+from digitrec_core.store import (
+    ACTIVATE_POLICIES,
+    ModelStore,
+    ModelStoreError,
+    Saved,
+    check_export_target,
+    shipped_info,
+    write_model,
+)
 from digitrec_core.text import plural, when
 
 if TYPE_CHECKING:  # the training module imports TensorFlow
@@ -74,6 +82,8 @@ def _report_saved(saved: Saved, store: ModelStore) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.export:
+        check_export_target(Path(args.export))  # before minutes of training, not after
     data = load_mnist()  # before TensorFlow's import: a data problem is reported in a blink
     from digitrec_core.training import TrainConfig, train
 
@@ -187,6 +197,9 @@ def _ask_index(n: int) -> int:
             text = input(f"Choose a test index (0–{n - 1}): ")
         except EOFError:
             raise SystemExit("\nNo index given.") from None
+        except KeyboardInterrupt:  # Ctrl-C at the prompt: leave quietly, as a shell command does
+            print(file=sys.stderr)
+            raise SystemExit(130) from None
         try:
             index = int(text.strip())
         except ValueError:
@@ -239,16 +252,18 @@ def cmd_models(args: argparse.Namespace) -> int:
     store = ModelStore()
     active = store.active_info()
     rows = store.list()
+    if (shipped := shipped_info()) is not None:
+        rows.append(shipped)  # always there to go back to
     if not rows:
-        print(f"No trained models in {store.root}.")
-        if active:
-            print(f"Using the pretrained model: {active.name} (test accuracy {active.test_accuracy:.2%}).")
+        print(f"No models in {store.root}, and no pretrained model. Train one: python -m digitrec_core train")
         return 0
-    print(f"{'':2}{'name':32} {'arch':8} {'params':>8} {'epochs':>6} {'images':>7} {'test acc':>8} {'seconds':>8}  created")
+    print(f"{'':2}{'name':32} {'kind':10} {'arch':8} {'params':>8} {'epochs':>6} {'images':>7} {'test acc':>8} "
+          f"{'seconds':>8}  created")
     for i in rows:
         mark = "* " if active and i.name == active.name else "  "
-        acc = f"{i.test_accuracy:.2%}" if i.test_accuracy is not None else "-"
-        print(f"{mark}{i.name:32} {i.arch:8} {i.params:>8,} {i.epochs_run:>6} {i.n_train:>7,} {acc:>8} "
+        kind = "pretrained" if i.shipped else "fine-tune" if i.kind == "finetune" else "train"
+        acc = f"{i.test_accuracy:.2%}" if isinstance(i.test_accuracy, (int, float)) else "-"
+        print(f"{mark}{i.name:32} {kind:10} {i.arch:8} {i.params:>8,} {i.epochs_run:>6} {i.n_train:>7,} {acc:>8} "
               f"{i.train_seconds:>8.1f}  {when(i.created_at)}")
     print("* active")
     return 0

@@ -280,17 +280,43 @@ class ModelStore:
 
 
 def write_model(model, info: ModelInfo, folder: Path, *, staging: Path) -> None:
-    """Write `model.keras` + `meta.json` into a temporary folder under `staging`, then rename it to `folder`."""
+    """Write `model.keras` + `meta.json` into a temporary folder under `staging`, then rename it to `folder`.
+
+    An existing `folder` (an earlier export) is replaced only if it holds nothing but a model's two
+    files, and only once the new copy is complete: it is moved aside, the new one renamed in, then
+    the old one deleted, so a crash leaves one whole copy or the other.
+    """
+    check_export_target(folder)
     tmp = Path(tempfile.mkdtemp(dir=staging, prefix=f".tmp-{folder.name}-"))
+    old = None
     try:
         _save_keras(model, tmp / MODEL_FILE)
         _write_json_atomic(tmp / META_FILE, info.to_json())
         if folder.exists():  # only when exporting over an old copy, never for a new store entry
-            shutil.rmtree(folder)
+            old = Path(tempfile.mkdtemp(dir=staging, prefix=f".old-{folder.name}-"))
+            os.rename(folder, old / folder.name)
         os.rename(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and not folder.exists():
+            os.rename(old / folder.name, folder)  # put the earlier copy back
         raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def check_export_target(folder: Path) -> None:
+    """Refuse, in words, a target that is a file or a folder holding anything but a model's files."""
+    folder = Path(folder)
+    if folder.is_file() or (folder.exists() and not folder.is_dir()):
+        raise ModelStoreError(f"{folder} is a file, not a folder; choose a folder to export to.")
+    if folder.is_dir():
+        extra = sorted(p.name for p in folder.iterdir() if p.name not in (MODEL_FILE, META_FILE))
+        if extra:
+            shown = ", ".join(extra[:3]) + (" ..." if len(extra) > 3 else "")
+            raise ModelStoreError(f"{folder} already holds other files ({shown}); export into an empty or new "
+                                  "folder, or one that holds only an earlier export.")
 
 
 def _save_keras(model, path: Path) -> None:

@@ -1,4 +1,5 @@
 import gzip
+import json
 import os
 import re
 import struct
@@ -169,3 +170,55 @@ def test_python_m_reads_the_prompt_from_stdin(trained_home):
     out = run_cli("predict", env=trained_home, stdin="abc\n0\n")
     assert out.returncode == 0, out.stderr
     assert "is not a whole number" in out.stdout and "Expected: 7" in out.stdout
+
+
+def test_export_refuses_a_file_or_a_foreign_folder_before_training_and_replaces_an_old_export(tmp_path):
+    write_idx(tmp_path / "data", make_synthetic(600, 200))
+    env = {"DIGITREC_MNIST_DIR": str(tmp_path / "data"), "DIGITREC_HOME": str(tmp_path / "home")}
+    (tmp_path / "notes.txt").write_text("mine")
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "thesis.tex").write_text("years of work")
+    for target, says in ((tmp_path / "notes.txt", "is a file"), (folder, "already holds other files (thesis.tex)")):
+        out = run_cli("train", "--arch", "seed", "--epochs", "1", "--export", str(target), env=env)
+        assert out.returncode == 2 and says in out.stderr and "Traceback" not in out.stderr
+        assert "Epoch 1/1" not in out.stderr  # refused before training, not after
+    assert (folder / "thesis.tex").read_text() == "years of work" and (tmp_path / "notes.txt").read_text() == "mine"
+
+    export = tmp_path / "export"
+    names = []
+    for _ in range(2):  # the second export replaces the first, whole
+        out = run_cli("train", "--arch", "seed", "--epochs", "1", "--export", str(export), env=env)
+        assert out.returncode == 0, out.stderr
+        assert sorted(p.name for p in export.iterdir()) == ["meta.json", "model.keras"]
+        names.append(json.loads((export / "meta.json").read_text())["name"])
+    assert names[0] != names[1]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith((".tmp-", ".old-"))]
+
+
+def test_models_always_lists_the_pretrained_model_and_marks_the_active_one(tmp_path):
+    from digitrec_core.store import shipped_info
+
+    write_idx(tmp_path / "data", make_synthetic(600, 200))
+    env = {"DIGITREC_MNIST_DIR": str(tmp_path / "data"), "DIGITREC_HOME": str(tmp_path / "home")}
+    shipped = shipped_info().name
+    assert re.search(rf"^\* {shipped}\s+pretrained", run_cli("models", env=env).stdout, re.M)
+    assert run_cli("train", "--arch", "seed", "--epochs", "1", "--activate", "always", env=env).returncode == 0
+    listing = run_cli("models", env=env).stdout
+    assert re.search(rf"^  {shipped}\s+pretrained", listing, re.M) and re.search(r"^\* seed-", listing, re.M)
+    assert run_cli("activate", shipped, env=env).returncode == 0
+    assert re.search(rf"^\* {shipped}\s+pretrained", run_cli("models", env=env).stdout, re.M)
+
+
+def test_ctrl_c_at_the_prompt_leaves_without_a_traceback(tmp_path, monkeypatch, capsys):
+    write_idx(tmp_path / "data", make_synthetic(600, 200))
+    monkeypatch.setenv("DIGITREC_MNIST_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DIGITREC_HOME", str(tmp_path / "home"))
+
+    def ctrl_c(prompt):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("builtins.input", ctrl_c)
+    with pytest.raises(SystemExit) as stopped:
+        main(["predict"])
+    assert stopped.value.code == 130

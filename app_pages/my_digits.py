@@ -3,8 +3,8 @@ import streamlit as st
 
 from digitrec_core import MnistError, ModelStoreError
 from digitrec_core.activation import MNIST_TOLERANCE
-from digitrec_core.models import FINE_TUNE
 from digitrec_core.jobs import TrainingBusy
+from digitrec_core.models import FINE_TUNE
 from digitrec_core.text import plural
 from ui import gallery, resources, runs
 from ui.figures import confusion_figure

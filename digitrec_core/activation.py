@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from digitrec_core.text import percent
+
 if TYPE_CHECKING:
     from digitrec_core.store import ModelInfo
     from digitrec_core.training import TrainResult
@@ -38,10 +40,6 @@ class Verdict:
     better: bool
     comparison: tuple[Comparison, ...]
     reason: str
-
-
-def percent(v: float | None) -> str:
-    return "–" if v is None else f"{v:.2%}"
 
 
 def decide(result: "TrainResult", active: "ModelInfo | None") -> Verdict:

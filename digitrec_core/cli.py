@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from digitrec_core.activation import percent
 from digitrec_core.data import MnistError, load_mnist
 from digitrec_core.evaluation import evaluate, predict_proba
 from digitrec_core.jobs import StoreLock, TrainingBusy
@@ -27,7 +26,7 @@ from digitrec_core.store import (
     shipped_info,
     write_model,
 )
-from digitrec_core.text import plural, when
+from digitrec_core.text import percent, plural, when
 
 if TYPE_CHECKING:  # the training module imports TensorFlow
     from digitrec_core.training import Progress

@@ -1,4 +1,4 @@
-"""Words and times as every page and the CLI write them: "1 epoch", "2026-12-01 07:45 UTC"."""
+"""Words, numbers and times as every page and the CLI write them: "1 epoch", "99.47%", "2026-12-01 07:45 UTC"."""
 
 from __future__ import annotations
 
@@ -23,3 +23,8 @@ def when(iso: str | None) -> str:
     if t.tzinfo is None:  # the store has always written UTC; an old file without an offset is UTC too
         t = t.replace(tzinfo=UTC)
     return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def percent(v: float | None) -> str:
+    """`99.47%`, or `–` for a figure that is not there."""
+    return "–" if v is None else f"{v:.2%}"

@@ -92,3 +92,9 @@ def test_plural_says_one_epoch_and_two_epochs():
 )
 def test_when_writes_every_time_one_way_in_utc(iso, shown):
     assert when(iso) == shown
+
+
+def test_percent_writes_two_decimals_and_a_dash_for_nothing():
+    from digitrec_core.text import percent
+
+    assert (percent(0.99471), percent(1.0), percent(0.0), percent(None)) == ("99.47%", "100.00%", "0.00%", "–")

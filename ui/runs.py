@@ -12,8 +12,7 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 import streamlit as st
 
-from digitrec_core.activation import percent
-from digitrec_core.text import plural, when
+from digitrec_core.text import percent, plural, when
 from ui import resources
 from ui.components import curves_figure
 

@@ -5,6 +5,7 @@ from digitrec_core import MnistError, ModelStoreError
 from digitrec_core.activation import MNIST_TOLERANCE
 from digitrec_core.jobs import TrainingBusy
 from digitrec_core.models import FINE_TUNE
+from digitrec_core.review import class_counts
 from digitrec_core.text import plural
 from ui import gallery, resources, runs
 from ui.figures import confusion_figure
@@ -47,7 +48,7 @@ if not items:
     st.stop()
 
 # ---- what there is ----------------------------------------------------------------------------
-counts = [sum(t.sample.label == d for t in items) for d in range(10)]
+counts = class_counts([t.sample.label for t in items])
 st.caption(f"{plural(len(items), 'digit')} of yours, kept in `{personal.folder}`.")
 for d, col in enumerate(st.columns(10)):
     col.metric(f"{d}s", counts[d])

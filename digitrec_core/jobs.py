@@ -86,7 +86,7 @@ else:
 
 @dataclass
 class TrainingJob:
-    config: object  # TrainConfig, resolved
+    config: object  # training: its TrainConfig, resolved; a fine-tune: {"base": name or None, "epochs": n}
     owner: str  # the session that started it
     kind: Literal["train", "finetune"] = "train"
     started_at: float = field(default_factory=time.time)

@@ -145,6 +145,10 @@ class PersonalDigits:
         """Every readable sample, oldest first."""
         return [e.sample for e in self._scan()]
 
+    def with_digits(self) -> list[tuple[Sample, np.ndarray]]:
+        """Every readable sample with its 28x28 digit, oldest first, from one read of the folder."""
+        return [(e.sample, e.digit) for e in self._scan()]
+
     def arrays(self, *, with_ids: bool = False):
         """`(x, y)`: x `(N, 28, 28)` float32 in [0, 1], y `(N,)` int64, in the order of `samples()`.
 

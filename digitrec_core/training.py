@@ -396,9 +396,7 @@ def train(
     cfg = (config or TrainConfig(**overrides)).resolved(len(data.x_train))
     if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.learning_rate <= 0 or not 0 <= cfg.validation_split < 1:
         raise ValueError(f"Invalid hyperparameters: {cfg}")
-    (x_tr, y_tr), (x_va, y_va) = split(data, cfg.limit, cfg.validation_split, cfg.seed)
-    if len(x_tr) < cfg.batch_size:
-        raise ValueError(f"Only {len(x_tr)} training images for a batch size of {cfg.batch_size}.")
+    (x_tr, y_tr), (x_va, y_va) = split(data, cfg.limit, cfg.validation_split, cfg.seed)  # fit checks the sizes
 
     keras.utils.set_random_seed(cfg.seed)
     arch = get_architecture(cfg.arch)

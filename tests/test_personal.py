@@ -78,6 +78,9 @@ def test_add_list_relabel_remove(pd, store_home):
     assert x.shape == (3, 28, 28) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
     assert y.tolist() == [4, 7, 0] and y.dtype == np.int64 and ids == [first, second, third]
     np.testing.assert_array_equal(x[1], pd.digit(second))
+    paired = pd.with_digits()  # one read: each sample with its digit, in the same order
+    assert [sample for sample, _ in paired] == pd.samples()
+    np.testing.assert_array_equal(np.stack([digit for _, digit in paired]), x)
 
     before = pd.samples()[1]
     pd.relabel(second, 1)

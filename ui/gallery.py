@@ -37,9 +37,7 @@ class Tile:
 
 def tiles(personal: PersonalDigits) -> list[Tile]:
     """Every readable sample with its digit, oldest first; `personal.problems` then says what was skipped."""
-    x, _, ids = personal.arrays(with_ids=True)
-    by_id = {s.id: s for s in personal.samples()}  # a second read: keep only what both saw
-    return [Tile(by_id[i], d) for i, d in zip(ids, x, strict=True) if i in by_id]
+    return [Tile(sample, digit) for sample, digit in personal.with_digits()]
 
 
 def tile_caption(sample: Sample) -> str:

@@ -29,14 +29,12 @@ import contextlib
 import io
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from digitrec_core import load_mnist, train  # noqa: E402
 from digitrec_core.training import Progress  # noqa: E402
@@ -90,7 +88,7 @@ def watched_training(arch: str, seconds: float, window: float, watch: bool):
     ones watched, and the median time one page run took."""
     from streamlit.testing.v1 import AppTest
 
-    import ui.resources as res
+    import digitrec_app.ui.resources as res
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
     at.switch_page("app_pages/train.py").run()

@@ -16,7 +16,7 @@ training batch. Fine-tuning on 10 Semeion digits of each class is bench/finetune
 
     python bench/writers.py [--model NAME] [--seed 0] [--semeion PATH] [--augment-cost]
 
-The model defaults to the active one (the shipped `assets/pretrained` while the store is empty).
+The model defaults to the active one (the shipped `digitrec_core/pretrained` while the store is empty).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 from PIL import Image, ImageFilter  # noqa: E402

@@ -42,7 +42,7 @@ class Verdict:
     reason: str
 
 
-def decide(result: "TrainResult", active: "ModelInfo | None") -> Verdict:
+def decide(result: TrainResult, active: ModelInfo | None) -> Verdict:
     """Whether `result` may replace `active` on its own, with the figures side by side and why."""
     new_test = result.test_accuracy
     old_test = active.test_accuracy if active is not None else None

@@ -1,4 +1,4 @@
-"""`python -m digitrec_core`: the original script's workflow for people who live in a terminal."""
+"""`digitrec` (or `python -m digitrec_core`): the original script's workflow for people who live in a terminal."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -77,7 +78,7 @@ def _report_saved(saved: Saved, store: ModelStore) -> None:
             print(f"{c.measure:{width}}  {percent(c.new):>8}  {percent(c.active):>8}")
     print(saved.reason)
     if not saved.activated:
-        print(f"To use it anyway: python -m digitrec_core activate {saved.info.name}")
+        print(f"To use it anyway: digitrec activate {saved.info.name}")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -109,7 +110,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         trained = f"{plural(result.epochs_run, 'epoch')} on {plural(result.n_train, 'image')}"
         print(f"Trained {trained} in {result.seconds:.1f} s.")
 
-    done = _run_and_save("python -m digitrec_core train", args.activate, report,
+    done = _run_and_save("digitrec train", args.activate, report,
                          lambda on_progress, stop: train(cfg, data=data, on_progress=on_progress, stop=stop))
     if done is None:
         return 130
@@ -144,7 +145,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         return fine_tune(args.model, epochs=args.epochs, holdout=args.holdout, data=data, on_progress=on_progress,
                          stop=stop, seed=args.seed)
 
-    return 130 if _run_and_save("python -m digitrec_core finetune", args.activate, report, run) is None else 0
+    return 130 if _run_and_save("digitrec finetune", args.activate, report, run) is None else 0
 
 
 def _run_and_save(holder: str, activate: str, report: Callable, run: Callable) -> tuple | None:
@@ -254,7 +255,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     if (shipped := shipped_info()) is not None:
         rows.append(shipped)  # always there to go back to
     if not rows:
-        print(f"No models in {store.root}, and no pretrained model. Train one: python -m digitrec_core train")
+        print(f"No models in {store.root}, and no pretrained model. Train one: digitrec train")
         return 0
     print(f"{'':2}{'name':32} {'kind':10} {'arch':8} {'params':>8} {'epochs':>6} {'images':>7} {'test acc':>8} "
           f"{'seconds':>8}  created")
@@ -274,8 +275,22 @@ def cmd_activate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_app(args: argparse.Namespace) -> int:
+    """`streamlit run` on the packaged dashboard, with DigitRec's server options and the user's own after them."""
+    import subprocess
+
+    from digitrec_app import APP_SCRIPT, SERVER_OPTIONS  # the package only: Streamlit loads in the child
+
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
+           *(f"--{k}={v}" for k, v in SERVER_OPTIONS.items()), *args.streamlit_args]
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:  # Ctrl-C reaches Streamlit too, which shuts down on its own
+        return 130
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m digitrec_core", description="Train, evaluate and use MNIST digit classifiers.")
+    p = argparse.ArgumentParser(prog="digitrec", description="Train, evaluate and use MNIST digit classifiers.")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model and save it to the store (active if it is not worse)")
@@ -316,6 +331,10 @@ def parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="the stored models; * marks the active one")
     m.set_defaults(func=cmd_models)
 
+    ap = sub.add_parser("app", help="run the dashboard (streamlit run; other options go to Streamlit, "
+                                    "e.g. --server.port 8502)")
+    ap.set_defaults(func=cmd_app)
+
     a = sub.add_parser("activate", help="make a stored model the active one")
     a.add_argument("name")
     a.set_defaults(func=cmd_activate)
@@ -323,7 +342,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args, extra = p.parse_known_args(argv)
+    if extra and args.command != "app":
+        p.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.streamlit_args = extra
     _quiet_tensorflow()
     if getattr(args, "arch", None):
         get_architecture(args.arch)

@@ -13,7 +13,7 @@ import numpy as np
 
 from digitrec_core.models import INPUT_SHAPE, NUM_CLASSES
 
-_compiled: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _BATCH = 1000
 
 

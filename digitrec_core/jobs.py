@@ -13,9 +13,10 @@ import os
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 from digitrec_core.data import Mnist
 from digitrec_core.store import ModelStore, Saved
@@ -57,7 +58,7 @@ class StoreLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "StoreLock":
+    def __enter__(self) -> StoreLock:
         return self
 
     def __exit__(self, *exc) -> None:

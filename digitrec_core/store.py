@@ -23,6 +23,7 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -35,7 +36,9 @@ ActivatePolicy = Literal["if-better", "always", "never"]
 ACTIVATE_POLICIES: tuple[str, ...] = ("if-better", "always", "never")
 
 HOME_ENV = "DIGITREC_HOME"
-SHIPPED_DIR = Path(__file__).resolve().parents[1] / "assets" / "pretrained"
+# The pretrained model is package data, found through importlib.resources (a regular install
+# unpacks it to a folder; a zipped install is not supported, Keras loads from a path).
+SHIPPED_DIR = Path(str(resources.files("digitrec_core") / "pretrained"))
 MODEL_FILE, META_FILE, ACTIVE_FILE = "model.keras", "meta.json", "active.json"
 
 
@@ -60,7 +63,7 @@ class ModelInfo:
     history: dict[str, list] = field(default_factory=dict, repr=False)
     stopped: bool = False
     path: Path | None = field(default=None, compare=False)  # the model's folder
-    shipped: bool = False  # the pretrained model in assets/, used while the store is empty
+    shipped: bool = False  # the pretrained model shipped in the package, used while the store is empty
     kind: str = "train"  # "train" | "finetune"
     parent: str | None = None  # a fine-tune's base model
     personal: dict[str, Any] = field(default_factory=dict, repr=False)  # a fine-tune's samples and scores
@@ -71,7 +74,7 @@ class ModelInfo:
         return d
 
     @classmethod
-    def from_json(cls, d: dict[str, Any], path: Path, shipped: bool = False) -> "ModelInfo":
+    def from_json(cls, d: dict[str, Any], path: Path, shipped: bool = False) -> ModelInfo:
         known = {f.name for f in fields(cls)} - {"path", "shipped"}
         return cls(**{k: v for k, v in d.items() if k in known}, path=path, shipped=shipped)
 
@@ -147,7 +150,7 @@ def _load_keras(path: Path):
 
 
 def shipped_info() -> ModelInfo | None:
-    """The pretrained model in `assets/pretrained/`, if it is there."""
+    """The pretrained model shipped in `digitrec_core/pretrained/`, if it is there."""
     meta = SHIPPED_DIR / META_FILE
     return ModelInfo.from_json(_read_json(meta), SHIPPED_DIR, shipped=True) if meta.is_file() else None
 
@@ -200,7 +203,7 @@ class ModelStore:
         self.info(name)  # raises if it is not there
         _write_json_atomic(self.root / ACTIVE_FILE, {"name": name})
 
-    def save(self, result: "TrainResult", *, activate: ActivatePolicy | bool = "if-better") -> Saved:
+    def save(self, result: TrainResult, *, activate: ActivatePolicy | bool = "if-better") -> Saved:
         """Store a finished run; the model appears under its final name only once fully written.
 
         `activate`: "if-better" (the default) makes it active only when it is not worse than the
@@ -275,7 +278,7 @@ class ModelStore:
             return LoadedModel(model, info, notice)
         raise ModelStoreError(
             " ".join(problems) or f"No trained model in {self.models_dir} and no pretrained model in {SHIPPED_DIR}. "
-            "Train one: python -m digitrec_core train"
+            "Train one: digitrec train"
         )
 
 
@@ -328,7 +331,7 @@ def _save_keras(model, path: Path) -> None:
 
 
 def save_model(
-    result: "TrainResult", *, activate: ActivatePolicy | bool = "if-better", store: ModelStore | None = None
+    result: TrainResult, *, activate: ActivatePolicy | bool = "if-better", store: ModelStore | None = None
 ) -> Saved:
     """Save a run to the store; it becomes active only if it is not worse than the active model
     (`activate="if-better"`, the default), or as `activate="always"|"never"` says."""
@@ -336,5 +339,5 @@ def save_model(
 
 
 def load_model(name: str | None = None, *, store: ModelStore | None = None) -> LoadedModel:
-    """The named model, else the active one, else the pretrained model shipped in `assets/`."""
+    """The named model, else the active one, else the pretrained model shipped with the package."""
     return (store or ModelStore()).load(name)

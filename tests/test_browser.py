@@ -45,8 +45,8 @@ if not Path(CHROMIUM).exists():
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
+from digitrec_app.ui.runs import curve_points  # noqa: E402  (how the live view thins its points)
 from digitrec_core import ARCHITECTURES  # noqa: E402  (cheap: TensorFlow is imported lazily)
-from ui.runs import curve_points  # noqa: E402  (how the live view thins its points)
 
 # Reruns wait on a 2-core machine that is also running TensorFlow: give every assertion 20 s.
 expect.set_options(timeout=20_000)

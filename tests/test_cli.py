@@ -58,7 +58,7 @@ def test_a_worse_run_is_kept_but_not_activated(tmp_path):
     assert "Trained 1 epoch on 540 images" in bad.stdout
     assert re.search(r"^MNIST test accuracy\s+\d+\.\d\d%\s+\d+\.\d\d%$", bad.stdout, re.M)
     assert "Not made active" in bad.stdout
-    new = re.search(r"python -m digitrec_core activate (\S+)", bad.stdout).group(1)
+    new = re.search(r"digitrec activate (\S+)", bad.stdout).group(1)
     listing = run_cli("models", env=env).stdout
     assert f"  {new}" in listing and not re.search(rf"^\* {new}", listing, re.M)
     assert run_cli("activate", new, env=env).returncode == 0

@@ -6,14 +6,7 @@ figure's structure (which curve goes on which panel, how runs are told apart) is
 
 from __future__ import annotations
 
-import sys
-
-from conftest import ROOT
-
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from ui.components import curves_figure  # noqa: E402
+from digitrec_app.ui.components import curves_figure  # noqa: E402
 
 HISTORY = {"loss": [0.5, 0.2, 0.1], "accuracy": [0.8, 0.9, 0.95], "val_loss": [0.4, 0.3, 0.2], "val_accuracy": [0.85, 0.9, 0.93]}
 

@@ -20,27 +20,24 @@ import dataclasses
 import io
 import json
 import re
-import sys
 
 import numpy as np
 import pytest
 from conftest import ROOT, make_synthetic
 from PIL import Image
+from streamlit.testing.v1 import AppTest  # noqa: E402
 from test_cli import write_idx
 
-if str(ROOT) not in sys.path:  # app.py and the pages import `ui` and `digitrec_core` from the project root
-    sys.path.insert(0, str(ROOT))
-
-from streamlit.testing.v1 import AppTest  # noqa: E402
-
+from digitrec_app.ui import navigation  # noqa: E402
 from digitrec_core import ModelStore  # noqa: E402
 from digitrec_core.data import MNIST_DIR_ENV  # noqa: E402
+from digitrec_core.store import SHIPPED_DIR  # noqa: E402
 
 APP = ROOT / "app.py"
 TIMEOUT = 120  # the first run imports TensorFlow and loads the shipped model
-SHIPPED = json.loads((ROOT / "assets" / "pretrained" / "meta.json").read_text())
-# The page files as app.py registers them (st.Page("<path>", ...)), by file stem: "train", "draw", ...
-PAGES = {p.rsplit("/", 1)[-1].removesuffix(".py"): p for p in re.findall(r"st\.Page\(\s*\"([^\"]+\.py)\"", APP.read_text())}
+SHIPPED = json.loads((SHIPPED_DIR / "meta.json").read_text())
+# The page files as the navigation registers them, by name: "train", "draw", ...
+PAGES = {name: str(navigation.path(name)) for name in navigation.PAGES}
 
 
 # ---- helpers and fixtures ------------------------------------------------------------------------
@@ -79,7 +76,7 @@ def has_key(widgets, key: str) -> bool:
 @pytest.fixture
 def fresh_resources(store_home):
     """An empty store and none of the per-process resources an earlier test left behind."""
-    import ui.resources as res
+    import digitrec_app.ui.resources as res
 
     def reset():
         sup = res.supervisor()
@@ -168,7 +165,7 @@ def test_without_mnist_every_page_says_so_and_none_crashes(app_env, tmp_path, mo
         assert (env is None and "no network in this test" in errors[0]) or (env is not None and "nowhere" in errors[0])
         assert any(f"{MNIST_DIR_ENV}=/path/to/mnist" in t for t in markdowns(at))
         assert "Test accuracy" in metrics(at)  # the model card is still there: drawing still works
-    for page in ("train", "test_browser"):
+    for page in ("train", "browse"):
         run(at.switch_page(PAGES[page]))
         assert len(at.error) == 1 and MNIST_DIR_ENV in at.error[0].value
     run(at.switch_page(PAGES["draw"]))
@@ -189,7 +186,7 @@ def start_training(at: AppTest, *, epochs: int = 1, limit: int = 500) -> None:
 
 
 def finish_training(at: AppTest, timeout: float = 120):
-    import ui.resources as res
+    import digitrec_app.ui.resources as res
 
     job = res.supervisor().job
     assert job is not None, "pressing Train started no job"
@@ -238,7 +235,7 @@ def test_train_saves_the_model_and_makes_it_active(app_env, synthetic_dir, tiny_
 
 
 def test_a_second_tab_cannot_train_while_a_run_is_going(app_env, synthetic_dir):
-    import ui.resources as res
+    import digitrec_app.ui.resources as res
 
     job = res.supervisor().start(dict(arch="seed", epochs=50), owner="someone-else", data=synthetic_dir)
     try:
@@ -330,7 +327,7 @@ def test_test_browser_shows_expected_and_predicted(app_env, mnist_dir, real_mnis
     model = load_model(SHIPPED["name"]).model
     predicted = predict_proba(model, real_mnist.x_test).argmax(1)
 
-    at = open_app("test_browser")
+    at = open_app("browse")
     index = at.number_input(key="test_index")
     assert index.label == "Choose a test index (0–9999)" and index.value == 0
     wrong = np.flatnonzero(predicted != real_mnist.y_test)
@@ -680,7 +677,7 @@ def test_my_digits_reports_damaged_samples_and_shows_the_rest(app_env, synthetic
 def test_my_digits_export_then_import_into_a_fresh_store(app_env, synthetic_dir, tmp_path, monkeypatch):
     import zipfile
 
-    from ui.gallery import export_bytes
+    from digitrec_app.ui.gallery import export_bytes
 
     ids = add_digits(per_class=2, wrong=1)
     before = personal_samples()
@@ -715,7 +712,7 @@ def test_my_digits_export_then_import_into_a_fresh_store(app_env, synthetic_dir,
 
 
 def finish_fine_tune(at: AppTest, timeout: float = 300):
-    import ui.resources as res
+    import digitrec_app.ui.resources as res
 
     job = res.supervisor().job
     assert job is not None and job.kind == "finetune", "pressing Fine-tune started no fine-tune"
@@ -759,7 +756,7 @@ def test_my_digits_fine_tune_runs_and_shows_before_and_after(app_env, synthetic_
 
 
 def test_my_digits_stop_ends_the_fine_tune_within_a_batch(app_env, synthetic_dir):
-    import ui.resources as res
+    import digitrec_app.ui.resources as res
     from digitrec_core.text import plural
 
     add_digits(per_class=4)
@@ -779,7 +776,7 @@ def test_my_digits_stop_ends_the_fine_tune_within_a_batch(app_env, synthetic_dir
 
 
 def test_my_digits_fine_tune_without_mnist_says_what_is_missing(app_env, tmp_path, monkeypatch):
-    import ui.resources as res
+    import digitrec_app.ui.resources as res
 
     def offline():
         raise OSError("no network in this test")

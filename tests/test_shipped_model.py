@@ -6,7 +6,7 @@ from digitrec_core.store import SHIPPED_DIR, shipped_info
 
 @pytest.mark.mnist
 def test_shipped_model_classifies_real_test_digits(store_home, real_mnist):
-    loaded = load_model()  # empty store: the pretrained model from assets/
+    loaded = load_model()  # empty store: the pretrained model shipped in the package
     assert loaded.info.shipped and loaded.info.path == SHIPPED_DIR
     report = evaluate(loaded.model, real_mnist.x_test[:2000], real_mnist.y_test[:2000])
     assert report.accuracy >= 0.99

@@ -137,5 +137,5 @@ def test_the_shipped_model_can_be_made_active_again(store_home):
 
 def test_empty_store_without_shipped_model_says_how_to_train(store_home, monkeypatch, tmp_path):
     monkeypatch.setattr("digitrec_core.store.SHIPPED_DIR", tmp_path / "nothing")
-    with pytest.raises(ModelStoreError, match="python -m digitrec_core train"):
+    with pytest.raises(ModelStoreError, match="digitrec train"):
         load_model()

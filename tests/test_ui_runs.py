@@ -3,21 +3,14 @@ captions (ui/gallery.py): what the Train and My digits pages show, checked witho
 
 from __future__ import annotations
 
-import sys
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import ROOT
 
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from digitrec_core.activation import Comparison
-from digitrec_core.personal import Sample
-from ui.figures import confusion_figure
-from ui.gallery import tile_caption
-from ui.runs import (
+from digitrec_app.ui.figures import confusion_figure
+from digitrec_app.ui.gallery import tile_caption
+from digitrec_app.ui.runs import (
     batches_run,
     comparison_table,
     curve_points,
@@ -27,6 +20,8 @@ from ui.runs import (
     runs_table,
     side_by_side,
 )
+from digitrec_core.activation import Comparison
+from digitrec_core.personal import Sample
 
 
 def batch(epoch, b, batches=4, epochs=2, loss=1.0, accuracy=0.5, **smooth):

@@ -2,11 +2,11 @@ from functools import partial
 
 import streamlit as st
 
+from digitrec_app.ui import resources
+from digitrec_app.ui.canvas import drawing_canvas  # only importable inside a Streamlit runtime
+from digitrec_app.ui.components import prediction_panel
+from digitrec_app.ui.corrections import correction_bar
 from digitrec_core import ImageError, ModelStoreError, read_image
-from ui import resources
-from ui.canvas import drawing_canvas  # only importable inside a Streamlit runtime
-from ui.components import prediction_panel
-from ui.corrections import correction_bar
 
 MAX_UPLOAD_MB = 10
 

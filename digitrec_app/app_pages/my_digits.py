@@ -1,14 +1,14 @@
 import numpy as np
 import streamlit as st
 
+from digitrec_app.ui import gallery, navigation, resources, runs
+from digitrec_app.ui.figures import confusion_figure
 from digitrec_core import MnistError, ModelStoreError
 from digitrec_core.activation import MNIST_TOLERANCE
 from digitrec_core.jobs import TrainingBusy
 from digitrec_core.models import FINE_TUNE
 from digitrec_core.review import class_counts
 from digitrec_core.text import plural
-from ui import gallery, resources, runs
-from ui.figures import confusion_figure
 
 st.title("🗂️ My digits")
 store = resources.store()
@@ -43,7 +43,7 @@ if not items:
         "right, or **It's a …** with the right digit when it is not: each click keeps the digit here. "
         "Or import a zip of digits exported from DigitRec below."
     )
-    st.page_link("app_pages/draw.py", label="Draw a digit", icon="✏️")
+    navigation.link("draw", "Draw a digit")
     exchange()
     st.stop()
 

@@ -1,11 +1,11 @@
 import streamlit as st
 
 import digitrec_core.training  # noqa: F401  (TensorFlow loads with the page, not in the click's run)
+from digitrec_app.ui import resources, runs
+from digitrec_app.ui.components import curves_figure
 from digitrec_core import ARCHITECTURES, MnistError
 from digitrec_core.jobs import TrainingBusy
 from digitrec_core.text import plural
-from ui import resources, runs
-from ui.components import curves_figure
 
 st.title("📈 Train")
 try:

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from digitrec_app.ui.components import digit_image
 from digitrec_core.personal import PersonalDigits, PersonalDigitsError, Sample
 from digitrec_core.review import Review
 from digitrec_core.text import plural
-from ui.components import digit_image
 
 COLUMNS = 8  # tiles a row
 MISTAKE_COLUMNS = 6  # in the narrower column beside the confusion matrix: room for a one-line caption

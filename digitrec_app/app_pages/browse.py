@@ -2,11 +2,11 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from digitrec_app.ui import resources
+from digitrec_app.ui.components import digit_image, probability_chart, verdict
+from digitrec_app.ui.figures import confusion_figure
 from digitrec_core import MnistError, ModelStoreError
 from digitrec_core.text import plural
-from ui import resources
-from ui.components import digit_image, probability_chart, verdict
-from ui.figures import confusion_figure
 
 st.title("🔎 Test browser")
 try:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from digitrec_app.ui import resources
 from digitrec_core import PersonalDigitsError
-from ui import resources
 
 DIGITS = list(range(10))
 

@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 import streamlit as st
 
+from digitrec_app.ui import resources
+from digitrec_app.ui.components import curves_figure
 from digitrec_core.text import percent, plural, when
-from ui import resources
-from ui.components import curves_figure
 
 POLL_SECONDS = 2.0  # every 2 s with 120-239 points a curve: chromium spends 10% of a core (bench/browser.py --watch)
 MAX_POINTS = 120  # per curve, before the latest point is added

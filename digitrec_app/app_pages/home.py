@@ -1,10 +1,10 @@
 import streamlit as st
 
+from digitrec_app.ui import navigation, resources
+from digitrec_app.ui.components import model_card
 from digitrec_core import MNIST_DIR_ENV, MnistError
-from ui import resources
-from ui.components import model_card
 
-st.title("✍️ DigitRec")
+st.title("DigitRec")
 st.markdown(
     "Handwritten-digit recognition you can watch and touch: **train** a network on MNIST while its curves grow, "
     "**browse** the test set, and **draw** a digit to see it classified as you draw. When it reads yours wrong, "
@@ -41,7 +41,7 @@ else:
 
 st.subheader("Go")
 c = st.columns(4)
-c[0].page_link("app_pages/train.py", label="Train a model", icon="📈")
-c[1].page_link("app_pages/test_browser.py", label="Browse the test set", icon="🔎")
-c[2].page_link("app_pages/draw.py", label="Draw a digit", icon="✏️")
-c[3].page_link("app_pages/my_digits.py", label="Your digits", icon="🗂️")
+navigation.link("train", "Train a model", c[0])
+navigation.link("browse", "Browse the test set", c[1])
+navigation.link("draw", "Draw a digit", c[2])
+navigation.link("my_digits", "Your digits", c[3])

@@ -1,8 +1,9 @@
 """DigitRec's engine: data, MNIST-style preprocessing, models, training, fine-tuning on a person's
 digits, evaluation, the model store and the personal digit set.
 
-Importing this package is cheap: TensorFlow is imported only when a model is built, loaded or
-trained (training's names load on first use), so the CLI's help, the tests and the dashboard's first paint do not wait for it.
+Importing this package is cheap and never imports TensorFlow: `load_model()` serves through ONNX
+Runtime, and TensorFlow loads only to build, train, fine-tune or export a model, or for
+`load_model(runtime="keras")` (training's names load on first use).
 """
 
 from importlib import import_module
@@ -12,6 +13,7 @@ from digitrec_core.evaluation import Evaluation, evaluate, predict_proba
 from digitrec_core.models import ARCHITECTURES, build_model
 from digitrec_core.personal import PersonalDigits, PersonalDigitsError, Sample
 from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_image
+from digitrec_core.serving import OnnxModel
 from digitrec_core.store import (
     HOME_ENV,
     LoadedModel,
@@ -52,6 +54,7 @@ __all__ = [
     "ModelInfo",
     "ModelStore",
     "ModelStoreError",
+    "OnnxModel",
     "PersonalDigits",
     "PersonalDigitsError",
     "Progress",

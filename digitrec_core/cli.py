@@ -15,8 +15,10 @@ import numpy as np
 
 from digitrec_core.data import MnistError, load_mnist
 from digitrec_core.evaluation import evaluate, predict_proba
+from digitrec_core.exports import FORMATS, check_target
 from digitrec_core.jobs import StoreLock, TrainingBusy
 from digitrec_core.models import ARCHITECTURES, FINE_TUNE, HOLDOUT, get_architecture
+from digitrec_core.optional import TensorFlowMissing, require_tensorflow
 from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_image
 from digitrec_core.store import (
     ACTIVATE_POLICIES,
@@ -60,7 +62,8 @@ def progress_printer(verbose: int = 1) -> Callable[[Progress], None]:
         if p.kind == "batch":
             if p.batch == 1:
                 print(f"Epoch {p.epoch}/{p.epochs}", file=sys.stderr)
-                bar[:] = [keras.utils.Progbar(p.batches, verbose=verbose, stateful_metrics=["loss", "accuracy", "img/s"])]
+                metrics = ["loss", "accuracy", "img/s"]
+                bar[:] = [keras.utils.Progbar(p.batches, verbose=verbose, stateful_metrics=metrics)]
             bar[0].update(p.batch, [("loss", p.loss), ("accuracy", p.accuracy), ("img/s", p.images_per_sec)])
         elif p.val_accuracy is not None:
             print(f"  val_loss: {p.val_loss:.4f} - val_accuracy: {p.val_accuracy:.4f}", file=sys.stderr)
@@ -83,7 +86,7 @@ def _report_saved(saved: Saved, store: ModelStore) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     if args.export:
-        check_export_target(Path(args.export))  # before minutes of training, not after
+        check_export_target(Path(args.export), force=args.force)  # before minutes of training, not after
     data = load_mnist()  # before TensorFlow's import: a data problem is reported in a blink
     from digitrec_core.training import TrainConfig, train
 
@@ -119,7 +122,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.export:
         target = Path(args.export)
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_model(result.model, info, target, staging=target.parent)
+        write_model(result.model, info, target, staging=target.parent, force=args.force)
         print(f"Exported to {target}.")
     if args.plot:
         from digitrec_core.plots import plot_history
@@ -171,17 +174,19 @@ def _run_and_save(holder: str, activate: str, report: Callable, run: Callable) -
     return result, saved
 
 
-def _load(name: str | None):
-    loaded = ModelStore().load(name)
+def _load(name: str | None, runtime: str = "onnx"):
+    """The model to classify with (through ONNX Runtime unless asked), saying which on stderr."""
+    loaded = ModelStore().load(name, runtime=runtime)
     if loaded.notice:
         print(f"Warning: {loaded.notice}", file=sys.stderr)
     acc = loaded.info.test_accuracy
-    print(f"Model: {loaded.info.name} ({loaded.info.arch}, test accuracy {acc:.2%})" if acc else f"Model: {loaded.info.name}", file=sys.stderr)
-    return loaded.model
+    about = f" ({loaded.info.arch}, test accuracy {acc:.2%})" if acc else ""
+    print(f"Model: {loaded.info.name}{about}", file=sys.stderr)
+    return loaded
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    model = _load(args.model)
+    model = _load(args.model).model
     data = load_mnist()
     ev = evaluate(model, data.x_test, data.y_test)
     print(f"Test Loss: {ev.loss:.4f}")
@@ -228,14 +233,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if digit is None:
             print(f"Error: no digit found in {args.image}.", file=sys.stderr)
             return 2
-        model, image, expected = _load(args.model), digit, None
+        model, image, expected = _load(args.model).model, digit, None
     else:
         data = load_mnist()
         n = len(data.x_test)
         if args.index is not None and not 0 <= args.index < n:
             print(f"Error: --index must be in 0–{n - 1}.", file=sys.stderr)
             return 2
-        model = _load(args.model)
+        model = _load(args.model).model
         index = args.index if args.index is not None else _ask_index(n)
         image, expected = data.x_test[index], int(data.y_test[index])
     probs = predict_proba(model, image)[0]
@@ -266,6 +271,30 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"{mark}{i.name:32} {kind:10} {i.arch:8} {i.params:>8,} {i.epochs_run:>6} {i.n_train:>7,} {acc:>8} "
               f"{i.train_seconds:>8.1f}  {when(i.created_at)}")
     print("* active")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import time
+
+    fmt = FORMATS[args.format]
+    out = check_target(args.out, fmt, force=args.force)  # a bad --out is said before any work
+    store = ModelStore()
+    if args.name is not None:
+        store.info(args.name)  # an unknown name, too
+    require_tensorflow("Exporting")
+    loaded = _load(args.name, runtime="keras")
+    from digitrec_core.exports import export_model
+
+    started = time.perf_counter()
+    try:
+        export_model(loaded.model, fmt.name, out, force=args.force)
+    except OSError as e:  # a full disk, a folder that went away: what was at --out is untouched
+        print(f"Error: writing {out} failed ({e}); nothing was replaced.", file=sys.stderr)
+        return 2
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) if out.is_dir() else out.stat().st_size
+    print(f"Exported {loaded.info.name} as {fmt.label} to {out} ({size / 1e6:.1f} MB, "
+          f"{time.perf_counter() - started:.1f} s).")
     return 0
 
 
@@ -303,7 +332,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--val-split", type=float, help="fraction held out for validation")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--plot", metavar="PNG", help="write the accuracy and loss curves here")
-    t.add_argument("--export", metavar="DIR", help="also write the model and its metadata to this folder")
+    t.add_argument("--export", metavar="DIR", help="also write the model (.keras, .onnx) and its metadata to "
+                                                   "this folder (new, empty, or an earlier export)")
+    t.add_argument("--force", action="store_true", help="let --export replace a folder that is not an earlier export")
     activate_help = "make the new model active: only if it is not worse than the active one (default), always, never"
     t.add_argument("--activate", choices=ACTIVATE_POLICIES, default="if-better", help=activate_help)
     t.set_defaults(func=cmd_train)
@@ -335,6 +366,15 @@ def parser() -> argparse.ArgumentParser:
                                     "e.g. --server.port 8502)")
     ap.set_defaults(func=cmd_app)
 
+    x = sub.add_parser("export", help="write a model for use outside DigitRec: ONNX, LiteRT, SavedModel, Keras")
+    x.add_argument("name", nargs="?", help="a stored model's name, or the pretrained one's (default: the active one)")
+    x.add_argument("--format", required=True, choices=list(FORMATS),
+                   help="onnx (.onnx file), litert (.tflite file), savedmodel (a folder), keras (.keras file)")
+    x.add_argument("--out", required=True, metavar="PATH", help="where to write it")
+    x.add_argument("--force", action="store_true",
+                   help="replace what is at PATH even when it is not an earlier export of the same format")
+    x.set_defaults(func=cmd_export)
+
     a = sub.add_parser("activate", help="make a stored model the active one")
     a.add_argument("name")
     a.set_defaults(func=cmd_activate)
@@ -352,6 +392,6 @@ def main(argv: list[str] | None = None) -> int:
         get_architecture(args.arch)
     try:
         return args.func(args)
-    except (MnistError, ModelStoreError, TrainingBusy, ValueError) as e:
+    except (MnistError, ModelStoreError, TrainingBusy, TensorFlowMissing, ValueError) as e:
         print(f"Error: {e}", file=sys.stderr)
         return 2

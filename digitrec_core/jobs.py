@@ -46,7 +46,8 @@ class StoreLock:
                 who = self.path.read_text().strip() or "another process"
             except OSError:
                 who = "another process"
-            raise TrainingBusy(f"A training run is already in progress ({who}). Wait for it to finish or stop it.") from None
+            raise TrainingBusy(f"A training run is already in progress ({who}). "
+                               "Wait for it to finish or stop it.") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{holder}, pid {os.getpid()}".encode())
         self._fd = fd
@@ -142,15 +143,18 @@ class TrainingSupervisor:
                              on_progress=job.events.append, stop=job.stop_event)
 
         cfg = {"base": base, "epochs": epochs or FINE_TUNE.epochs}
-        return self._launch(TrainingJob(config=cfg, owner=owner, kind="finetune"), work, "DigitRec dashboard, fine-tune")
+        job = TrainingJob(config=cfg, owner=owner, kind="finetune")
+        return self._launch(job, work, "DigitRec dashboard, fine-tune")
 
     def _launch(self, job: TrainingJob, work: Callable[[TrainingJob], object], holder: str) -> TrainingJob:
         with self._guard:
             if self.job is not None and self.job.running:
-                raise TrainingBusy("A training run started in another tab is in progress. Wait for it to finish or stop it.")
+                raise TrainingBusy("A training run started in another tab is in progress. "
+                                   "Wait for it to finish or stop it.")
             lock = StoreLock(self.store.root)
             lock.acquire(holder)
-            job.thread = threading.Thread(target=self._run, args=(job, lock, work), name="digitrec-training", daemon=True)
+            job.thread = threading.Thread(target=self._run, args=(job, lock, work), name="digitrec-training",
+                                          daemon=True)
             self.job = job
             job.thread.start()
             return job

@@ -2,12 +2,16 @@
 
 Layout under the store root (`DIGITREC_HOME`, else a per-user data folder):
 
-    models/<name>/model.keras   the network (Keras format, loaded in safe mode)
+    models/<name>/model.keras   the network (Keras format, loaded in safe mode): training, fine-tuning, export
+    models/<name>/model.onnx    the same network for ONNX Runtime (sealed, see digitrec_core.serving): serving
     models/<name>/meta.json     what it is, how it was trained, how well it does
     active.json                 {"name": "<name>"}
 
 A model folder is written under a temporary name and renamed into place, and `active.json` is
 replaced atomically, so a crash or two concurrent saves never leave a half-written active model.
+`load()` serves through ONNX Runtime (no TensorFlow); `load(runtime="keras")` gives the Keras model.
+A model saved before DigitRec wrote ONNX files gets its `model.onnx` on first load (that needs
+TensorFlow; without it the error says what to install).
 
 Saving never makes things worse on its own: a new model becomes active only when it is at least as
 good as the active one (`digitrec_core.activation`); otherwise it is stored and the user decides.
@@ -18,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -27,23 +30,37 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from digitrec_core import optional  # optional.has_tensorflow() at call time: tests simulate its absence
 from digitrec_core.activation import Comparison, decide
+from digitrec_core.exports import ExportError, Format, check_target, holds_only, inference_copy, onnx_bytes, replace_dir
+from digitrec_core.optional import TensorFlowMissing, install_hint, require_tensorflow
+from digitrec_core.serving import ONNX_FILE, OnnxModel, OnnxModelError
 
 if TYPE_CHECKING:
     from digitrec_core.training import TrainResult
 
 ActivatePolicy = Literal["if-better", "always", "never"]
 ACTIVATE_POLICIES: tuple[str, ...] = ("if-better", "always", "never")
+Runtime = Literal["onnx", "keras"]
+RUNTIMES: tuple[str, ...] = ("onnx", "keras")
 
 HOME_ENV = "DIGITREC_HOME"
 # The pretrained model is package data, found through importlib.resources (a regular install
 # unpacks it to a folder; a zipped install is not supported, Keras loads from a path).
 SHIPPED_DIR = Path(str(resources.files("digitrec_core") / "pretrained"))
 MODEL_FILE, META_FILE, ACTIVE_FILE = "model.keras", "meta.json", "active.json"
+MODEL_PARTS = frozenset({MODEL_FILE, ONNX_FILE, META_FILE})
+# `train --export DIR` writes a model folder: an earlier one holds nothing but these files.
+MODEL_FOLDER = Format("folder", "a model folder (model.keras, model.onnx, meta.json)", None,
+                      holds_only(MODEL_PARTS), MODEL_PARTS)
 
 
 class ModelStoreError(RuntimeError):
     """A model that cannot be found or read, said in words a user can act on."""
+
+
+class OnnxNeedsTensorFlow(ModelStoreError, TensorFlowMissing):
+    """A model saved without `model.onnx` (by an older version), on an install without TensorFlow."""
 
 
 @dataclass(frozen=True)
@@ -92,9 +109,10 @@ class Saved:
 
 @dataclass
 class LoadedModel:
-    model: Any = field(repr=False)  # keras.Model
+    model: Any = field(repr=False)  # an OnnxModel (runtime "onnx") or a keras.Model ("keras")
     info: ModelInfo
     notice: str | None = None  # set when the requested model was unreadable and another was used
+    runtime: Runtime = "onnx"
 
 
 def default_home() -> Path:
@@ -139,6 +157,7 @@ def _read_json(path: Path) -> dict:
 
 
 def _load_keras(path: Path):
+    require_tensorflow("Loading a model for training, fine-tuning or export")
     import keras
 
     if not path.is_file():
@@ -146,7 +165,41 @@ def _load_keras(path: Path):
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as e:  # Keras raises a zoo of types for a damaged archive
-        raise ModelStoreError(f"The model file {path} is corrupt or not a Keras model ({type(e).__name__}: {e}).") from e
+        raise ModelStoreError(f"The model file {path} is corrupt or not a Keras model "
+                              f"({type(e).__name__}: {e}).") from e
+
+
+def _load_onnx(info: ModelInfo) -> OnnxModel:
+    path = info.path / ONNX_FILE
+    if not path.exists():
+        return _make_onnx(info)
+    try:
+        return OnnxModel.load(path)
+    except OnnxModelError as e:
+        raise ModelStoreError(f"The ONNX file {path} cannot be used: {e}. Delete it, and the next load makes it "
+                              "again from model.keras (that needs TensorFlow).") from e
+
+
+def _make_onnx(info: ModelInfo) -> OnnxModel:
+    """The ONNX file of a model saved before DigitRec wrote them, made from its `.keras` and kept
+    beside it (written atomically); from memory only when its folder is read-only."""
+    if not optional.has_tensorflow():
+        raise OnnxNeedsTensorFlow(f"{info.name} has no {ONNX_FILE} (it was saved by an older DigitRec). "
+                                  + install_hint("Making it") + ".")
+    keras_model = _load_keras(info.path / MODEL_FILE)
+    try:
+        data = onnx_bytes(keras_model)
+    except Exception as e:  # the converter's own errors: this model cannot be served, another may
+        raise ModelStoreError(f"{info.name} could not be converted to ONNX ({type(e).__name__}: {e}).") from e
+    try:
+        write_atomic(info.path / ONNX_FILE, data)
+    except OSError:  # an installed package or a shared store: serve it all the same
+        pass
+    return OnnxModel(data, source=info.path / ONNX_FILE)
+
+
+def _load_runtime(info: ModelInfo, runtime: Runtime):
+    return _load_onnx(info) if runtime == "onnx" else _load_keras(info.path / MODEL_FILE)
 
 
 def shipped_info() -> ModelInfo | None:
@@ -256,12 +309,21 @@ class ModelStore:
                   "never": "Not made active (asked not to)."}[policy]
         return Saved(info, activated, previous, verdict.comparison, reason)
 
-    def load(self, name: str | None = None) -> LoadedModel:
+    def load(self, name: str | None = None, *, runtime: Runtime = "onnx") -> LoadedModel:
         """The named model, else the active one; an unreadable active model falls back to the
-        newest readable one, then to the shipped model, and says so in `notice`."""
+        newest readable one, then to the shipped model, and says so in `notice`.
+
+        `runtime="onnx"` (the default) gives an `OnnxModel` for `predict_proba`, without importing
+        TensorFlow when the model has its `model.onnx`; `runtime="keras"` the Keras model, for
+        training, fine-tuning, export and gradients (TensorFlowMissing without TensorFlow).
+        """
+        if runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}.")
+        if runtime == "keras":
+            require_tensorflow("Loading a model for training, fine-tuning or export")  # no fallback can help
         if name is not None:
             info = self.info(name)
-            return LoadedModel(_load_keras(info.path / MODEL_FILE), info)
+            return LoadedModel(_load_runtime(info, runtime), info, runtime=runtime)
         candidates = self.list()
         if (shipped := shipped_info()) is not None:
             candidates.append(shipped)
@@ -270,64 +332,44 @@ class ModelStore:
         problems = []
         for info in candidates:
             try:
-                model = _load_keras(info.path / MODEL_FILE)
+                model = _load_runtime(info, runtime)
             except ModelStoreError as e:
                 problems.append(str(e))
                 continue
             notice = f"{' '.join(problems)} Using {info.name} instead." if problems else None
-            return LoadedModel(model, info, notice)
+            return LoadedModel(model, info, notice, runtime)
         raise ModelStoreError(
             " ".join(problems) or f"No trained model in {self.models_dir} and no pretrained model in {SHIPPED_DIR}. "
             "Train one: digitrec train"
         )
 
 
-def write_model(model, info: ModelInfo, folder: Path, *, staging: Path) -> None:
-    """Write `model.keras` + `meta.json` into a temporary folder under `staging`, then rename it to `folder`.
+def write_model(model, info: ModelInfo, folder: Path, *, staging: Path, force: bool = False) -> None:
+    """Write `model.keras`, `model.onnx` and `meta.json` into a temporary folder under `staging`,
+    then rename it to `folder`: the three appear together or not at all.
 
-    An existing `folder` (an earlier export) is replaced only if it holds nothing but a model's two
-    files, and only once the new copy is complete: it is moved aside, the new one renamed in, then
-    the old one deleted, so a crash leaves one whole copy or the other.
+    An existing `folder` is replaced only if it is an earlier export (nothing but a model's files)
+    or `force` is given, and only once the new copy is complete: it is moved aside, the new one
+    renamed in, then the old one deleted, so a crash leaves one whole copy or the other.
     """
-    check_export_target(folder)
-    tmp = Path(tempfile.mkdtemp(dir=staging, prefix=f".tmp-{folder.name}-"))
-    old = None
-    try:
-        _save_keras(model, tmp / MODEL_FILE)
+    check_export_target(folder, force=force)
+    copy = inference_copy(model)  # without the optimiser's state: a third of the size
+
+    def fill(tmp: Path) -> None:
+        copy.save(tmp / MODEL_FILE)
+        (tmp / ONNX_FILE).write_bytes(onnx_bytes(copy))
         _write_json_atomic(tmp / META_FILE, info.to_json())
-        if folder.exists():  # only when exporting over an old copy, never for a new store entry
-            old = Path(tempfile.mkdtemp(dir=staging, prefix=f".old-{folder.name}-"))
-            os.rename(folder, old / folder.name)
-        os.rename(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and not folder.exists():
-            os.rename(old / folder.name, folder)  # put the earlier copy back
-        raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+
+    replace_dir(Path(folder), fill, staging=staging)
 
 
-def check_export_target(folder: Path) -> None:
-    """Refuse, in words, a target that is a file or a folder holding anything but a model's files."""
-    folder = Path(folder)
-    if folder.is_file() or (folder.exists() and not folder.is_dir()):
-        raise ModelStoreError(f"{folder} is a file, not a folder; choose a folder to export to.")
-    if folder.is_dir():
-        extra = sorted(p.name for p in folder.iterdir() if p.name not in (MODEL_FILE, META_FILE))
-        if extra:
-            shown = ", ".join(extra[:3]) + (" ..." if len(extra) > 3 else "")
-            raise ModelStoreError(f"{folder} already holds other files ({shown}); export into an empty or new "
-                                  "folder, or one that holds only an earlier export.")
-
-
-def _save_keras(model, path: Path) -> None:
-    """Save weights and architecture without the optimiser's state: a third of the size, and
-    inference (all the dashboard does with a stored model) never needs it."""
-    inference = type(model).from_config(model.get_config())  # clone_model would recompile it
-    inference.set_weights(model.get_weights())
-    inference.save(path)
+def check_export_target(folder: str | os.PathLike, *, force: bool = False) -> Path:
+    """Refuse, in words, a target that is a file, or a folder holding anything but a model's files
+    (unless `force`); see `digitrec_core.exports.check_target`. Cheap: call it before training."""
+    try:
+        return check_target(folder, MODEL_FOLDER, force=force)
+    except ExportError as e:
+        raise ModelStoreError(str(e)) from None
 
 
 def save_model(
@@ -338,6 +380,10 @@ def save_model(
     return (store or ModelStore()).save(result, activate=activate)
 
 
-def load_model(name: str | None = None, *, store: ModelStore | None = None) -> LoadedModel:
-    """The named model, else the active one, else the pretrained model shipped with the package."""
-    return (store or ModelStore()).load(name)
+def load_model(
+    name: str | None = None, *, runtime: Runtime = "onnx", store: ModelStore | None = None
+) -> LoadedModel:
+    """The named model, else the active one, else the pretrained model shipped with the package:
+    through ONNX Runtime by default (`.model` is an OnnxModel for `predict_proba`, no TensorFlow),
+    or the Keras model with `runtime="keras"`."""
+    return (store or ModelStore()).load(name, runtime=runtime)

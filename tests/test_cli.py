@@ -190,9 +190,12 @@ def test_export_refuses_a_file_or_a_foreign_folder_before_training_and_replaces_
     for _ in range(2):  # the second export replaces the first, whole
         out = run_cli("train", "--arch", "seed", "--epochs", "1", "--export", str(export), env=env)
         assert out.returncode == 0, out.stderr
-        assert sorted(p.name for p in export.iterdir()) == ["meta.json", "model.keras"]
+        assert sorted(p.name for p in export.iterdir()) == ["meta.json", "model.keras", "model.onnx"]
         names.append(json.loads((export / "meta.json").read_text())["name"])
     assert names[0] != names[1]
+    forced = run_cli("train", "--arch", "seed", "--epochs", "1", "--export", str(folder), "--force", env=env)
+    assert forced.returncode == 0, forced.stderr  # asked to: the foreign folder is replaced whole
+    assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "model.keras", "model.onnx"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith((".tmp-", ".old-"))]
 
 

@@ -1,12 +1,15 @@
 import json
+import random
 import threading
 
 import numpy as np
 import pytest
+from test_personal import mutate
 
-from digitrec_core import ModelStore, ModelStoreError, build_model, load_model, predict_proba, save_model
+from digitrec_core import ModelStore, ModelStoreError, OnnxModel, build_model, load_model, predict_proba, save_model
 from digitrec_core.evaluation import Evaluation
-from digitrec_core.store import SHIPPED_DIR, shipped_info
+from digitrec_core.optional import TensorFlowMissing
+from digitrec_core.store import SHIPPED_DIR, check_export_target, shipped_info
 from digitrec_core.training import TrainConfig, TrainResult
 
 
@@ -42,12 +45,18 @@ def test_save_list_activate_load(store_home):
         assert key in meta
     assert meta["params"] == 81_066 and meta["test_accuracy"] == 0.91 and meta["hyperparameters"]["arch"] == "seed"
 
+    assert sorted(p.name for p in (store_home / "models" / first.name).iterdir()) == [
+        "meta.json", "model.keras", "model.onnx"]
+
     loaded = load_model()
     assert loaded.info.name == second.name and loaded.notice is None
+    assert loaded.runtime == "onnx" and isinstance(loaded.model, OnnxModel)
     store.activate(first.name)
-    loaded = load_model()
-    assert loaded.info.name == first.name and loaded.model.count_params() == 81_066
+    loaded = load_model(runtime="keras")
+    assert loaded.info.name == first.name and loaded.runtime == "keras" and loaded.model.count_params() == 81_066
     assert load_model(second.name).info.arch == "default"
+    with pytest.raises(ValueError, match="runtime must be one of onnx, keras"):
+        load_model(runtime="tflite")
     with pytest.raises(ModelStoreError, match="No model named"):
         store.activate("nope")
 
@@ -57,21 +66,25 @@ def test_saved_model_predicts_like_the_original(store_home):
     x = np.random.default_rng(1).random((3, 28, 28), np.float32)
     before = predict_proba(run.model, x)
     info = save_model(run).info
-    np.testing.assert_allclose(predict_proba(load_model(info.name).model, x), before, rtol=1e-5, atol=1e-6)
+    for runtime in ("onnx", "keras"):
+        after = predict_proba(load_model(info.name, runtime=runtime).model, x)
+        assert after.dtype == np.float32 and after.shape == (3, 10)
+        np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-6)
 
 
 def test_crash_in_the_middle_of_a_save_leaves_the_active_model(store_home, monkeypatch):
     good = save_model(fake_run("seed", 0.9), activate="always").info
     broken = fake_run("seed", 0.99)
+    written = []
 
-    def crash(model, path):
-        with open(path, "wb") as f:
-            f.write(b"PK\x03\x04 half a zip")  # a partial file on disk, then the process "dies"
+    def crash(model):  # model.keras is on disk by now; the process "dies" while converting to ONNX
+        written.extend(p.name for p in (store_home / "models").glob(".tmp-*/*"))
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("digitrec_core.store._save_keras", crash)
+    monkeypatch.setattr("digitrec_core.store.onnx_bytes", crash)
     with pytest.raises(KeyboardInterrupt):
         save_model(broken)
+    assert written == ["model.keras"]
     store = ModelStore()
     assert [i.name for i in store.list()] == [good.name]
     assert store.active_name() == good.name
@@ -100,15 +113,125 @@ def test_concurrent_saves_never_break_the_active_model(store_home):
     assert load_model().notice is None
 
 
-def test_corrupt_model_file_is_a_clear_error_and_falls_back(store_home):
+@pytest.mark.parametrize(("runtime", "file", "says"), [("keras", "model.keras", "corrupt"),
+                                                        ("onnx", "model.onnx", "is damaged")])
+def test_corrupt_model_file_is_a_clear_error_and_falls_back(store_home, runtime, file, says):
     older = save_model(fake_run("seed", 0.9), activate="always").info
     newer = save_model(fake_run("seed", 0.95), activate="always").info
-    (store_home / "models" / newer.name / "model.keras").write_bytes(b"this is not a keras file")
-    with pytest.raises(ModelStoreError, match="corrupt"):
-        load_model(newer.name)
-    loaded = load_model()  # the active one is broken: the last good one is used, and we are told
-    assert loaded.info.name == older.name
+    (store_home / "models" / newer.name / file).write_bytes(b"this is not a model file")
+    with pytest.raises(ModelStoreError, match=says):
+        load_model(newer.name, runtime=runtime)
+    loaded = load_model(runtime=runtime)  # the active one is broken: the last good one is used, and we are told
+    assert loaded.info.name == older.name and loaded.runtime == runtime
     assert newer.name in loaded.notice and older.name in loaded.notice
+
+
+def test_fuzz_damaged_onnx_files_are_a_clear_error(store_home):
+    """Truncated, flipped, zeroed or padded: never wrong probabilities, always ModelStoreError."""
+    older = save_model(fake_run("seed", 0.9), activate="always").info
+    newer = save_model(fake_run("seed", 0.95), activate="always").info
+    path = store_home / "models" / newer.name / "model.onnx"
+    good = path.read_bytes()
+    x = np.random.default_rng(0).random((4, 28, 28), np.float32)
+    expected = predict_proba(load_model(newer.name).model, x)
+    rng = random.Random(2024)
+    damaged = 0
+    for _ in range(60):
+        data = mutate(good, rng)
+        path.write_bytes(data)
+        if data == good:  # the mutation happened to change nothing
+            np.testing.assert_array_equal(predict_proba(load_model(newer.name).model, x), expected)
+            continue
+        damaged += 1
+        with pytest.raises(ModelStoreError, match=f"{path}.*damaged") as e:
+            load_model(newer.name)
+        assert "Delete it" in str(e.value)
+        loaded = load_model()
+        assert loaded.info.name == older.name and newer.name in loaded.notice
+    assert damaged > 50
+
+
+def _as_older_version(store_home, name) -> None:
+    (store_home / "models" / name / "model.onnx").unlink()  # what an older DigitRec wrote: no ONNX file
+
+
+def test_a_model_saved_by_an_older_version_gets_its_onnx_file_on_first_load(store_home):
+    run = fake_run("seed", 0.9)
+    x = np.random.default_rng(3).random((5, 28, 28), np.float32)
+    info = save_model(run, activate="always").info
+    folder = store_home / "models" / info.name
+    _as_older_version(store_home, info.name)
+    loaded = load_model()
+    assert loaded.info.name == info.name and loaded.notice is None and isinstance(loaded.model, OnnxModel)
+    assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "model.keras", "model.onnx"]  # no temp files
+    np.testing.assert_allclose(predict_proba(loaded.model, x), predict_proba(run.model, x), rtol=1e-5, atol=1e-6)
+    made = (folder / "model.onnx").stat().st_mtime_ns
+    load_model()  # the second load reads it, does not make it again
+    assert (folder / "model.onnx").stat().st_mtime_ns == made
+
+
+def test_an_older_model_in_a_read_only_folder_is_served_from_memory(store_home, monkeypatch):
+    run = fake_run("seed", 0.9)
+    info = save_model(run, activate="always").info
+    _as_older_version(store_home, info.name)
+
+    def read_only(path, data):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("digitrec_core.store.write_atomic", read_only)
+    x = np.random.default_rng(4).random((2, 28, 28), np.float32)
+    np.testing.assert_allclose(predict_proba(load_model(info.name).model, x), predict_proba(run.model, x),
+                               rtol=1e-5, atol=1e-6)
+    assert not (store_home / "models" / info.name / "model.onnx").exists()
+
+
+def test_without_tensorflow_an_older_model_says_what_to_install_and_another_is_used(store_home, monkeypatch):
+    info = save_model(fake_run("seed", 0.9), activate="always").info
+    _as_older_version(store_home, info.name)
+    monkeypatch.setattr("digitrec_core.optional.has_tensorflow", lambda: False)
+    with pytest.raises(ModelStoreError, match=r'no model.onnx .*older DigitRec.*pip install "digitrec\[train\]"') as e:
+        load_model(info.name)
+    assert isinstance(e.value, TensorFlowMissing)
+    loaded = load_model()  # the shipped model has its ONNX file: serving goes on, and says why
+    assert loaded.info.shipped and info.name in loaded.notice and "pip install" in loaded.notice
+    assert not (store_home / "models" / info.name / "model.onnx").exists()
+    with pytest.raises(TensorFlowMissing, match="pip install"):
+        load_model(runtime="keras")
+
+
+def test_export_target_accepts_an_earlier_export_and_refuses_anything_else(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    for name in ("model.keras", "model.onnx", "meta.json"):
+        (export / name).write_bytes(b"earlier")
+    assert check_export_target(export) == export
+    (export / "notes.txt").write_text("mine")
+    with pytest.raises(ModelStoreError, match=r"already holds other files \(notes.txt\).*--force"):
+        check_export_target(export)
+    assert check_export_target(export, force=True) == export
+    (tmp_path / "file").write_text("mine")
+    for target, says in ((tmp_path / "file", "is a file"), (tmp_path / "file" / "sub", "is a file, not a folder"),
+                         (tmp_path / "model.keras", "looks like a file name")):
+        for force in (False, True):  # never a file for a folder, even forced
+            with pytest.raises(ModelStoreError, match=says):
+                check_export_target(target, force=force)
+    assert check_export_target(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
+
+
+def test_a_forced_export_replaces_a_foreign_folder_whole(store_home, tmp_path):
+    from digitrec_core.store import write_model
+
+    target = tmp_path / "mine"
+    target.mkdir()
+    (target / "thesis.tex").write_text("years of work")
+    run = fake_run("seed", 0.9)
+    info = save_model(run).info
+    with pytest.raises(ModelStoreError, match="thesis.tex"):
+        write_model(run.model, info, target, staging=tmp_path)
+    assert (target / "thesis.tex").read_text() == "years of work"
+    write_model(run.model, info, target, staging=tmp_path, force=True)
+    assert sorted(p.name for p in target.iterdir()) == ["meta.json", "model.keras", "model.onnx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "mine"]  # nothing left aside
 
 
 def test_broken_metadata_is_left_out_of_the_list(store_home):

@@ -1,7 +1,8 @@
 """What the pages share across reruns and sessions: data, models, the training supervisor.
 
-Everything heavy is loaded once per process (`st.cache_resource`) and TensorFlow is imported on
-first use, so the Home page paints before TensorFlow has even loaded.
+Everything heavy is loaded once per process (`st.cache_resource`). Models are ONNX Runtime sessions
+(`ModelStore.load`'s default runtime): drawing, browsing and My digits never import TensorFlow;
+only training and fine-tuning do, on their own thread.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def mnist() -> Mnist:
 
 @st.cache_resource(show_spinner="Loading the model...", max_entries=4)
 def model(name: str) -> LoadedModel:
-    return store().load(name)
+    return store().load(name, runtime="onnx")  # a session of a few MB that loads in ~30 ms
 
 
 @st.cache_resource(show_spinner=False)

@@ -73,7 +73,7 @@ def model_switcher() -> None:
 
 
 def main() -> None:
-    st.set_page_config(page_title="DigitRec", page_icon=navigation.APP_ICON, layout="wide")
+    st.set_page_config(page_title="DigitRec", page_icon=navigation.app_icon(), layout="wide")
     page = navigation.navigation()
     model_switcher()
     page.run()

@@ -127,7 +127,7 @@ def fine_tune(
     if not 0 <= holdout < 1:
         raise ValueError("holdout must be in [0, 1).")
     ids = [str(i) for i in (ids if ids is not None else range(len(x)))]
-    loaded = store.load(base)
+    loaded = store.load(base, runtime="keras")  # trained further: the Keras model
     active = store.active_info()
     # A digit the base or the active model trained on (an earlier fine-tune with another holdout
     # fraction) cannot judge them: it is neither held out nor counted.
@@ -142,7 +142,7 @@ def fine_tune(
         active_personal = before
     else:
         try:
-            active_personal = _accuracy(store.load(active.name).model, x_ho, y_ho)
+            active_personal = _accuracy(store.load(active.name).model, x_ho, y_ho)  # served: ONNX is enough
         except ModelStoreError:  # its file is unreadable: nothing to judge against, so it will not be replaced
             active_personal = None
 
@@ -164,7 +164,7 @@ def fine_tune(
     finished = not fitted.stopped
     return FineTuneResult.from_fit(
         model, cfg, fitted, data=data, n_train=len(x_mix), n_val=len(y_ho),
-        data_source=f"{data.source} + {len(x_tr)} personal digits",
+        data_source=f"{data.origin} + {len(x_tr)} personal digits",
         base=loaded.info.name,
         base_test_accuracy=evaluate(loaded.model, data.x_test, data.y_test).accuracy if finished else None,
         personal_before=before,

@@ -34,7 +34,10 @@ class TrainConfig:
         """Every field set. An unset batch size follows the recipe's rule for short runs, which needs the
         number of training images: `limit` when set, else `n_images` (the images available, when known)."""
         r = get_architecture(self.arch).recipe
-        pick = lambda v, d: d if v is None else v
+
+        def pick(v, d):
+            return d if v is None else v
+
         epochs = int(pick(self.epochs, r.epochs))
         validation_split = float(pick(self.validation_split, r.validation_split))
         batch_size = self.batch_size
@@ -112,7 +115,7 @@ class TrainResult:
         """What `fit` did as a result, evaluated on the test set unless it was stopped."""
         return cls(model=model, config=config, history=fitted.history, epochs_run=fitted.epochs_run,
                    stopped=fitted.stopped, seconds=fitted.seconds, n_train=n_train, n_val=n_val,
-                   data_source=data_source or data.source,
+                   data_source=data_source or data.origin,
                    test=None if fitted.stopped else evaluate(model, data.x_test, data.y_test), **extra)
 
 

@@ -6,7 +6,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from digitrec_core.data import MNIST_DIR_ENV, Mnist  # noqa: E402
+from digitrec_core.data import MNIST_DIR_ENV, Mnist, MnistError, keras_mnist_file  # noqa: E402
 from digitrec_core.store import HOME_ENV  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -14,6 +14,7 @@ SHARED_MNIST = ROOT.parent / "shared" / "mnist"
 
 
 def real_mnist_dir() -> Path | None:
+    """The real MNIST folder a person or CI provides: $DIGITREC_MNIST_DIR, else ../shared/mnist."""
     env = os.environ.get(MNIST_DIR_ENV)
     if env and Path(env).is_dir():
         return Path(env)
@@ -22,11 +23,15 @@ def real_mnist_dir() -> Path | None:
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    """The real MNIST folder; CI always has it beside the project (../shared/mnist)."""
+    """A folder holding the real MNIST: `real_mnist_dir()`, else the folder of Keras's mnist.npz (its
+    cached copy, or downloaded now), so a machine with internet runs the real-MNIST tests too."""
     found = real_mnist_dir()
-    if found is None:
-        pytest.skip(f"real MNIST not found: set {MNIST_DIR_ENV} or provide {SHARED_MNIST}")
-    return found
+    if found is not None:
+        return found
+    try:
+        return keras_mnist_file().parent
+    except MnistError as e:
+        pytest.skip(f"real MNIST not available ({SHARED_MNIST} does not exist either): {e}")
 
 
 @pytest.fixture(scope="session")

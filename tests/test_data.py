@@ -1,17 +1,24 @@
 """digitrec_core.data: MNIST from IDX folders, .npz files and Keras, with clear errors."""
 
 import gzip
+import hashlib
+import io
+import json
+import os
 import struct
 import subprocess
 import sys
 import urllib.error
+import urllib.request
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from digitrec_core import data
-from digitrec_core.data import MNIST_DIR_ENV, MnistError, load_mnist
+from digitrec_core.data import KERAS_ORIGIN, MNIST_DIR_ENV, MnistError, load_mnist
+from digitrec_core.store import SHIPPED_DIR
 
 NAMES = {
     "x_train": "train-images-idx3-ubyte",
@@ -19,19 +26,28 @@ NAMES = {
     "x_test": "t10k-images-idx3-ubyte",
     "y_test": "t10k-labels-idx1-ubyte",
 }
-REAL_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "mnist"
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch):
-    """No cached data, no env var, and no test may reach Keras (a download) unless it says so."""
+def isolated(monkeypatch, tmp_path):
+    """No cached data, no env var, an empty Keras cache, and no test may reach Keras or the network
+    unless it says so (file:// URLs stay allowed: the download tests serve a local file)."""
     data.clear_cache()
     monkeypatch.delenv(MNIST_DIR_ENV, raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
 
     def no_keras():
         raise AssertionError("load_mnist fell back to Keras")
 
+    real_urlopen = urllib.request.urlopen
+
+    def local_only(url, *args, **kwargs):
+        assert str(url).startswith("file:"), f"a test tried to download {url}"
+        return real_urlopen(url, *args, **kwargs)
+
     monkeypatch.setattr(data, "_keras_load", no_keras)
+    monkeypatch.setattr(data, "has_tensorflow", lambda: True)  # the download tests say when it is absent
+    monkeypatch.setattr(urllib.request, "urlopen", local_only)
     yield
     data.clear_cache()
 
@@ -76,6 +92,8 @@ def test_idx_folder_round_trips(tmp_path, gz, dotted):
     assert (mnist.n_train, mnist.n_test, mnist.is_partial) == (50, 20, True)
     assert mnist.x_train.shape == (50, 28, 28) and mnist.y_test.shape == (20,)
     assert mnist.source == f"IDX files in {tmp_path / 'mnist'} (50 train / 20 test)"
+    assert mnist.origin == "MNIST IDX files from a local folder (50 train / 20 test)"  # no path: metadata
+    assert not mnist.from_keras
 
 
 def test_npz_folder_and_npz_file(tmp_path):
@@ -85,6 +103,8 @@ def test_npz_folder_and_npz_file(tmp_path):
     direct = load_mnist(str(tmp_path / "mnist.npz"))
     assert_same(direct, arrs)
     assert str(tmp_path / "mnist.npz") in direct.source
+    assert direct.origin == "MNIST .npz file from a local file (50 train / 20 test)"
+    assert load_mnist(tmp_path).origin == "MNIST .npz file from a local folder (50 train / 20 test)"
 
 
 def test_npz_labels_of_another_integer_type_become_uint8(tmp_path):
@@ -110,7 +130,10 @@ def test_arrays_are_read_only(tmp_path, kind):
 def test_env_var_is_used(tmp_path, monkeypatch):
     arrs = arrays(seed=1)
     monkeypatch.setenv(MNIST_DIR_ENV, str(write_idx(tmp_path / "env", arrs)))
-    assert_same(load_mnist(), arrs)
+    mnist = load_mnist()
+    assert_same(mnist, arrs)
+    assert mnist.origin == f"MNIST IDX files via {MNIST_DIR_ENV} (50 train / 20 test)"
+    assert str(tmp_path) in mnist.source and str(tmp_path) not in mnist.origin
 
 
 def test_source_argument_wins_over_env_var(tmp_path, monkeypatch):
@@ -130,7 +153,8 @@ def test_keras_is_the_default(monkeypatch):
     monkeypatch.setattr(data, "_keras_load", fake_keras)
     mnist = load_mnist()
     assert_same(mnist, arrs)
-    assert mnist.source.startswith("Keras cache (") and "mnist.npz" in mnist.source
+    assert mnist.source == f"Keras cache ({data.keras_cache_file()}) (60 train / 10 test)"
+    assert mnist.origin == f"{KERAS_ORIGIN} (60 train / 10 test)" and mnist.from_keras
     assert load_mnist() is mnist and len(calls) == 1
 
 
@@ -283,11 +307,8 @@ def test_import_loads_neither_keras_nor_streamlit():
 
 
 @pytest.mark.mnist
-@pytest.mark.skipif(
-    not REAL_MNIST.is_dir(), reason=f"real MNIST not present at {REAL_MNIST} (CI provides it)"
-)
-def test_real_mnist():
-    mnist = load_mnist(REAL_MNIST)
+def test_real_mnist(mnist_dir):
+    mnist = load_mnist(mnist_dir)
     assert mnist.n_train in (22_699, 60_000) and mnist.n_test == 10_000
     assert mnist.is_partial == (mnist.n_train < 60_000)
     assert mnist.x_train.shape[1:] == (28, 28) and mnist.x_test.dtype == np.uint8
@@ -300,3 +321,165 @@ def test_real_mnist():
     assert share.min() > 0.08 and share.max() < 0.13
     assert mnist.x_train.min() == 0 and mnist.x_train.max() == 255
     assert f"{mnist.n_train:,} train / 10,000 test" in mnist.source
+    assert str(mnist_dir) in mnist.source and str(mnist_dir) not in mnist.origin
+
+
+# ---- Keras's mnist.npz without Keras: the cached copy, or a download of the same file ----------------
+
+
+def keras_npz(tmp_path, monkeypatch, arrs=None):
+    """A stand-in for Keras's mnist.npz at a file:// URL, with the download URL and sha256 pointed at it."""
+    served = tmp_path / "served" / "mnist.npz"
+    served.parent.mkdir()
+    np.savez_compressed(served, **(arrays(60, 10) if arrs is None else arrs))
+    monkeypatch.setattr(data, "KERAS_MNIST_URL", served.as_uri())
+    monkeypatch.setattr(data, "KERAS_MNIST_SHA256", hashlib.sha256(served.read_bytes()).hexdigest())
+    return served
+
+
+def no_tensorflow(monkeypatch):
+    monkeypatch.setattr(data, "has_tensorflow", lambda: False)
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_the_cache_is_where_keras_keeps_it(tmp_path, monkeypatch):
+    assert data.keras_cache_file() == tmp_path / "keras-home" / "datasets" / "mnist.npz"  # $KERAS_HOME
+    monkeypatch.delenv("KERAS_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "me"))
+    (tmp_path / "me").mkdir()
+    assert data.keras_cache_file() == tmp_path / "me" / ".keras" / "datasets" / "mnist.npz"
+
+
+def test_url_and_sha256_are_the_ones_keras_uses():
+    spec = find_spec("keras")
+    if spec is None:
+        pytest.skip("Keras is not installed: nothing to compare with")
+    source = (Path(spec.submodule_search_locations[0]) / "src" / "datasets" / "mnist.py").read_text()
+    assert data.KERAS_MNIST_SHA256 in source
+    folder, name = data.KERAS_MNIST_URL.rsplit("/", 1)
+    assert name == "mnist.npz" and f'"{folder}/"' in source
+
+
+def test_a_cached_copy_is_read_without_keras(tmp_path, monkeypatch):
+    served = keras_npz(tmp_path, monkeypatch)
+    cache = data.keras_cache_file()
+    cache.parent.mkdir(parents=True)
+    cache.write_bytes(served.read_bytes())
+    served.unlink()  # nothing to download: the cached copy must serve
+    mnist = load_mnist()  # the autouse fixture fails the test if this reaches Keras
+    assert_same(mnist, dict(np.load(cache)))
+    assert mnist.source == f"Keras cache ({cache}) (60 train / 10 test)"
+    assert mnist.origin == f"{KERAS_ORIGIN} (60 train / 10 test)" and mnist.from_keras
+
+
+def test_reading_the_cached_copy_imports_no_keras(tmp_path, monkeypatch):
+    served = keras_npz(tmp_path, monkeypatch)
+    cache = data.keras_cache_file()
+    cache.parent.mkdir(parents=True)
+    cache.write_bytes(served.read_bytes())
+    code = (
+        "import sys\n"
+        "from digitrec_core import data\n"
+        f"data.KERAS_MNIST_SHA256 = {data.KERAS_MNIST_SHA256!r}\n"
+        "print(data.load_mnist().n_train, sorted({'tensorflow', 'keras'} & set(sys.modules)))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != MNIST_DIR_ENV}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**env, "KERAS_HOME": str(tmp_path / "keras-home")})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "60 []"
+
+
+def test_a_damaged_cached_copy_is_fetched_again_by_keras(tmp_path, monkeypatch):
+    keras_npz(tmp_path, monkeypatch)
+    cache = data.keras_cache_file()
+    cache.parent.mkdir(parents=True)
+    cache.write_bytes(b"half a download")
+    arrs = arrays(70, 10, seed=3)
+    monkeypatch.setattr(data, "_keras_load",
+                        lambda: ((arrs["x_train"], arrs["y_train"]), (arrs["x_test"], arrs["y_test"])))
+    assert_same(load_mnist(), arrs)
+
+
+def test_without_keras_it_downloads_the_same_file(tmp_path, monkeypatch):
+    no_tensorflow(monkeypatch)
+    arrs = arrays(60, 10, seed=4)
+    served = keras_npz(tmp_path, monkeypatch, arrs)
+    mnist = load_mnist()
+    assert_same(mnist, arrs)
+    cache = data.keras_cache_file()
+    assert cache.read_bytes() == served.read_bytes()  # where Keras would have put it, byte for byte
+    assert leftovers(cache.parent) == ["mnist.npz"]  # no temporary file left beside it
+    assert mnist.origin == f"{KERAS_ORIGIN} (60 train / 10 test)"
+    data.clear_cache()
+    served.unlink()
+    assert_same(load_mnist(), arrs)  # from the cache now
+
+
+def test_without_keras_a_download_with_the_wrong_sha256_is_not_kept(tmp_path, monkeypatch):
+    no_tensorflow(monkeypatch)
+    keras_npz(tmp_path, monkeypatch)
+    monkeypatch.setattr(data, "KERAS_MNIST_SHA256", "0" * 64)
+    with pytest.raises(MnistError) as err:
+        load_mnist()
+    assert "sha256" in str(err.value) and "0" * 64 in str(err.value) and MNIST_DIR_ENV in str(err.value)
+    assert leftovers(data.keras_cache_file().parent) == []
+
+
+class _Broken(io.BytesIO):
+    """A response that delivers one chunk, then loses the connection."""
+
+    def read(self, size=-1):
+        if self.tell():
+            raise ConnectionResetError("connection reset by peer")
+        return super().read(1000)
+
+
+@pytest.mark.parametrize("failure", ["offline", "interrupted"])
+def test_without_keras_a_failed_download_explains_how_to_fix_and_leaves_nothing(tmp_path, monkeypatch, failure):
+    no_tensorflow(monkeypatch)
+    keras_npz(tmp_path, monkeypatch)
+
+    def urlopen(url, *args, **kwargs):
+        if failure == "offline":
+            raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+        return _Broken(b"x" * 5000)
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    with pytest.raises(MnistError) as err:
+        load_mnist()
+    message = str(err.value)
+    assert MNIST_DIR_ENV in message and data.KERAS_MNIST_URL in message
+    assert ("name resolution" if failure == "offline" else "connection reset") in message
+    assert leftovers(data.keras_cache_file().parent) == []
+
+
+def test_keras_mnist_file_gives_the_verified_cache(tmp_path, monkeypatch):
+    no_tensorflow(monkeypatch)
+    served = keras_npz(tmp_path, monkeypatch)
+    path = data.keras_mnist_file()
+    assert path == data.keras_cache_file() and path.read_bytes() == served.read_bytes()
+    assert load_mnist(path.parent).n_train == 60  # the folder serves as DIGITREC_MNIST_DIR
+
+
+# ---- where the data came from, in model metadata -----------------------------------------------------
+
+
+def test_training_records_where_the_data_came_from_without_a_path(tmp_path, monkeypatch):
+    from digitrec_core.training import train
+
+    monkeypatch.setenv(MNIST_DIR_ENV, str(write_idx(tmp_path / "mnist", arrays(300, 100))))
+    result = train(arch="seed", epochs=1, batch_size=64, data=load_mnist())
+    assert result.data_source == f"MNIST IDX files via {MNIST_DIR_ENV} (300 train / 100 test)"
+    assert str(tmp_path) not in result.data_source
+
+
+def test_the_shipped_model_records_what_the_code_writes(tmp_path, monkeypatch):
+    """It was trained on the 22,699-image MNIST subset through DIGITREC_MNIST_DIR."""
+    shipped = json.loads((SHIPPED_DIR / "meta.json").read_text())
+    n_train = shipped["n_train"] + shipped["n_val"]
+    monkeypatch.setenv(MNIST_DIR_ENV, str(write_idx(tmp_path / "mnist", arrays(n_train, 10_000), gz=False)))
+    assert shipped["data_source"] == load_mnist().origin

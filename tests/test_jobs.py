@@ -9,7 +9,8 @@ from digitrec_core.jobs import StoreLock, TrainingBusy, TrainingSupervisor
 def test_a_run_trains_in_the_background_and_saves(store_home, synthetic):
     sup = TrainingSupervisor()
     job = sup.start({"arch": "seed", "epochs": 2, "batch_size": 32}, owner="tab-1", data=synthetic)
-    assert job.running or job.finished_at
+    # start() returns at once; the run (seconds: TensorFlow loads, then two epochs) goes on on its own thread.
+    assert sup.job is job and job.running and job.thread.is_alive() and job.result is None
     assert job.wait(120)
     assert job.error is None and not job.result.stopped
     assert [e.epoch for e in job.events if e.kind == "epoch"] == [1, 2]

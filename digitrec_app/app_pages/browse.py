@@ -2,13 +2,13 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from digitrec_app.ui import resources
+from digitrec_app.ui import navigation, resources
 from digitrec_app.ui.components import digit_image, probability_chart, verdict
 from digitrec_app.ui.figures import confusion_figure
 from digitrec_core import MnistError, ModelStoreError
 from digitrec_core.text import plural
 
-st.title("🔎 Test browser")
+navigation.title("browse")
 try:
     data = resources.mnist()
     loaded = resources.active_model()
@@ -38,10 +38,13 @@ def next_wrong() -> None:
 st.caption(f"Model `{loaded.info.name}`: {report.accuracy:.2%} of the {n:,} test digits right, {len(wrong)} wrong.")
 c = st.columns([3, 1, 1, 1, 2], vertical_alignment="bottom")
 c[0].number_input(f"Choose a test index (0–{n - 1})", min_value=0, max_value=n - 1, step=1, key="test_index")
-c[1].button("◀ Previous", on_click=lambda: go_to(st.session_state.test_index - 1), width="stretch")
-c[2].button("Next ▶", on_click=lambda: go_to(st.session_state.test_index + 1), width="stretch")
-c[3].button("🎲 Random", on_click=lambda: go_to(np.random.randint(n)), width="stretch")
-c[4].button("Next misclassified ⏭", on_click=next_wrong, disabled=len(wrong) == 0, width="stretch")
+c[1].button("Previous", icon=":material/chevron_left:", on_click=lambda: go_to(st.session_state.test_index - 1),
+            width="stretch")
+c[2].button("Next", icon=":material/chevron_right:", icon_position="right",
+            on_click=lambda: go_to(st.session_state.test_index + 1), width="stretch")
+c[3].button("Random", icon=":material/casino:", on_click=lambda: go_to(np.random.randint(n)), width="stretch")
+c[4].button("Next misclassified", icon=":material/skip_next:", icon_position="right", on_click=next_wrong,
+            disabled=len(wrong) == 0, width="stretch")
 
 i = st.session_state.browse_index = st.session_state.test_index
 probs = report.probabilities[i]
@@ -60,8 +63,9 @@ h1, h2 = st.columns([3, 2])
 with h1:
     st.plotly_chart(confusion_figure(report.confusion), key="confusion", config={"displayModeBar": False})
 with h2:
-    per_class = go.Figure(go.Bar(x=[str(d) for d in range(10)], y=report.recall, text=[f"{r:.1%}" for r in report.recall],
-                                 textposition="outside", marker_color="#1c83e1"))
+    per_class = go.Figure(go.Bar(x=[str(d) for d in range(10)], y=report.recall,
+                                 text=[f"{r:.1%}" for r in report.recall], textposition="outside",
+                                 marker_color="#1c83e1"))
     lo = max(0.0, float(report.recall.min()) - 0.02)
     per_class.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=10), title="Accuracy per digit",
                             yaxis=dict(range=[lo, 1.005], tickformat=".1%"), xaxis=dict(type="category"))

@@ -34,10 +34,11 @@ else:
     c = st.columns(3)
     c[0].metric("Training images", f"{data.n_train:,}")
     c[1].metric("Test images", f"{data.n_test:,}")
-    c[2].metric("Source", "local folder" if "IDX" in data.source or ".npz" in data.source else "Keras")
+    c[2].metric("Source", "Keras download" if data.from_keras else "local folder")
     st.caption(f"Loaded from {data.source}.")
     if data.is_partial:
-        st.info(f"This copy has {data.n_train:,} of MNIST's 60,000 training images; accuracies trained on it are a little below what the full set gives.")
+        st.info(f"This copy has {data.n_train:,} of MNIST's 60,000 training images; accuracies trained on it are "
+                "a little below what the full set gives.")
 
 st.subheader("Go")
 c = st.columns(4)

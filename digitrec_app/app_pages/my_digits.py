@@ -7,10 +7,11 @@ from digitrec_core import MnistError, ModelStoreError
 from digitrec_core.activation import MNIST_TOLERANCE
 from digitrec_core.jobs import TrainingBusy
 from digitrec_core.models import FINE_TUNE
+from digitrec_core.optional import has_tensorflow, install_hint
 from digitrec_core.review import class_counts
 from digitrec_core.text import plural
 
-st.title("🗂️ My digits")
+navigation.title("my_digits")
 store = resources.store()
 personal = resources.personal()
 items = gallery.tiles(personal)
@@ -28,7 +29,7 @@ def exchange() -> None:
     st.subheader("Keep or share them")
     c = st.columns(2)
     with c[0]:
-        st.download_button("⬇️ Export as a zip", data=lambda: gallery.export_bytes(store.root),
+        st.download_button("Export as a zip", data=lambda: gallery.export_bytes(store.root), icon=":material/download:",
                            file_name="my_digits.zip", mime="application/zip", disabled=not items, key="export",
                            help="PNGs (the raw drawing and the 28x28) plus index.csv with the labels.")
     with c[1]:
@@ -91,7 +92,9 @@ st.caption(
 sup = resources.supervisor()
 me = resources.session_id()
 job = sup.job
-if len(items) < FINE_TUNE.min_samples:
+if not has_tensorflow():  # a serve-only install
+    why_not = install_hint("Fine-tuning") + "."
+elif len(items) < FINE_TUNE.min_samples:
     why_not = (f"Fine-tuning needs at least {FINE_TUNE.min_samples} of your digits; you have {len(items)}. "
                "Add more on the Draw page.")
 elif job is not None and job.running:
@@ -101,7 +104,8 @@ else:
     why_not = None
 c = st.columns([1, 1, 3], vertical_alignment="bottom")
 epochs = c[0].number_input("Epochs", 1, 20, FINE_TUNE.epochs, key="finetune_epochs")
-clicked = c[1].button("🎯 Fine-tune", type="primary", disabled=why_not is not None, help=why_not, key="finetune")
+clicked = c[1].button("Fine-tune", icon=":material/model_training:", type="primary", disabled=why_not is not None,
+                      help=why_not, key="finetune")
 if why_not:
     c[2].caption(why_not)
 if clicked and why_not is None:
@@ -136,7 +140,7 @@ runs.watch("finetune", fine_tune_result, me=me)
 
 # ---- the digits, one gallery a digit -----------------------------------------------------------
 st.subheader("Your digits")
-st.caption("As the model sees them (28x28). Change a label to relabel a digit; 🗑 deletes it.")
+st.caption("As the model sees them (28x28). Change a label to relabel a digit; Delete removes it.")
 gallery.digit_gallery(items, store.root)
 
 exchange()

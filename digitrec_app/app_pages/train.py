@@ -1,13 +1,39 @@
+from importlib import import_module
+
 import streamlit as st
 
-import digitrec_core.training  # noqa: F401  (TensorFlow loads with the page, not in the click's run)
-from digitrec_app.ui import resources, runs
+from digitrec_app.ui import navigation, resources, runs
 from digitrec_app.ui.components import curves_figure
 from digitrec_core import ARCHITECTURES, MnistError
 from digitrec_core.jobs import TrainingBusy
+from digitrec_core.optional import has_tensorflow, install_hint
 from digitrec_core.text import plural
 
-st.title("📈 Train")
+
+def past_runs() -> None:
+    """The stored runs and their curves: read from the store, so a serve-only install shows them too."""
+    st.divider()
+    st.subheader("Past runs")
+    stored = resources.store().list()
+    if not stored:
+        st.caption("No runs yet. Trained models appear here; pick several to compare their curves.")
+        return
+    st.dataframe(runs.runs_table(stored), hide_index=True,
+                 column_config={"test accuracy": st.column_config.NumberColumn(format="percent")})
+    chosen = st.multiselect("Compare runs", [r.name for r in stored], default=[r.name for r in stored[:2]],
+                            key="compare")
+    if chosen:
+        by_name = {r.name: r for r in stored}
+        st.plotly_chart(curves_figure({n: by_name[n].history for n in chosen}), key="compare_curves",
+                        config={"displayModeBar": False})
+
+
+navigation.title("train")
+if not has_tensorflow():  # a serve-only install: say what training needs, show what is stored
+    st.info(install_hint("Training") + ".", icon=":material/info:")
+    past_runs()
+    st.stop()
+import_module("digitrec_core.training")  # TensorFlow loads with the page, not in the click's run
 try:
     data = resources.mnist()
 except MnistError as e:
@@ -38,15 +64,15 @@ with st.form("hyperparameters", border=True, enter_to_submit=False):
                               help="A random subset of this size; 10% of it is held out for validation.")
     augment = st.toggle("Augmentation (rotation, scale, slant, shift, stroke weight)", recipe.augment,
                         key=f"augment_{arch}")
-    clicked = st.form_submit_button("🚀 Train", type="primary", disabled=busy)
+    clicked = st.form_submit_button("Train", icon=":material/rocket_launch:", type="primary", disabled=busy)
 if busy and job.kind != "train":
     st.info("A fine-tune is running (started on the My digits page). You can train when it finishes.")
 elif busy and job.owner != me:
     st.info("Another tab is training right now; its progress is below. You can train when it finishes.")
 
 if clicked and not (busy and job.owner == me):  # a replayed submit must not start a second run
-    cfg = {"arch": arch, "epochs": int(epochs), "batch_size": None if batch_size == "auto" else int(batch_size), "learning_rate": float(lr),
-           "augment": bool(augment), "limit": int(limit) if limit < data.n_train else None}
+    cfg = {"arch": arch, "epochs": int(epochs), "batch_size": None if batch_size == "auto" else int(batch_size),
+           "learning_rate": float(lr), "augment": bool(augment), "limit": int(limit) if limit < data.n_train else None}
     try:
         sup.start(cfg, owner=me, data=data)
         st.rerun()  # redraw with the Train button disabled and the live view polling
@@ -67,17 +93,4 @@ def train_result(job) -> None:
 runs.watch("train", train_result, me=me)
 
 # ---- past runs ---------------------------------------------------------------------------------
-st.divider()
-st.subheader("Past runs")
-stored = resources.store().list()
-if not stored:
-    st.caption("No runs yet. Trained models appear here; pick several to compare their curves.")
-else:
-    st.dataframe(runs.runs_table(stored), hide_index=True,
-                 column_config={"test accuracy": st.column_config.NumberColumn(format="percent")})
-    chosen = st.multiselect("Compare runs", [r.name for r in stored], default=[r.name for r in stored[:2]],
-                            key="compare")
-    if chosen:
-        by_name = {r.name: r for r in stored}
-        st.plotly_chart(curves_figure({n: by_name[n].history for n in chosen}), key="compare_curves",
-                        config={"displayModeBar": False})
+past_runs()

@@ -98,8 +98,8 @@ def digit_gallery(items: Sequence[Tile], root: Path) -> None:
                     key = f"label_{s.id}_{s.label}"
                     st.selectbox("Label", range(10), index=s.label, key=key, label_visibility="collapsed",
                                  on_change=_relabel, args=(root, s.id, key, s.label), help="Relabel this sample")
-                    st.button("🗑 Delete", key=f"delete_{s.id}", on_click=_delete, args=(root, s.id, s.label),
-                              width="stretch")
+                    st.button("Delete", icon=":material/delete:", key=f"delete_{s.id}", on_click=_delete,
+                              args=(root, s.id, s.label), width="stretch")
 
 
 def mistakes_gallery(report: Review, digits: dict[str, np.ndarray]) -> None:

@@ -7,13 +7,14 @@ Material Symbols, so nothing depends on the machine having an emoji font.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
 import streamlit as st
+from PIL import Image, ImageDraw
 
 PAGES_DIR = Path(__file__).resolve().parents[1] / "app_pages"
-APP_ICON = ":material/draw:"
 
 
 class PageSpec(NamedTuple):
@@ -31,6 +32,17 @@ PAGES: dict[str, PageSpec] = {
 }
 
 
+@cache
+def app_icon() -> Image.Image:
+    """The browser tab's icon: a pen-drawn 7 on the accent red. An image, not a `:material/…:` name:
+    for a Material page icon the browser fetches an SVG from fonts.gstatic.com, which fails offline."""
+    icon = Image.new("RGBA", (64, 64))
+    pen = ImageDraw.Draw(icon)
+    pen.rounded_rectangle((0, 0, 63, 63), radius=14, fill="#ff4b4b")
+    pen.line([(17, 17), (47, 17), (27, 50)], fill="white", width=8, joint="curve")
+    return icon
+
+
 def path(name: str) -> Path:
     return PAGES_DIR / PAGES[name].file
 
@@ -46,3 +58,8 @@ def navigation():
 def link(name: str, label: str, container=st) -> None:
     """A link to another page, with that page's icon."""
     container.page_link(path(name), label=label, icon=PAGES[name].icon)
+
+
+def title(name: str) -> None:
+    """A page's title with the icon the navigation shows for it."""
+    st.title(PAGES[name].title, icon=PAGES[name].icon)

@@ -150,7 +150,7 @@ def live_view(job, *, me: str) -> None:
     st.plotly_chart(curves_figure({"this run": epoch_history(events)}, curve_points(events)), key=chart_key,
                     config={"displayModeBar": False})
     if job.running:
-        st.button("⏹ Stop", on_click=job.stop, key=stop_key, disabled=job.stop_event.is_set())
+        st.button("Stop", icon=":material/stop:", on_click=job.stop, key=stop_key, disabled=job.stop_event.is_set())
 
 
 def outcome(job) -> None:

@@ -54,7 +54,8 @@ def main() -> None:
     semeion = draw_set("Semeion", *load_semeion(args.semeion), seed=args.seed)
     print(f"base model: {base.info.name}; MNIST from {data.source}; Semeion drawn through canvas_to_mnist")
     rows = [(n, 0.2) for n in args.sizes] + [(100, 0.0)]
-    print(f"{'digits':>6} {'held out':>8} {'seconds':>7} {'held-out personal':>19} {'other Semeion':>17} {'MNIST test':>17}")
+    print(f"{'digits':>6} {'held out':>8} {'seconds':>7} {'held-out personal':>19} {'other Semeion':>17} "
+          f"{'MNIST test':>17}")
     for n, holdout in rows:
         rng = np.random.default_rng(args.seed)
         pick = per_class_pick(semeion.y, n, rng)

@@ -74,7 +74,8 @@ def skeleton(mask: np.ndarray) -> np.ndarray:
 def redraw(x: np.ndarray, width: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Each digit re-drawn with a round pen of `width` px, at a random size and place on a canvas."""
     up = 4
-    big = np.stack([np.asarray(Image.fromarray((d * 255).astype(np.uint8)).resize((28 * up, 28 * up), Image.BILINEAR)) for d in x])
+    big = np.stack([np.asarray(Image.fromarray((d * 255).astype(np.uint8)).resize((28 * up, 28 * up), Image.BILINEAR))
+                    for d in x])
     paths = skeleton(big > 100)
     canvases = []
     for path in paths:
@@ -91,7 +92,8 @@ def redraw(x: np.ndarray, width: int, rng: np.random.Generator) -> list[np.ndarr
 
 
 def naive(canvas: np.ndarray) -> np.ndarray:
-    return np.asarray(Image.fromarray(canvas[..., :3].mean(axis=2).astype(np.uint8)).resize((28, 28), Image.BILINEAR)) / 255.0
+    gray = Image.fromarray(canvas[..., :3].mean(axis=2).astype(np.uint8))
+    return np.asarray(gray.resize((28, 28), Image.BILINEAR)) / 255.0
 
 
 def main() -> None:
@@ -126,7 +128,8 @@ def main() -> None:
     for width in (6, 16, 30):
         canvases = redraw(x, width, rng)
         digits = [canvas_to_mnist(c) for c in canvases]
-        conditions[f"re-drawn, {width} px pen, canvas_to_mnist"] = np.stack([d if d is not None else np.zeros((28, 28)) for d in digits])
+        conditions[f"re-drawn, {width} px pen, canvas_to_mnist"] = np.stack(
+            [d if d is not None else np.zeros((28, 28)) for d in digits])
         naive_rows[f"re-drawn, {width} px pen, naive resize"] = np.stack([naive(c) for c in canvases])
     conditions.update(naive_rows)
 

@@ -21,9 +21,10 @@ import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-ROOT = Path(__file__).resolve().parents[1]
 
-from digitrec_core import load_mnist, train
+from digitrec_core import load_mnist, train  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(arch: str, limit: int, epochs: int, seed: int, data) -> tuple[float, float, int]:

@@ -175,12 +175,13 @@ def main() -> None:
     print("| arch | plain | CLI | cores busy |")
     print("|------|-------|-----|------------|")
     for arch in args.archs if args.runs else ():
-        cells = [f"{statistics.median(v):,.0f} ({min(v):,.0f}-{max(v):,.0f})" for v in (rates[(arch, m)] for m in modes)]
+        cells = [f"{statistics.median(v):,.0f} ({min(v):,.0f}-{max(v):,.0f})"
+                 for v in (rates[(arch, m)] for m in modes)]
         print(f"| {arch} | {' | '.join(cells)} | {statistics.median(busy[arch]):.2f} of {cores} |")
 
     if args.seconds:
-        print(f"\nStreaming cost: batch time with the Train page re-run every second (a tab: every 2 s) against without, "
-              f"{args.window:g} s windows over {args.seconds:g} s of training; median and quartiles of the "
+        print("\nStreaming cost: batch time with the Train page re-run every second (a tab: every 2 s) against "
+              f"without, {args.window:g} s windows over {args.seconds:g} s of training; median and quartiles of the "
               "paired window ratios\n")
         print("| arch | watched vs unwatched | A/A (method's noise) | pairs | one page run |")
         print("|------|----------------------|----------------------|-------|--------------|")
@@ -191,8 +192,8 @@ def main() -> None:
 
     costs = callback_cost()
     print(f"\nPer-batch callback: dashboard {costs['dashboard']:.2f} µs, CLI {costs['CLI']:.1f} µs per call")
-    print(f"\ncommand: python bench/training.py --archs {' '.join(args.archs)} --runs {args.runs} --epochs {args.epochs} "
-          f"--limit {args.limit} --seconds {args.seconds:g} --window {args.window:g}")
+    print(f"\ncommand: python bench/training.py --archs {' '.join(args.archs)} --runs {args.runs} "
+          f"--epochs {args.epochs} --limit {args.limit} --seconds {args.seconds:g} --window {args.window:g}")
 
 
 if __name__ == "__main__":

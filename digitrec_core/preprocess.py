@@ -9,6 +9,7 @@ so we rebuild exactly that preparation here. numpy and Pillow only, so it stays 
 from __future__ import annotations
 
 import io
+import math
 import os
 from typing import BinaryIO
 
@@ -65,7 +66,7 @@ def _ink_mask(a: np.ndarray) -> np.ndarray | None:
     full = 65535.0 if a.dtype == np.uint16 else 255.0 if a.dtype == np.uint8 or a.max() > 1 else 1.0
     if a.ndim == 3 and a.shape[2] in (2, 4):
         alpha, a = a[..., -1], a[..., :-1]
-        if np.median(_border(alpha)) < full / 2:  # transparent canvas: whatever the pen colour, ink = alpha
+        if _median(_border(alpha)) < full / 2:  # transparent canvas: whatever the pen colour, ink = alpha
             a = alpha
     if a.ndim == 3:  # channel sum, one channel at a time: numpy's axis=2 reductions are slow
         gray = a[..., 0].astype(np.uint16 if a.dtype == np.uint8 else np.float32)
@@ -74,14 +75,16 @@ def _ink_mask(a: np.ndarray) -> np.ndarray | None:
         full *= a.shape[2]
     else:
         gray = a
-    background = float(np.median(_border(gray)))
+    background = _median(_border(gray))
     darkest, brightest = float(gray.min()), float(gray.max())
+    # Integer levels against an integer threshold: the same pixels, without comparing in float64.
+    below, above = (math.ceil, math.floor) if gray.dtype.kind in "ui" else (float, float)
     if background - darkest > brightest - background:  # dark ink on light paper
         peak = background - darkest
-        mask = gray < background - INK_LEVEL * peak
+        mask = gray < below(background - INK_LEVEL * peak)
     else:
         peak = brightest - background
-        mask = gray > background + INK_LEVEL * peak
+        mask = gray > above(background + INK_LEVEL * peak)
     return mask if peak >= MIN_CONTRAST * full else None
 
 
@@ -89,13 +92,23 @@ def _border(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
 
 
+def _median(a: np.ndarray) -> float:
+    """`float(np.median(a))`, the same value; for integers through a sort, without np.median's overhead."""
+    if a.dtype.kind not in "ui":
+        return float(np.median(a))
+    s, k = np.sort(a), a.size // 2
+    return float(s[k]) if a.size % 2 else (float(s[k - 1]) + float(s[k])) / 2
+
+
 def _digit_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     """Bounding box of the ink, ignoring small specks set apart from the digit by a gap."""
     gap, ink = SPECK_GAP * max(mask.shape), mask.view(np.uint8)
-    cols = _span(ink.sum(axis=0, dtype=np.int32), gap)
+    # uint16 counts: no side is longer than MAX_SIDE (photos) or than a canvas, far below 65,535
+    count = np.uint16 if max(mask.shape) < 1 << 16 else np.int64
+    cols = _span(np.add.reduce(ink, axis=0, dtype=count), gap)
     if cols is None:
         return None
-    rows = _span(ink[:, cols[0] : cols[1]].sum(axis=1, dtype=np.int32), gap)
+    rows = _span(np.add.reduce(ink[:, cols[0] : cols[1]], axis=1, dtype=count), gap)
     return rows + cols
 
 
@@ -106,7 +119,7 @@ def _span(profile: np.ndarray, gap: float) -> tuple[int, int] | None:
         return None
     breaks = np.flatnonzero(np.diff(idx) > gap)
     starts, ends = np.concatenate(([0], breaks + 1)), np.concatenate((breaks, [idx.size - 1]))
-    mass = np.add.reduceat(profile[idx], starts)
+    mass = np.add.reduceat(profile[idx], starts, dtype=np.int64)
     keep = np.flatnonzero(mass >= SPECK_MASS * mass.max())
     return int(idx[starts[keep[0]]]), int(idx[ends[keep[-1]]]) + 1
 
@@ -122,15 +135,16 @@ def _normalise_stroke(crop: np.ndarray) -> np.ndarray:
     scale = TARGET_BOX * OVERSAMPLE / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = Image.fromarray(crop.view(np.uint8) * np.uint8(255)).resize(size, Image.BOX)
-    img = np.zeros((size[1] + 2 * _PAD, size[0] + 2 * _PAD), np.float32)
-    img[_PAD:-_PAD, _PAD:-_PAD] = np.asarray(small) > 0
+    ink = np.zeros((size[1] + 2 * _PAD, size[0] + 2 * _PAD), bool)  # 0/1 until the fractional step: bools
+    ink[_PAD:-_PAD, _PAD:-_PAD] = np.asarray(small) > 0
     # Growing the strokes by r on each side grows the box by 2r too, which shrinks the final scale.
-    radius = (STROKE * OVERSAMPLE - _stroke_width(img)) / (2 * (1 - STROKE / TARGET_BOX))
+    radius = (STROKE * OVERSAMPLE - _stroke_width(ink)) / (2 * (1 - STROKE / TARGET_BOX))
     steps, frac = divmod(abs(radius), 1)
-    op = np.maximum if radius > 0 else np.minimum
+    op = np.maximum if radius > 0 else np.minimum  # on bools: or, and
     for i in range(int(steps)):
-        img = _grow(img, op, square=i % 2 == 1)
-    img += frac * (_grow(img, op, square=steps % 2 == 1) - img)  # the fractional part of the radius
+        ink = _grow(ink, op, square=i % 2 == 1)
+    img = ink.astype(np.float32)
+    img += frac * (_grow(ink, op, square=steps % 2 == 1).astype(np.float32) - img)  # the fractional part of the radius
     rows, cols = np.flatnonzero(img.any(axis=1)), np.flatnonzero(img.any(axis=0))
     if rows.size == 0:  # eroded away: not a digit shape
         return img[:1, :1]

@@ -16,9 +16,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,11 +23,24 @@ from types import SimpleNamespace
 
 import pytest
 
+from digitrec_app.browser import (  # shared with the benchmarks
+    CANVAS,
+    CHROMIUM,
+    ONE,
+    SEVEN,
+    VIEWPORT,
+    Server,
+    canvas_box,
+    launch,
+    pen,
+    prediction,
+    stroke,
+    wait_drawable,
+)
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-from browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, free_port, healthy  # noqa: E402  (shared with the benchmark)
 
 # Screenshots go to a scratch folder, so a test run never changes tracked files; to refresh the
 # README's pictures: DIGITREC_SCREENSHOTS=assets/screenshots python -m pytest tests/test_browser.py
@@ -61,51 +71,36 @@ def store_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def app_url(mnist_dir, store_dir, tmp_path_factory):
-    """`streamlit run app.py` on a free port, with an empty model store and the real MNIST."""
-    home = store_dir
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    port = free_port()
-    env = {**os.environ, "DIGITREC_HOME": str(home), "DIGITREC_MNIST_DIR": str(mnist_dir), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-        "--browser.gatherUsageStats", "false",
-        # No file watcher: a test server never needs hot reload, and watching a checkout with a
-        # .venv inside overflows inotify ("Inotify queue overflowed" by the hundred) and reloads
-        # the app's modules mid-test whenever someone edits a file.
-        "--server.fileWatcherType", "none",
-    ]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+def server(mnist_dir, store_dir):
+    """`streamlit run app.py` from the clone's root on a free port, with an empty model store and the real MNIST."""
+    # No file watcher (.streamlit/config.toml says so too): a test server never needs hot reload, and
+    # watching a checkout with a .venv inside overflows inotify ("Inotify queue overflowed" by the
+    # hundred) and reloads the app's modules mid-test whenever someone edits a file.
+    server = Server(ROOT, ["--server.fileWatcherType", "none"], home=store_dir,
+                    env={"DIGITREC_MNIST_DIR": str(mnist_dir)})
     try:
-        deadline = time.monotonic() + 60
-        while not healthy(url):
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit not healthy after 60 s:\n{log_path.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.25)
-        yield url
-    finally:
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        server_log = log_path.read_text(errors="replace")
+            server.wait_healthy(timeout=60)
+        except RuntimeError as e:
+            pytest.fail(str(e))
+        yield server
+    finally:
+        server.stop()
+        server_log = server.log.read_text(errors="replace")
         # Print the server's tracebacks (a failed training thread, say) into the pytest report.
         if "Traceback" in server_log:
             print("---- streamlit server log ----\n" + server_log[-6000:])
 
 
 @pytest.fixture(scope="module")
+def app_url(server) -> str:
+    return server.url
+
+
+@pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = launch(p)
         yield b
         b.close()
 
@@ -176,9 +171,6 @@ def settle(page: Page, timeout: float = 60_000) -> None:
     page.wait_for_timeout(300)  # Streamlit fades stale elements out over a short transition
 
 
-CANVAS = "[data-testid=stBidiComponentIsolated] canvas.upper-canvas"
-
-
 def canvas(page: Page):
     return page.locator(CANVAS)
 
@@ -199,48 +191,6 @@ def clear_canvas(page: Page) -> None:
     canvas(page).evaluate("c => c.removeAttribute('data-before-clear')")
 
 
-def wait_drawable(page: Page, timeout: float = 20.0) -> None:
-    """Hover the canvas until Fabric shows its free-drawing cursor, i.e. the pen is live.
-
-    A freshly mounted canvas (the page's first visit) enables free drawing only once it has loaded
-    its initial drawing, asynchronously; a stroke started before that is silently lost.
-    A user's hover is the probe: Fabric sets the crosshair cursor on mouse moves in drawing mode.
-    """
-    deadline = time.monotonic() + timeout
-    i = 0
-    while True:
-        box = canvas(page).bounding_box()
-        assert box is not None
-        page.mouse.move(box["x"] + 10 + i % 20, box["y"] + 10)
-        if canvas(page).evaluate("c => c.style.cursor") == "crosshair":
-            return
-        assert time.monotonic() < deadline, "the canvas never entered free-drawing mode"
-        i += 1
-        page.wait_for_timeout(25)
-
-
-def stroke(page: Page, points: list[tuple[float, float]], steps: int = 12) -> None:
-    """One pen stroke through `points` (canvas pixels, 280x280), with real intermediate mouse moves."""
-    wait_drawable(page)
-    pen(page, canvas_box(page), points, steps)
-
-
-def canvas_box(page: Page) -> dict:
-    box = canvas(page).bounding_box()
-    assert box is not None and box["width"] == 280 and box["height"] == 280, box
-    return box
-
-
-def pen(page: Page, box: dict, points: list[tuple[float, float]], steps: int) -> None:
-    """Mouse down at the first point, `steps` moves to each next one, mouse up: no waiting at all."""
-    x0, y0 = box["x"], box["y"]
-    page.mouse.move(x0 + points[0][0], y0 + points[0][1])
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(x0 + x, y0 + y, steps=steps)
-    page.mouse.up()
-
-
 def clear_then_stroke(page: Page, points: list[tuple[float, float]], steps: int = 2) -> None:
     """Press Clear and draw 0 ms later: the canvas's box is read before the click, and nothing is waited
     for between the click and the stroke. Two moves per segment make a quick stroke (about 100 ms
@@ -248,10 +198,6 @@ def clear_then_stroke(page: Page, points: list[tuple[float, float]], steps: int 
     box = canvas_box(page)
     page.get_by_role("button", name="Clear", exact=True).click()
     pen(page, box, points, steps)
-
-
-ONE = [(140, 45), (140, 235)]
-SEVEN = [(75, 60), (205, 60), (120, 235)]
 
 
 def ink_pixels(page: Page) -> int:
@@ -271,10 +217,6 @@ def ink_pixels(page: Page) -> int:
             return n;
         }"""
     )
-
-
-def prediction(page: Page):
-    return page.get_by_test_id("stMain").get_by_text(re.compile(r"^Prediction: \d$"))
 
 
 def draw_and_expect(page: Page, points, digit: int) -> None:
@@ -307,6 +249,25 @@ def full_screenshot(page: Page, path: Path) -> None:
 
 
 # ---- tests ------------------------------------------------------------------------------------------
+
+def loaded_libraries(pid: int) -> set[str]:
+    """Which of TensorFlow, pandas and ONNX Runtime have their native code mapped into the process."""
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    marks = {"TensorFlow": "libtensorflow", "pandas": "/pandas/_libs/", "ONNX Runtime": "onnxruntime_pybind11_state"}
+    return {name for name, mark in marks.items() if mark in maps}
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads the server's memory map from Linux's /proc")
+def test_drawing_and_browsing_load_neither_tensorflow_nor_pandas(page: Page, server):
+    """First in this file, on the fresh server: Home, Draw with a digit classified and the Test browser run on
+    ONNX Runtime alone. TensorFlow (~550 MB) is for training; pandas (~70 MB) would come in through Streamlit's
+    components, which look for a dataframe in the canvas's arguments (ui/canvas.py keeps them from it)."""
+    goto(page, "Draw")
+    draw_and_expect(page, SEVEN, 7)
+    goto(page, "Test browser")
+    expect(page.get_by_test_id("stMain").get_by_text(re.compile(r"^Predicted: \d$"))).to_be_visible(timeout=60_000)
+    assert loaded_libraries(server.proc.pid) == {"ONNX Runtime"}
+
 
 def test_sidebar_lists_the_pages(page: Page):
     nav = page.get_by_test_id("stSidebarNav")
@@ -521,7 +482,7 @@ def test_train_refuses_a_second_submit_and_stops(page: Page, store_dir: Path):
     goto(page, "Train")
     main = page.get_by_test_id("stMain")
     choose_seed(page)
-    train = page.get_by_role("button", name="🚀 Train")
+    train = page.get_by_role("button", name="Train", exact=True)
     train.click()
     progress = page.get_by_test_id("stProgress")
     expect(progress).to_contain_text(re.compile(r"Epoch 1/\d+ · batch \d+/\d+"), timeout=60_000)
@@ -532,7 +493,7 @@ def test_train_refuses_a_second_submit_and_stops(page: Page, store_dir: Path):
         train.click()
     expect(train).to_be_disabled()
     expect(main.get_by_test_id("stAlert")).to_have_count(0)  # nor be refused as "another tab's" run
-    page.get_by_role("button", name="⏹ Stop").click()
+    page.get_by_role("button", name="Stop", exact=True).click()
     stopped = main.get_by_text(re.compile(r"^Stopped after [\d,]+ batch(es)?\. Nothing was saved"))
     expect(stopped).to_be_visible(timeout=60_000)
     expect(train).to_be_enabled()
@@ -563,7 +524,7 @@ def test_train_shows_live_progress_curves_and_result(page: Page, store_dir: Path
         }"""
     )
     started = time.monotonic()
-    train = page.get_by_role("button", name="🚀 Train")
+    train = page.get_by_role("button", name="Train", exact=True)
     train.click()
     result = main.get_by_text("Test Accuracy:")
     failed = main.get_by_text("Training failed")
@@ -624,7 +585,7 @@ def test_test_browser_shows_expected_and_predicted(page: Page):
     expect(main.get_by_text("test digit #1", exact=True)).to_be_visible()
     expect(main.get_by_text(re.compile(r"^Predicted: \d$"))).to_be_visible()
 
-    page.get_by_role("button", name="Next ▶").click()
+    page.get_by_role("button", name="Next", exact=True).click()
     expect(index).to_have_value("2")
     expect(main.get_by_text("Expected: 1", exact=True)).to_be_visible()  # test label 2 is a 1
 
@@ -673,7 +634,7 @@ def test_a_correction_lands_on_my_digits_and_a_fine_tune_shows_before_and_after(
     epochs.press("Enter")
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
     expect(epochs).to_have_value("1")
-    page.get_by_role("button", name="🎯 Fine-tune").click()
+    page.get_by_role("button", name="Fine-tune", exact=True).click()
     table = main.get_by_test_id("stTable").filter(has_text="held-out personal accuracy")
     failed = main.get_by_text("Fine-tuning failed")
     expect(main.get_by_role("heading", name="Fine-tuning…").or_(table).or_(failed)).to_be_visible(timeout=30_000)

@@ -249,3 +249,58 @@ def test_decompression_bomb_is_refused(monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow refuses above twice this
     with pytest.raises(ImageError, match="too many pixels"):
         read_image(encode(np.zeros((100, 100), np.uint8)), max_pixels=10**9)
+
+
+# -- whatever it is fed, canvas_to_mnist gives None or an MNIST-framed digit --------------------
+
+
+def fuzzed_image(rng: np.random.Generator) -> np.ndarray:
+    """A random drawing or photo-like image: any size, mode, pen, colours, noise and stray specks, as any dtype."""
+    size = int(rng.choice([280, 280, 280, 96, 333, 720]))  # 720: photos are averaged down first
+    h, w = size, int(size * rng.choice([1.0, rng.uniform(0.5, 1.5)]))
+    opaque = (int(rng.integers(0, 256)),) * 3 + (255,)
+    bg, fg = [((0, 0, 0, 255), (255, 255, 255, 255)),  # the canvas
+              ((0, 0, 0, 0), tuple(int(c) for c in rng.integers(0, 256, 3)) + (255,)),  # transparent canvas
+              ((235, 230, 220, 255), (20, 20, 60, 255)),  # dark ink on paper
+              (opaque, tuple(int(c) for c in rng.integers(0, 256, 4)))][int(rng.integers(0, 4))]
+    img = Image.new("RGBA", (w, h), bg)
+    pen_down = ImageDraw.Draw(img)
+    for _ in range(int(rng.integers(1, 4))):
+        points = [(float(rng.uniform(0, w)), float(rng.uniform(0, h))) for _ in range(int(rng.integers(2, 7)))]
+        pen_down.line(points, fill=fg, width=int(rng.integers(1, max(3, size // 8))), joint="curve")
+    for _ in range(int(rng.integers(0, 4))):
+        x, y = int(rng.integers(0, w - 3)), int(rng.integers(0, h - 3))
+        pen_down.rectangle([x, y, x + 2, y + 2], fill=fg)
+    a = np.asarray(img.convert(str(rng.choice(["RGBA", "RGBA", "RGB", "L", "LA"]))))
+    if rng.random() < 0.25:
+        a = np.clip(a + rng.normal(0, rng.uniform(1, 25), a.shape), 0, 255).astype(np.uint8)
+    kind = rng.random()
+    if kind < 0.1:
+        return a.astype(np.float32) / 255
+    if kind < 0.15:
+        return a.astype(np.float64) / 255 * 7  # floats on another scale
+    if kind < 0.2:
+        return a.astype(np.uint16) * 257
+    return a > 127 if kind < 0.23 else a
+
+
+def test_canvas_to_mnist_frames_any_fuzzed_image_as_mnist_does():
+    """Random drawings and photo-like images of any size, mode, pen and dtype: None, or a (28, 28) float32
+    digit in [0, 1] whose brightest pixel is 1, centred by mass and fitting MNIST's 20 px box plus a
+    stroke. (That the faster code gives the old images bit for bit: bench/latency.py --compare-preprocess.)"""
+    rng = np.random.default_rng(20261201)
+    rows, cols = np.mgrid[0:28, 0:28]
+    digits = 0
+    for i in range(400):
+        image = fuzzed_image(rng)
+        got = canvas_to_mnist(image)
+        if got is None:
+            continue
+        digits += 1
+        where = (i, image.shape, image.dtype)
+        assert got.shape == (28, 28) and got.dtype == np.float32 and got.min() >= 0 and got.max() == 1, where
+        mass = got.sum()
+        assert abs((rows * got).sum() / mass - 14) < 1 and abs((cols * got).sum() / mass - 14) < 1, where
+        ink_r, ink_c = np.nonzero(got > 0.05)
+        assert max(np.ptp(ink_r), np.ptp(ink_c)) + 1 <= 24, where
+    assert 150 < digits < 380, digits  # both outcomes are well exercised

@@ -2,7 +2,7 @@ from functools import partial
 
 import streamlit as st
 
-from digitrec_app.ui import resources
+from digitrec_app.ui import navigation, resources
 from digitrec_app.ui.canvas import drawing_canvas  # only importable inside a Streamlit runtime
 from digitrec_app.ui.components import prediction_panel
 from digitrec_app.ui.corrections import correction_bar
@@ -10,7 +10,7 @@ from digitrec_core import ImageError, ModelStoreError, read_image
 
 MAX_UPLOAD_MB = 10
 
-st.title("✏️ Draw")
+navigation.title("draw")
 try:
     loaded = resources.active_model()  # once per process; each stroke only calls predict_proba
 except ModelStoreError as e:
@@ -21,7 +21,7 @@ if loaded.notice:
 model = loaded.info.name
 st.caption(f"Classified by `{model}` as you draw. Tell it whether it got it right: your digits are kept in My digits.")
 
-draw_tab, upload_tab = st.tabs(["✏️ Draw", "📁 Upload an image"])
+draw_tab, upload_tab = st.tabs([":material/edit: Draw", ":material/upload_file: Upload an image"])
 
 with draw_tab:
 

@@ -17,17 +17,58 @@ can begin (`_CLEAR_JS`), and the server forgets the drawing it had. Should the r
 missing (another version of the canvas), the script says so and Clear reloads `initial_drawing`
 instead, which still empties the canvas in place, with the window above.
 
+Streamlit's custom components check each value they are given for a dataframe, importing pandas
+and pyarrow to do so as soon as one is a dict, and the canvas's initial drawing is one: 67 MB more
+in the server and about a second more on the first visit to Draw, here. `keep_pandas_out` answers
+for plain dicts while pandas is not loaded (no dict can hold a pandas object then), so the Draw page
+never loads pandas (tests/test_browser.py checks the server's memory map).
+
 Only pages import this module: streamlit-drawable-canvas raises on import outside a Streamlit runtime.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import logging
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 from streamlit_drawable_canvas import st_canvas
+
+log = logging.getLogger("digitrec")
+
+
+def keep_pandas_out() -> bool:
+    """Stop Streamlit's components from importing pandas to look at a plain dict (see the module's
+    docstring). The function is private to Streamlit: if an upgrade moves it, say so (once) and leave
+    it be; the cost is only memory and the first visit's wait."""
+    try:
+        from streamlit.components.v2.bidi_component import serialization
+    except ImportError:
+        serialization = None
+    check = getattr(serialization, "is_dataframe_like", None)
+    if not callable(check):
+        log.warning("DigitRec could not find Streamlit's components v2 dataframe check (Streamlit %s): the Draw "
+                    "page will load pandas (about 70 MB more memory).", st.__version__)
+        return False
+    if getattr(check, "digitrec_plain_dicts", False):  # already in place (this module reloaded)
+        return True
+
+    def is_dataframe_like(obj: object) -> bool:
+        if type(obj) is dict and "pandas" not in sys.modules:
+            return False
+        return check(obj)
+
+    is_dataframe_like.digitrec_plain_dicts = True
+    serialization.is_dataframe_like = is_dataframe_like
+    return True
+
+
+PANDAS_KEPT_OUT = keep_pandas_out()  # once per process: the module is imported once
 
 SIZE = 280  # canvas pixels; canvas_to_mnist is tuned for a 280x280 drawing
 RESET_LABEL = "Reset canvas & history"  # the aria-label of the canvas's own reset button (0.13)
@@ -103,4 +144,4 @@ def drawing_canvas(pen_width: int, *, key: str = "canvas") -> Drawing | None:
     drawn = result is not None and result.json_data is not None and result.json_data.get("objects")
     if not drawn or seen is None or seen == ss.get(stale_key):
         return None
-    return Drawing(result.image_data, ss[number_key])
+    return Drawing(np.asarray(Image.open(io.BytesIO(png))), ss[number_key])  # result.image_data decodes base64 again

@@ -1,0 +1,221 @@
+"""Drives the dashboard in a real browser, for the browser tests (tests/test_browser.py) and the benchmarks
+(bench/browser.py, bench/serving.py): a Streamlit server of its own, Debian's chromium, and a pen on the canvas.
+
+The server is a clone's `streamlit run app.py`, run from the clone's root (`app_dir`), so it reads the
+clone's `.streamlit/config.toml` exactly as a developer's `streamlit run app.py` does; `digitrec app`
+runs the packaged `digitrec_app/app.py` with the same options (tests/test_package.py checks they agree).
+Nothing in the dashboard imports this module, and it imports Playwright (a `dev` extra) only inside the
+helpers that drive a page, so a serve-only install never needs it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page, Playwright
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's: Playwright's own downloads are never used
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+VIEWPORT = {"width": 1400, "height": 1000}
+CANVAS = "[data-testid=stBidiComponentIsolated] canvas.upper-canvas"  # Fabric's layer that takes the mouse
+# Pen strokes in canvas pixels (280x280): a "1" and a "7" every model reads right.
+ONE = [(140, 45), (140, 235)]
+SEVEN = [(75, 60), (205, 60), (120, 235)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def healthy(url: str) -> bool:
+    """Whether the Streamlit server at `url` answers its health check."""
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+            return r.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+class Server:
+    """`streamlit run app.py` in `app_dir` (a clone's root) on a free port, in a process group of its own.
+
+    `home` is its DIGITREC_HOME (default: a fresh empty model store, removed on `stop`); `env` adds to
+    this process's environment; `extra` are more `streamlit run` options. Its output goes to `log`.
+    """
+
+    def __init__(self, app_dir: Path, extra: list[str] | tuple[str, ...] = (), *, home: Path | None = None,
+                 env: dict[str, str] | None = None):
+        self._own_home = tempfile.TemporaryDirectory(prefix="digitrec_browser_home_") if home is None else None
+        self.home = Path(self._own_home.name) if self._own_home else Path(home)
+        self.log = Path(tempfile.mkstemp(prefix="digitrec_streamlit_", suffix=".log")[1])
+        self.url = f"http://127.0.0.1:{free_port()}"
+        cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+               "--server.port", self.url.rsplit(":", 1)[1], "--browser.gatherUsageStats", "false", *extra]
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {}), "DIGITREC_HOME": str(self.home)}
+        self.started = time.perf_counter()
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(cmd, cwd=app_dir, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+
+    def log_text(self, last: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-last:]
+
+    def wait_healthy(self, timeout: float = 60) -> float:
+        """Seconds from the launch to the first answered health check; RuntimeError (with the log) if none."""
+        while not healthy(self.url):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {self.proc.returncode}:\n{self.log_text()}")
+            if time.perf_counter() - self.started > timeout:
+                raise RuntimeError(f"streamlit not healthy after {timeout:g} s:\n{self.log_text()}")
+            time.sleep(0.02)
+        return time.perf_counter() - self.started
+
+    def stop(self) -> None:
+        """SIGTERM to the whole process group, SIGKILL if it lingers; removes its own model store."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        if self._own_home is not None:
+            self._own_home.cleanup()
+
+
+def launch(playwright: Playwright) -> Browser:
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def main_area(page: Page):
+    return page.get_by_test_id("stMain")
+
+
+def click_page(page: Page, name: str) -> None:
+    """Click `name` in the sidebar's page list (no waiting for the page)."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=name, exact=True).click()
+
+
+def script_done(page: Page, timeout: float = 20_000) -> None:
+    """Wait until no script runs for this page (Streamlit's "Running..." status is gone)."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=timeout)
+
+
+def empty_canvas_prompt(page: Page):
+    """The Draw page's "Draw a digit" notice, shown while the canvas is empty."""
+    return main_area(page).get_by_test_id("stAlert").filter(has_text="Draw a digit")
+
+
+def prediction(page: Page):
+    return main_area(page).get_by_text(re.compile(r"^Prediction: \d$"))
+
+
+def canvas_box(page: Page) -> dict:
+    box = page.locator(CANVAS).bounding_box()
+    if box is None or (box["width"], box["height"]) != (280, 280):
+        raise AssertionError(f"the canvas is not a visible 280x280 box: {box}")
+    return box
+
+
+def drawable(page: Page, i: int = 0) -> bool:
+    """Hover the canvas once; whether Fabric shows its free-drawing cursor, i.e. the pen is live."""
+    box = page.locator(CANVAS).bounding_box()
+    if box is None:
+        return False
+    page.mouse.move(box["x"] + 10 + i % 20, box["y"] + 10)
+    return page.locator(CANVAS).evaluate("c => c.style.cursor") == "crosshair"
+
+
+def wait_drawable(page: Page, timeout: float = 20.0) -> None:
+    """Hover the canvas until the pen is live.
+
+    A freshly mounted canvas (the page's first visit) enables free drawing only once it has loaded
+    its initial drawing, asynchronously; a stroke started before that is silently lost. A user's
+    hover is the probe: Fabric sets the crosshair cursor on mouse moves in drawing mode.
+    """
+    deadline = time.monotonic() + timeout
+    i = 0
+    while not drawable(page, i):
+        if time.monotonic() > deadline:
+            raise AssertionError("the canvas never entered free-drawing mode")
+        i += 1
+        page.wait_for_timeout(25)
+
+
+def pen(page: Page, box: dict, points: list[tuple[float, float]], steps: int = 12) -> None:
+    """Mouse down at the first point, `steps` moves to each next one, mouse up: no waiting at all."""
+    x0, y0 = box["x"], box["y"]
+    page.mouse.move(x0 + points[0][0], y0 + points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(x0 + x, y0 + y, steps=steps)
+    page.mouse.up()
+
+
+def stroke(page: Page, points: list[tuple[float, float]], steps: int = 12) -> None:
+    """One pen stroke through `points` once the pen is live, with real intermediate mouse moves."""
+    wait_drawable(page)
+    pen(page, canvas_box(page), points, steps)
+
+
+def press_clear(page: Page) -> None:
+    page.get_by_role("button", name="Clear", exact=True).click()
+
+
+# Timestamps (performance.now()) of one stroke: the mouse-up, the page's first websocket message after
+# it (the canvas sending the drawing, 200 ms later: its fixed debounce), and `Prediction: d` appearing.
+_ARM_TIMING = """() => {
+    const t = window.__stroke = {up: null, sent: null, shown: null, text: null};
+    if (!window.__wsHooked) {
+        window.__wsHooked = true;
+        const send = WebSocket.prototype.send;
+        WebSocket.prototype.send = function (...args) {
+            const s = window.__stroke;
+            if (s && s.up !== null && s.sent === null) s.sent = performance.now();
+            return send.apply(this, args);
+        };
+    }
+    window.addEventListener('mouseup', () => { t.up = performance.now(); }, {capture: true, once: true});
+    const look = () => {
+        for (const h of document.querySelectorAll('[data-testid=stMain] h2')) {
+            const text = h.textContent.trim();
+            if (/^Prediction: \\d$/.test(text)) { t.shown = performance.now(); t.text = text; return true; }
+        }
+        return false;
+    };
+    const obs = new MutationObserver(() => { if (t.up !== null && look()) obs.disconnect(); });
+    obs.observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def timed_stroke(page: Page, points: list[tuple[float, float]], steps: int = 12,
+                 timeout: float = 30_000) -> dict:
+    """Draw one stroke on an empty canvas; milliseconds from its mouse-up to the canvas sending it
+    (`sent`) and to `Prediction: d` in the page (`shown`), and that text (`text`)."""
+    wait_drawable(page)
+    box = canvas_box(page)
+    page.evaluate(_ARM_TIMING)
+    pen(page, box, points, steps)
+    page.wait_for_function("() => window.__stroke.shown !== null", timeout=timeout)
+    t = page.evaluate("() => window.__stroke")
+    return {"sent": t["sent"] - t["up"] if t["sent"] is not None else None, "shown": t["shown"] - t["up"],
+            "text": t["text"]}

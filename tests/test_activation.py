@@ -27,7 +27,8 @@ def test_a_worse_run_is_saved_but_not_made_active(store_home):
     assert store.active_info().name == shipped.name
     assert len(saved.comparison) == 1
     row = saved.comparison[0]
-    assert (row.measure, row.new, row.active) == (TEST, pytest.approx(shipped.test_accuracy - 0.5), shipped.test_accuracy)
+    expected = (TEST, pytest.approx(shipped.test_accuracy - 0.5), shipped.test_accuracy)
+    assert (row.measure, row.new, row.active) == expected
     assert "below" in saved.reason and shipped.name in saved.reason
 
 

@@ -691,8 +691,8 @@ def test_screenshots(page: Page):
 
     goto(page, "Test browser")
     expect(main.get_by_text(re.compile(r"^Predicted: \d$"))).to_be_visible(timeout=60_000)
-    shots["test_browser"] = SCREENSHOTS / "test_browser.png"
-    full_screenshot(page, shots["test_browser"])
+    shots["browse"] = SCREENSHOTS / "browse.png"
+    full_screenshot(page, shots["browse"])
 
     goto(page, "Draw")
     expect(main.get_by_test_id("stAlert").filter(has_text="Draw a digit")).to_be_visible(timeout=60_000)

@@ -6,9 +6,10 @@ figure's structure (which curve goes on which panel, how runs are told apart) is
 
 from __future__ import annotations
 
-from digitrec_app.ui.components import curves_figure  # noqa: E402
+from digitrec_app.ui.components import curves_figure
 
-HISTORY = {"loss": [0.5, 0.2, 0.1], "accuracy": [0.8, 0.9, 0.95], "val_loss": [0.4, 0.3, 0.2], "val_accuracy": [0.85, 0.9, 0.93]}
+HISTORY = {"loss": [0.5, 0.2, 0.1], "accuracy": [0.8, 0.9, 0.95],
+           "val_loss": [0.4, 0.3, 0.2], "val_accuracy": [0.85, 0.9, 0.93]}
 
 
 def panel(trace) -> str:
@@ -28,7 +29,8 @@ def test_each_run_has_training_and_validation_curves_on_both_panels():
     # One colour per run, one legend entry per curve kind, training dotted.
     assert by_key[("a training", "loss")].line.color != by_key[("b training", "loss")].line.color
     assert by_key[("a training", "loss")].line.dash == "dot" and by_key[("a validation", "loss")].line.dash is None
-    assert sorted(t.name for t in fig.data if t.showlegend) == ["a training", "a validation", "b training", "b validation"]
+    legend = sorted(t.name for t in fig.data if t.showlegend)
+    assert legend == ["a training", "a validation", "b training", "b validation"]
 
 
 def test_live_batches_are_drawn_on_both_panels_under_the_epoch_curves():

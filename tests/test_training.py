@@ -104,7 +104,10 @@ def test_affine_and_stroke_weight_do_what_they_say():
 
     img = np.zeros((1, 28, 28, 1), np.float32)
     img[0, 10:18, 13:15] = 1.0  # a vertical bar
-    one = lambda v: tf.constant([v], tf.float32)
+
+    def one(v):
+        return tf.constant([v], tf.float32)
+
     moved = affine(tf.constant(img), one(0.0), one(1.0), one(1.0), one(0.0), one(3.0), one(0.0)).numpy()
     np.testing.assert_allclose(moved[0, :, 3:], img[0, :, :-3])  # 3 px to the right
     turned = affine(tf.constant(img), one(np.pi / 2), one(1.0), one(1.0), one(0.0), one(0.0), one(0.0)).numpy()

@@ -67,7 +67,7 @@ from typing import IO, Any
 import numpy as np
 from PIL import Image
 
-from digitrec_core.preprocess import MAX_SIDE, MIN_CONTRAST, SIZE, canvas_to_mnist, read_image
+from digitrec_core.preprocess import MAX_SIDE, MIN_CONTRAST, SIZE, as_uint8, canvas_to_mnist, read_image
 from digitrec_core.store import default_home, write_atomic
 
 FOLDER = "personal"
@@ -399,6 +399,18 @@ class PersonalDigits:
         self.problems = problems
         return entries
 
+    def clean_leftovers(self) -> list[Path]:
+        """Remove the temporary files (`.<name>.*.tmp`) a killed write left, on `_clean`'s age rule
+        (ORPHAN_AGE: personal writes do not take the store's lock); returns what was removed. Reads
+        do this too; `ModelStore` calls it once per process, so leftovers go even if nobody reads."""
+        try:
+            names = [d.name for d in os.scandir(self.folder) if d.name.startswith(".") and d.name.endswith(".tmp")]
+        except OSError:
+            return []
+        for name in names:
+            self._clean(name)
+        return [self.folder / n for n in names if not (self.folder / n).exists()]
+
     def _load(self, sample_id: str) -> _Entry:
         try:
             meta = json.loads(_read_capped(self.folder / f"{sample_id}{META}", MAX_META_BYTES))
@@ -581,12 +593,7 @@ def _encode_raw(a: np.ndarray) -> bytes:
         raise PersonalDigitsError(f"Expected an image with 1 to 4 channels, got {a.shape[2]}.")
     if a.dtype == np.uint16 and a.ndim == 2 and max(a.shape) <= MAX_SIDE:
         return _png(Image.fromarray(a))  # 16-bit grey, kept whole
-    if a.dtype == np.uint16:
-        a = (a >> 8).astype(np.uint8)
-    elif a.dtype != np.uint8:  # canvas_to_mnist's rule: a float/int image tops out at 1, or else at 255
-        f = np.nan_to_num(a.astype(np.float64))
-        full = 255.0 if f.max() > 1 else 1.0
-        a = np.round(np.clip(f / full, 0, 1) * 255).astype(np.uint8)
+    a = as_uint8(a)  # canvas_to_mnist's own rule for every dtype, so the stored image reads the same
     im = Image.fromarray(a)
     if max(a.shape[:2]) > MAX_SIDE:
         im = im.reduce(-(-max(a.shape[:2]) // MAX_SIDE))

@@ -30,6 +30,16 @@ MIN_DENSITY = 0.005  # ink covering less of its bounding box than this is scatte
 SPECK_GAP = 0.05  # ink this far (fraction of the canvas side) from the digit ...
 SPECK_MASS = 0.05  # ... and this light (fraction of the digit's ink) is a stray speck
 _PAD = int(STROKE * OVERSAMPLE / (2 * (1 - STROKE / TARGET_BOX))) + 2  # room for the widest dilation
+# Uploads: the one limit Streamlit's server.maxUploadSize (digitrec_app.SERVER_OPTIONS, .streamlit/config.toml)
+# and the Draw page share. Streamlit's "MB" is 2**20 bytes; so is ours, so both refuse the same files.
+MB = 1 << 20
+MAX_UPLOAD_MB = 10
+FORMATS = ("PNG", "JPEG")  # decoded; every other format is refused whatever the file's name
+# Other formats, told apart by their first bytes only to name them when refusing them
+_OTHER_FORMATS = {b"GIF8": "a GIF image", b"BM": "a BMP image", b"II*\x00": "a TIFF image", b"MM\x00*": "a TIFF image",
+                  b"%!PS": "a PostScript file", b"\xc5\xd0\xd3\xc6": "an EPS file", b"%PDF": "a PDF document",
+                  b"RIFF": "a WebP image", b"\x00\x00\x01\x00": "an ICO icon", b"8BPS": "a Photoshop file",
+                  b"\x00\x00\x00\x0cjP": "a JPEG 2000 image", b"\xffO\xffQ": "a JPEG 2000 image"}
 
 
 class ImageError(ValueError):
@@ -43,7 +53,12 @@ def canvas_to_mnist(image: np.ndarray) -> np.ndarray | None:
     dark or dark ink on light. Where and how large the digit was drawn, and with which pen width,
     should not matter to the model, so all three are normalised away.
     """
-    mask = _ink_mask(np.asarray(image))
+    a = as_uint8(image)
+    if min(a.shape[:2]) >= 2 and max(a.shape[:2]) > MAX_SIDE:
+        a = np.asarray(Image.fromarray(a).reduce(-(-max(a.shape[:2]) // MAX_SIDE)))
+    if min(a.shape[:2]) < 2:  # empty, or a line one pixel wide (perhaps once averaged down): no room for a digit
+        return None
+    mask = _ink_mask(a)
     box = None if mask is None else _digit_box(mask)
     if box is None:
         return None
@@ -56,20 +71,50 @@ def canvas_to_mnist(image: np.ndarray) -> np.ndarray | None:
     return _center(digit / digit.max()) if digit.max() > 0 else None
 
 
+def as_uint8(image: np.ndarray) -> np.ndarray:
+    """`image` as uint8 pixels, (H, W) or (H, W, 2-4): the one reading of every dtype `canvas_to_mnist` takes.
+
+    uint8 is taken as it is. bool is a mask: True is 255 (which side is ink, the border decides, as for
+    any image). Other integers and floats are scaled by their actual range, not their dtype's: at most 1
+    is a 0-1 image, at most 255 a 0-255 one (a uint16 array holding 8-bit values), above that the
+    maximum is white (a 16-bit image); negative values are black. Raises ValueError, naming the shape
+    or the dtype, for what is not an image: 0-d, 1-d or 4-d arrays, 0 or more than 4 channels, complex,
+    object or text values, NaN or infinity.
+    """
+    a = np.asarray(image)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and not 2 <= a.shape[2] <= 4):
+        raise ValueError(f"Expected an image array (H, W) or (H, W, C) with 1 to 4 channels, got shape {a.shape}")
+    if a.dtype == np.uint8:
+        return a
+    if a.dtype == bool:
+        return a.view(np.uint8) * np.uint8(255)
+    if a.dtype.kind not in "iuf":
+        raise ValueError(f"Expected an image of bool, integer or float pixels, got dtype {a.dtype}")
+    if a.size == 0:
+        return np.zeros(a.shape, np.uint8)
+    lo, hi = float(a.min()), float(a.max())  # NaN propagates through both, so these two passes check it too
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError(f"Expected finite pixel values, got NaN or infinity in a {a.dtype} image")
+    if a.dtype.kind in "iu" and lo >= 0 and 1 < hi <= 255:
+        return a.astype(np.uint8)  # 8-bit values in a wider integer type: as they are
+    full = 1.0 if hi <= 1 else 255.0 if hi <= 255 else hi
+    out = a.astype(np.float32) if a.dtype.itemsize < 4 else a.astype(np.float64)  # float16, int8...: no overflow
+    out *= 255 / full
+    out += 0.5
+    return np.clip(out, 0, 255, out=out).astype(np.uint8)
+
+
 def _ink_mask(a: np.ndarray) -> np.ndarray | None:
-    """Binary ink mask: background level and polarity come from the image border."""
-    if a.ndim not in (2, 3) or min(a.shape[:2]) < 2:
-        raise ValueError(f"Expected an image array (H, W), (H, W, 3) or (H, W, 4), got shape {a.shape}")
-    a = a.view(np.uint8) if a.dtype == bool else a
-    if a.dtype == np.uint8 and max(a.shape[:2]) > MAX_SIDE:
-        a = np.asarray(Image.fromarray(a).reduce(-(-max(a.shape[:2]) // MAX_SIDE)))
-    full = 65535.0 if a.dtype == np.uint16 else 255.0 if a.dtype == np.uint8 or a.max() > 1 else 1.0
+    """Binary ink mask of a uint8 image: background level and polarity come from the image border."""
+    full = 255.0
     if a.ndim == 3 and a.shape[2] in (2, 4):
         alpha, a = a[..., -1], a[..., :-1]
         if _median(_border(alpha)) < full / 2:  # transparent canvas: whatever the pen colour, ink = alpha
             a = alpha
     if a.ndim == 3:  # channel sum, one channel at a time: numpy's axis=2 reductions are slow
-        gray = a[..., 0].astype(np.uint16 if a.dtype == np.uint8 else np.float32)
+        gray = a[..., 0].astype(np.uint16)
         for c in range(1, a.shape[2]):
             gray += a[..., c]
         full *= a.shape[2]
@@ -78,13 +123,12 @@ def _ink_mask(a: np.ndarray) -> np.ndarray | None:
     background = _median(_border(gray))
     darkest, brightest = float(gray.min()), float(gray.max())
     # Integer levels against an integer threshold: the same pixels, without comparing in float64.
-    below, above = (math.ceil, math.floor) if gray.dtype.kind in "ui" else (float, float)
     if background - darkest > brightest - background:  # dark ink on light paper
         peak = background - darkest
-        mask = gray < below(background - INK_LEVEL * peak)
+        mask = gray < math.ceil(background - INK_LEVEL * peak)
     else:
         peak = brightest - background
-        mask = gray > above(background + INK_LEVEL * peak)
+        mask = gray > math.floor(background + INK_LEVEL * peak)
     return mask if peak >= MIN_CONTRAST * full else None
 
 
@@ -192,17 +236,20 @@ def _center(digit: np.ndarray) -> np.ndarray:
 
 
 def read_image(
-    data: bytes | str | os.PathLike | BinaryIO, *, max_bytes: int = 10_000_000, max_pixels: int = 25_000_000
+    data: bytes | str | os.PathLike | BinaryIO, *, max_bytes: int = MAX_UPLOAD_MB * MB, max_pixels: int = 25_000_000
 ) -> np.ndarray:
-    """Decode an uploaded PNG/JPEG/... into a uint8 array for `canvas_to_mnist`.
+    """Decode an uploaded PNG or JPEG into a uint8 array for `canvas_to_mnist`.
 
-    Uploads are untrusted, so huge files, decompression bombs and junk become an ImageError with a
+    Uploads are untrusted, so huge files, decompression bombs, junk and every other format (whatever
+    the file's name: Pillow reads ~40, and hands EPS to Ghostscript) become an ImageError with a
     sentence fit to show the user. Photos come upright (EXIF orientation). The result is RGBA when
     the image has transparency (a canvas export: the ink may be in the alpha), else RGB or L.
     """
     raw = _read_bytes(data, max_bytes)
     try:
-        with Image.open(io.BytesIO(raw)) as im:
+        with Image.open(io.BytesIO(raw), formats=FORMATS) as im:  # only these decoders ever see the bytes
+            if im.format not in (*FORMATS, "MPO"):  # MPO: a camera's JPEG with extra views, read by the JPEG plugin
+                raise ImageError(_NOT_ACCEPTED.format(kind=f"a {im.format} image"))
             if im.width * im.height > max_pixels:  # checked from the header, before decoding anything
                 raise ImageError(f"Image is {im.width}x{im.height} pixels; the limit is {max_pixels:,} pixels.")
             return _to_array(ImageOps.exif_transpose(im))
@@ -211,9 +258,13 @@ def read_image(
     except Image.DecompressionBombError as e:
         raise ImageError("Image has too many pixels to decode safely.") from e
     except UnidentifiedImageError as e:
-        raise ImageError("That file is not an image that could be read (PNG, JPEG, ...).") from e
+        kind = next((kind for magic, kind in _OTHER_FORMATS.items() if raw.startswith(magic)), None)
+        raise ImageError(_NOT_ACCEPTED.format(kind=kind or "not a PNG or JPEG image")) from e
     except Exception as e:  # Pillow raises many types (OSError, SyntaxError, struct.error...) on bad data
         raise ImageError("The image is truncated or corrupt and could not be decoded.") from e
+
+
+_NOT_ACCEPTED = "That file is {kind}: only PNG and JPEG images are accepted."
 
 
 def _read_bytes(data: bytes | str | os.PathLike | BinaryIO, max_bytes: int) -> bytes:
@@ -234,16 +285,14 @@ def _read_bytes(data: bytes | str | os.PathLike | BinaryIO, max_bytes: int) -> b
     if not raw:
         raise ImageError("The file is empty.")
     if len(raw) > max_bytes:
-        known = f" ({size / 1e6:.1f} MB)" if size > max_bytes + 1 else ""
-        raise ImageError(f"Image is too large{known}; the limit is {max_bytes / 1e6:g} MB.")
+        known = f" ({size / MB:.1f} MB)" if size > max_bytes + 1 else ""
+        raise ImageError(f"Image is too large{known}; the limit is {max_bytes / MB:.3g} MB.")
     return raw
 
 
 def _to_array(im: Image.Image) -> np.ndarray:
     if im.mode in ("I", "F") or im.mode.startswith("I;16"):  # 16-bit, 32-bit, float: convert("L") would clip
-        arr = np.asarray(im, dtype=np.float32)
-        full = 65535 if im.mode.startswith("I;16") or arr.max() > 255 else 255 if arr.max() > 1 else 1
-        return np.clip(arr * (255 / full) + 0.5, 0, 255).astype(np.uint8)
+        return as_uint8(np.asarray(im))  # scaled as canvas_to_mnist scales such an array: by its range
     if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
         return np.asarray(im.convert("RGBA"))
     return np.asarray(im.convert("L" if im.mode in ("1", "L") else "RGB"))

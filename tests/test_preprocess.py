@@ -10,7 +10,18 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from digitrec_core.preprocess import CENTER, SIZE, TARGET_BOX, ImageError, canvas_to_mnist, read_image
+import digitrec_app
+from digitrec_core.preprocess import (
+    CENTER,
+    MAX_UPLOAD_MB,
+    MB,
+    SIZE,
+    TARGET_BOX,
+    ImageError,
+    as_uint8,
+    canvas_to_mnist,
+    read_image,
+)
 
 # Polylines in a unit box (x right, y down), one list per pen stroke.
 _RING = [(0.5 + 0.5 * np.cos(t), 0.5 + 0.5 * np.sin(t)) for t in np.linspace(0, 2 * np.pi, 40)]
@@ -157,9 +168,95 @@ def test_photo_of_ink_on_unevenly_lit_grey_paper():
     assert agreement(out, canvas_to_mnist(draw("7", **REFERENCE))) > 0.85
 
 
-def test_not_an_image_array():
-    with pytest.raises(ValueError, match="shape"):
-        canvas_to_mnist(np.zeros(10, np.uint8))
+@pytest.mark.parametrize(
+    "array, message",
+    [
+        (np.zeros(10, np.uint8), r"shape \(10,\)"),
+        (np.array(3.0), r"shape \(\)"),
+        (np.zeros((2, 28, 28, 3), np.uint8), r"shape \(2, 28, 28, 3\)"),
+        (np.zeros((280, 280, 0), np.uint8), r"1 to 4 channels, got shape \(280, 280, 0\)"),
+        (np.zeros((700, 700, 5), np.uint8), r"1 to 4 channels, got shape \(700, 700, 5\)"),
+        (np.zeros((3, 280, 280), np.uint8), r"shape \(3, 280, 280\)"),  # channels first
+        (np.zeros((28, 28), object), "dtype object"),
+        (np.zeros((28, 28), complex), "dtype complex128"),
+        (np.full((28, 28), "x"), "dtype <U1"),
+        (np.full((28, 28), np.nan, np.float32), "NaN or infinity in a float32 image"),
+        (np.where(np.eye(28) > 0, np.inf, 0.0), "NaN or infinity in a float64 image"),
+    ],
+)
+def test_what_is_not_an_image_is_a_value_error_naming_the_shape_or_dtype(array, message):
+    with pytest.raises(ValueError, match=message):
+        canvas_to_mnist(array)
+
+
+@pytest.mark.parametrize("shape", [(1, 280), (280, 1), (1, 280, 4), (280, 1, 3), (1, 1), (0, 280), (280, 0, 4)])
+def test_a_one_pixel_line_or_an_empty_image_holds_no_digit(shape):
+    assert canvas_to_mnist(np.full(shape, 255, np.uint8)) is None
+    striped = np.zeros(shape, np.uint8)
+    striped[::2] = 255
+    assert canvas_to_mnist(striped) is None
+
+
+def test_a_line_that_averaging_down_makes_one_pixel_wide_holds_no_digit():
+    line = np.zeros((2, 5000), np.uint8)  # 2 px tall, then averaged down 9x: 1 px
+    line[:, 2000:3000] = 255
+    assert canvas_to_mnist(line) is None
+
+
+@pytest.mark.parametrize("size", [280, 720, 1200])  # above 600 px, images are averaged down first
+@pytest.mark.parametrize("dtype", [np.uint8, bool])
+def test_one_channel_arrays_read_as_greyscale_at_any_size(size, dtype):
+    gray = draw("4", **REFERENCE, fg=255, bg=0, mode="L")
+    big = np.asarray(Image.fromarray(gray).resize((size, size)))
+    image = (big > 127 if dtype is bool else big)[..., None]
+    assert image.shape == (size, size, 1)
+    assert agreement(canvas_to_mnist(image), canvas_to_mnist(draw("4", **REFERENCE))) > 0.9
+
+
+@pytest.mark.parametrize("ink_is", [True, False])
+def test_a_bool_image_is_read_as_the_digit_whichever_value_is_ink(ink_is):
+    reference = canvas_to_mnist(draw("7", **REFERENCE))
+    ink = draw("7", **REFERENCE, fg=255, bg=0, mode="L") > 127
+    out = canvas_to_mnist(ink if ink_is else ~ink)  # the border (background) says which value is ink
+    assert out is not None and agreement(out, reference) > 0.95
+    assert canvas_to_mnist(np.zeros((280, 280), bool)) is None and canvas_to_mnist(np.ones((280, 280), bool)) is None
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32, np.int64])
+def test_wide_integer_images_holding_8_bit_values_read_as_the_digit(dtype):
+    canvas = draw("0", **REFERENCE)
+    expected = canvas_to_mnist(canvas)
+    np.testing.assert_array_equal(canvas_to_mnist(canvas.astype(dtype)), expected)  # 0-255: as they are
+    gray = draw("0", **REFERENCE, fg=255, bg=0, mode="L")
+    np.testing.assert_array_equal(canvas_to_mnist((gray > 127).astype(dtype)), canvas_to_mnist(gray > 127))  # 0/1
+
+
+def test_16_bit_images_are_scaled_by_their_range():
+    gray = draw("2", **REFERENCE, fg=255, bg=0, mode="L")
+    expected = canvas_to_mnist(gray)
+    np.testing.assert_array_equal(canvas_to_mnist(gray.astype(np.uint16) * 257), expected)  # full 16-bit range
+    assert agreement(canvas_to_mnist(gray.astype(np.uint16) * 16), expected) > 0.99  # 12-bit values
+    # nearly uniform at 16 bits (30,000 to 31,000): no digit, as for a nearly uniform 8-bit image
+    assert canvas_to_mnist(30_000 + (gray.astype(np.uint16) * 4)) is None
+
+
+def test_negative_float_values_are_black_and_float16_works():
+    gray = draw("7", **REFERENCE, fg=255, bg=0, mode="L").astype(np.float32) / 255
+    expected = canvas_to_mnist(gray)
+    assert expected is not None
+    np.testing.assert_array_equal(canvas_to_mnist(gray * 2 - 1), expected)  # [-1, 1]: ink 1 on -1 (black)
+    assert agreement(canvas_to_mnist(gray.astype(np.float16)), expected) > 0.99
+
+
+def test_as_uint8_reads_each_dtype_by_its_range():
+    assert as_uint8(np.array([[0, 1]], bool)).tolist() == [[0, 255]]
+    assert as_uint8(np.array([[0, 1]], np.int32)).tolist() == [[0, 255]]
+    assert as_uint8(np.array([[0, 200]], np.uint16)).tolist() == [[0, 200]]
+    assert as_uint8(np.array([[0, 1000, 2000]], np.uint16)).tolist() == [[0, 128, 255]]
+    assert as_uint8(np.array([[-1.0, 0.0, 0.5, 1.0]])).tolist() == [[0, 0, 128, 255]]
+    assert as_uint8(np.array([[0.0, 100.0, 255.0]], np.float32)).tolist() == [[0, 100, 255]]
+    canvas = draw("4", **REFERENCE)
+    assert as_uint8(canvas) is canvas  # the canvas's own dtype: not copied
 
 
 # -- read_image --------------------------------------------------------------------------------
@@ -226,10 +323,11 @@ def truncated_png():
     "data, options, message",
     [
         (b"", {}, "empty"),
-        (np.random.default_rng(0).bytes(5000), {}, "not an image"),
-        (b"%PDF-1.4 not a picture", {}, "not an image"),
+        (np.random.default_rng(0).bytes(5000), {}, "not a PNG or JPEG image: only PNG and JPEG images are accepted"),
+        (b"%PDF-1.4 not a picture", {}, "a PDF document: only PNG and JPEG images are accepted"),
         (truncated_png(), {}, "truncated or corrupt"),
-        (bytes(2_000_000), dict(max_bytes=1_000_000), r"too large \(2\.0 MB\); the limit is 1 MB"),
+        (bytes(2 * MB), dict(max_bytes=MB), r"too large \(2\.0 MB\); the limit is 1 MB"),
+        (bytes(MAX_UPLOAD_MB * MB + MB // 2), {}, r"too large \(10\.5 MB\); the limit is 10 MB"),
         (encode(np.zeros((300, 300), np.uint8)), dict(max_pixels=50_000), r"300x300 pixels; the limit is 50,000"),
     ],
 )
@@ -239,10 +337,63 @@ def test_bad_uploads_raise_image_error(data, options, message):
 
 
 def test_oversized_stream_and_missing_file(tmp_path):
-    with pytest.raises(ImageError, match="too large; the limit is 0.001 MB"):
+    with pytest.raises(ImageError, match="too large; the limit is 0.000954 MB"):
         read_image(io.BytesIO(bytes(5000)), max_bytes=1000)
     with pytest.raises(ImageError, match="No such file"):
         read_image(tmp_path / "missing.png")
+
+
+def other_format(fmt: str) -> bytes:
+    """A clear digit saved as another format Pillow can write."""
+    buf = io.BytesIO()
+    Image.fromarray(draw("7", **REFERENCE, mode="RGB", fg=(255, 255, 255), bg=(0, 0, 0))).save(buf, fmt)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    "fmt, kind",
+    [("GIF", "a GIF image"), ("BMP", "a BMP image"), ("TIFF", "a TIFF image"), ("WEBP", "a WebP image"),
+     ("EPS", "a PostScript file"), ("PPM", "not a PNG or JPEG image"), ("TGA", "not a PNG or JPEG image")],
+)
+def test_only_png_and_jpeg_are_decoded_whatever_the_name(fmt, kind, tmp_path, monkeypatch):
+    data = other_format(fmt)
+    assert Image.open(io.BytesIO(data)).format == fmt  # Pillow itself would read it
+    opened = []
+    monkeypatch.setattr(Image.Image, "load", lambda self: opened.append(self.format))  # no decoder may run
+    path = tmp_path / "digit.png"
+    path.write_bytes(data)
+    for source in (data, path):
+        with pytest.raises(ImageError, match=f"That file is {kind}: only PNG and JPEG images are accepted"):
+            read_image(source)
+    assert opened == []
+
+
+def test_an_eps_payload_renamed_png_never_reaches_ghostscript(tmp_path, monkeypatch):
+    from PIL import EpsImagePlugin
+
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", lambda *a, **k: pytest.fail("Ghostscript was called"))
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\nshowpage\n"
+    (tmp_path / "x.png").write_bytes(eps)
+    with pytest.raises(ImageError, match="a PostScript file: only PNG and JPEG"):
+        read_image(tmp_path / "x.png")
+
+
+def test_a_one_pixel_wide_png_reads_and_gives_no_digit():
+    for shape in ((1, 300), (300, 1)):
+        image = read_image(encode(np.full(shape, 255, np.uint8)))
+        assert image.shape == shape and canvas_to_mnist(image) is None
+
+
+def test_a_16_bit_png_holding_8_bit_values_reads_as_the_digit():
+    gray = draw("4", **REFERENCE, fg=255, bg=0, mode="L")
+    data = encode(gray.astype(np.uint16))
+    assert Image.open(io.BytesIO(data)).mode == "I;16"
+    np.testing.assert_array_equal(read_image(data), gray)
+
+
+def test_the_upload_limit_is_the_servers():
+    assert digitrec_app.SERVER_OPTIONS["server.maxUploadSize"] == str(MAX_UPLOAD_MB)
+    read_image(encode(np.zeros((28, 28), np.uint8)) + bytes(MAX_UPLOAD_MB * MB - 200))  # just under: read
 
 
 def test_decompression_bomb_is_refused(monkeypatch):

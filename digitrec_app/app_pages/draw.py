@@ -1,20 +1,32 @@
 from functools import partial
 
+import numpy as np
 import streamlit as st
+from PIL import Image
 
 from digitrec_app.ui import navigation, resources
 from digitrec_app.ui.canvas import drawing_canvas  # only importable inside a Streamlit runtime
 from digitrec_app.ui.components import prediction_panel
 from digitrec_app.ui.corrections import correction_bar
-from digitrec_core import ImageError, ModelStoreError, read_image
+from digitrec_core import ModelStoreError, read_image
+from digitrec_core.preprocess import MAX_UPLOAD_MB, MB
 
-MAX_UPLOAD_MB = 10
+PREVIEW = 280  # px: the uploaded image is shown fitted in a square this size, as large as the canvas
+
+
+def _preview(image: np.ndarray) -> Image.Image:
+    """The upload fitted in PREVIEW x PREVIEW, never less than 1 px a side: st.image's own resize of a 1 px
+    line gives 0 px (and raises), and of a 1 px column, an image PREVIEW x 300 times taller."""
+    h, w = image.shape[:2]
+    scale = PREVIEW / max(h, w)
+    return Image.fromarray(image).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BOX)
+
 
 navigation.title("draw")
 try:
     loaded = resources.active_model()  # once per process; each stroke only calls predict_proba
 except ModelStoreError as e:
-    st.error(str(e))
+    st.error(resources.explain(e))
     st.stop()
 if loaded.notice:
     st.warning(loaded.notice)
@@ -32,7 +44,7 @@ with draw_tab:
         try:
             loaded = resources.active_model()
         except ModelStoreError as e:
-            st.error(str(e))
+            st.error(resources.explain(e))
             return
         model = loaded.info.name
         left, right = st.columns([1, 1.4])
@@ -50,17 +62,22 @@ with draw_tab:
     drawing()
 
 with upload_tab:
+    # Streamlit's server.maxUploadSize is MAX_UPLOAD_MB too (digitrec_app.SERVER_OPTIONS), so a bigger file
+    # is refused before the server holds it; read_image checks again for a server started with other options.
     upload = st.file_uploader(f"A PNG or JPEG of one handwritten digit (at most {MAX_UPLOAD_MB} MB)",
-                              type=["png", "jpg", "jpeg"], key="upload")
+                              type=["png", "jpg", "jpeg"], max_upload_size=MAX_UPLOAD_MB, key="upload")
     if upload is not None:
         try:
-            image = read_image(upload.getvalue(), max_bytes=MAX_UPLOAD_MB * 1_000_000)
-        except ImageError as e:
+            image = read_image(upload.getvalue(), max_bytes=MAX_UPLOAD_MB * MB)
+        except ValueError as e:  # ImageError included: each says what is wrong with the file, for the user
             st.error(f"{upload.name}: {e}")
         else:
             left, right = st.columns([1, 1.4])
-            left.image(image, caption=upload.name, width=280)
+            left.image(_preview(image), caption=upload.name)
             with right:
                 actions = partial(correction_bar, image, model=model, sample=f"upload {upload.file_id}", key="upload")
-                prediction_panel(loaded, image, empty_message="No digit found in this image.", key="upload",
-                                 actions=actions)
+                try:
+                    prediction_panel(loaded, image, empty_message="No digit found in this image.", key="upload",
+                                     actions=actions)
+                except ValueError as e:  # read_image's arrays are always images; this is a net, not a path
+                    st.error(f"{upload.name}: {e}")

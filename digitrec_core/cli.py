@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -84,9 +85,24 @@ def _report_saved(saved: Saved, store: ModelStore) -> None:
         print(f"To use it anyway: digitrec activate {saved.info.name}")
 
 
+@contextlib.contextmanager
+def _store_for_a_run(holder: str) -> Iterator[ModelStore]:
+    """The store, holding its lock for the whole command: a run refused as busy (the dashboard or
+    another CLI run is training) is said at once, before any data or TensorFlow is loaded."""
+    store = ModelStore()
+    with StoreLock(store.root) as lock:
+        lock.acquire(holder)
+        yield store
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     if args.export:
         check_export_target(Path(args.export), force=args.force)  # before minutes of training, not after
+    with _store_for_a_run("digitrec train") as store:
+        return _train(args, store)
+
+
+def _train(args: argparse.Namespace, store: ModelStore) -> int:
     data = load_mnist()  # before TensorFlow's import: a data problem is reported in a blink
     from digitrec_core.training import TrainConfig, train
 
@@ -113,7 +129,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         trained = f"{plural(result.epochs_run, 'epoch')} on {plural(result.n_train, 'image')}"
         print(f"Trained {trained} in {result.seconds:.1f} s.")
 
-    done = _run_and_save("digitrec train", args.activate, report,
+    done = _run_and_save(store, args.activate, report,
                          lambda on_progress, stop: train(cfg, data=data, on_progress=on_progress, stop=stop))
     if done is None:
         return 130
@@ -133,9 +149,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
+    with _store_for_a_run("digitrec finetune") as store:
+        return _finetune(args, store)
+
+
+def _finetune(args: argparse.Namespace, store: ModelStore) -> int:
     data = load_mnist()  # before TensorFlow's import: a data problem is reported in a blink
     from digitrec_core.finetune import fine_tune
-
 
     def report(result) -> None:
         print(f"Fine-tuned {result.base} for {plural(result.epochs_run, 'epoch')} on "
@@ -146,39 +166,46 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
     def run(on_progress, stop):
         return fine_tune(args.model, epochs=args.epochs, holdout=args.holdout, data=data, on_progress=on_progress,
-                         stop=stop, seed=args.seed)
+                         stop=stop, seed=args.seed, store=store)
 
-    return 130 if _run_and_save("digitrec finetune", args.activate, report, run) is None else 0
+    return 130 if _run_and_save(store, args.activate, report, run) is None else 0
 
 
-def _run_and_save(holder: str, activate: str, report: Callable, run: Callable) -> tuple | None:
-    """Run `run(on_progress, stop)` holding the store's lock (one run at a time, dashboard included),
-    print `report(result)`, save it by the activation rule and say what happened; None if stopped."""
+def _run_and_save(store: ModelStore, activate: str, report: Callable, run: Callable) -> tuple | None:
+    """Run `run(on_progress, stop)` (the caller holds the store's lock: one run at a time, dashboard
+    included), print `report(result)`, save it by the activation rule and say what happened; None if stopped."""
     stop = threading.Event()
     _stop_on_ctrl_c(stop)
     on_progress = progress_printer(verbose=1 if sys.stdout.isatty() else 2)  # a live bar, or a line per epoch in a log
-    store = ModelStore()
-    with StoreLock(store.root) as lock:
-        lock.acquire(holder)
-        try:
-            result = run(on_progress, stop)
-        except KeyboardInterrupt:
-            print("\nAborted: nothing was saved.", file=sys.stderr)
-            return None
-        if result.stopped:
-            print("Stopped: nothing was saved.", file=sys.stderr)
-            return None
-        report(result)
-        saved = store.save(result, activate=activate)
+    try:
+        result = run(on_progress, stop)
+    except KeyboardInterrupt:
+        print("\nAborted: nothing was saved.", file=sys.stderr)
+        return None
+    if result.stopped:
+        print("Stopped: nothing was saved.", file=sys.stderr)
+        return None
+    report(result)
+    saved = store.save(result, activate=activate)
     _report_saved(saved, store)
+    _warn(store)
     return result, saved
+
+
+def _warn(store: ModelStore, notice: str | None = None) -> None:
+    """What the store skipped (damaged metadata), and a load's fallback, as warnings on stderr."""
+    for problem in store.problems:
+        if not notice or problem not in notice:
+            print(f"Warning: {problem}", file=sys.stderr)
+    if notice:
+        print(f"Warning: {notice}", file=sys.stderr)
 
 
 def _load(name: str | None, runtime: str = "onnx"):
     """The model to classify with (through ONNX Runtime unless asked), saying which on stderr."""
-    loaded = ModelStore().load(name, runtime=runtime)
-    if loaded.notice:
-        print(f"Warning: {loaded.notice}", file=sys.stderr)
+    store = ModelStore()
+    loaded = store.load(name, runtime=runtime)
+    _warn(store, loaded.notice)
     acc = loaded.info.test_accuracy
     about = f" ({loaded.info.arch}, test accuracy {acc:.2%})" if acc else ""
     print(f"Model: {loaded.info.name}{about}", file=sys.stderr)
@@ -261,6 +288,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         rows.append(shipped)  # always there to go back to
     if not rows:
         print(f"No models in {store.root}, and no pretrained model. Train one: digitrec train")
+        _warn(store)
         return 0
     print(f"{'':2}{'name':32} {'kind':10} {'arch':8} {'params':>8} {'epochs':>6} {'images':>7} {'test acc':>8} "
           f"{'seconds':>8}  created")
@@ -271,6 +299,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"{mark}{i.name:32} {kind:10} {i.arch:8} {i.params:>8,} {i.epochs_run:>6} {i.n_train:>7,} {acc:>8} "
               f"{i.train_seconds:>8.1f}  {when(i.created_at)}")
     print("* active")
+    _warn(store)
     return 0
 
 
@@ -308,10 +337,12 @@ def cmd_app(args: argparse.Namespace) -> int:
     """`streamlit run` on the packaged dashboard, with DigitRec's server options and the user's own after them."""
     import subprocess
 
-    from digitrec_app import APP_SCRIPT, SERVER_OPTIONS  # the package only: Streamlit loads in the child
+    from digitrec_app import APP_SCRIPT, PUBLIC_SERVER_OPTIONS, SERVER_OPTIONS  # Streamlit loads in the child
+    from digitrec_core.public import is_public
 
+    options = {**SERVER_OPTIONS, **(PUBLIC_SERVER_OPTIONS if is_public() else {})}
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
-           *(f"--{k}={v}" for k, v in SERVER_OPTIONS.items()), *args.streamlit_args]
+           *(f"--{k}={v}" for k, v in options.items()), *args.streamlit_args]
     try:
         return subprocess.call(cmd)
     except KeyboardInterrupt:  # Ctrl-C reaches Streamlit too, which shuts down on its own

@@ -13,6 +13,12 @@ replaced atomically, so a crash or two concurrent saves never leave a half-writt
 A model saved before DigitRec wrote ONNX files gets its `model.onnx` on first load (that needs
 TensorFlow; without it the error says what to install).
 
+Damaged metadata never breaks anything: every `meta.json` is checked field by field
+(`ModelInfo.from_json`), and a model that fails is skipped like one with a damaged model file, with
+a sentence in `ModelStore.problems` naming it; a damaged `active.json` means no pinned model. What a
+killed save leaves (temporary folders and files) is removed by the next process to open the store
+(`ModelStore.clean_leftovers`), never while a save may still be writing it.
+
 Saving never makes things worse on its own: a new model becomes active only when it is at least as
 good as the active one (`digitrec_core.activation`); otherwise it is stored and the user decides.
 """
@@ -20,11 +26,14 @@ good as the active one (`digitrec_core.activation`); otherwise it is stored and 
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
+import shutil
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field, fields, replace
+import time
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -91,9 +100,152 @@ class ModelInfo:
         return d
 
     @classmethod
-    def from_json(cls, d: dict[str, Any], path: Path, shipped: bool = False) -> ModelInfo:
-        known = {f.name for f in fields(cls)} - {"path", "shipped"}
-        return cls(**{k: v for k, v in d.items() if k in known}, path=path, shipped=shipped)
+    def from_json(cls, d: Any, path: Path, shipped: bool = False) -> ModelInfo:
+        """The metadata in `d` (read from `path / meta.json`), every field checked: a missing field, a
+        wrong type (a bool is not a count), a NaN or infinite figure, an accuracy outside 0-1 or a
+        time that is not ISO 8601 raises ModelStoreError naming the file and the field. Unknown keys
+        are ignored, so a later version can add some.
+
+        A stored model is the folder it lives in: its name is the folder's, whatever `name` in the
+        file says (a folder renamed by hand is that model under its new name, and `activate`,
+        `load` and `active.json` all address folders). The shipped model keeps the name in its file.
+        """
+        where = _meta_label(path)
+        if not isinstance(d, dict):
+            raise ModelStoreError(f"The metadata {where} is damaged: it is {_kind(d)}, not an object.")
+        try:  # a lone surrogate ("\\ud800" in the file) is text no page or terminal can print
+            json.dumps(d, ensure_ascii=False).encode("utf-8")
+        except (ValueError, TypeError, RecursionError) as e:  # UnicodeEncodeError is a ValueError
+            raise ModelStoreError(f"The metadata {where} is damaged: it holds text that is not valid "
+                                  f"Unicode ({type(e).__name__}).") from None
+        values = {}
+        for f in fields(cls):
+            if f.name in ("path", "shipped"):
+                continue
+            if f.name not in d:
+                if f.default is MISSING and f.default_factory is MISSING:
+                    raise ModelStoreError(f"The metadata {where} is damaged: it has no {f.name!r}.")
+                continue
+            problem = _FIELD_CHECKS[f.name](d[f.name])
+            if problem:
+                raise ModelStoreError(f"The metadata {where} is damaged: {f.name!r} {problem}, "
+                                      f"not {_kind(d[f.name])}.")
+            values[f.name] = d[f.name]
+        if not shipped:
+            values["name"] = path.name
+        return cls(**values, path=path, shipped=shipped)
+
+
+def _kind(v: Any) -> str:
+    """What a JSON value is, in a few words, for a message."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return f"{str(v).lower()} (a boolean)"
+    if isinstance(v, (int, float)):
+        text = repr(v)
+        return f"the number {text if len(text) <= 20 else text[:17] + '...'}"
+    if isinstance(v, str):
+        return f"the text {v[:40]!r}" + ("..." if len(v) > 40 else "")
+    return {list: "a list", dict: "an object"}.get(type(v), type(v).__name__)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _text(v):
+    return None if isinstance(v, str) else "should be text"
+
+
+def _name(v):
+    return None if isinstance(v, str) and v.strip() else "should be a non-empty text"
+
+
+def _count(v):
+    return None if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else "should be a whole number >= 0"
+
+
+def _seconds(v):
+    return None if _is_number(v) and math.isfinite(v) and v >= 0 else "should be a number of seconds >= 0"
+
+
+def _fraction(v):
+    ok = v is None or (_is_number(v) and math.isfinite(v) and 0 <= v <= 1)
+    return None if ok else "should be a fraction between 0 and 1, or null"
+
+
+def _loss(v):  # a run that diverged has a NaN loss, and says so: that is a figure, not damage
+    return None if v is None or _is_number(v) else "should be a number or null"
+
+
+def _time(v):
+    try:
+        _utc(v)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: year 1 with an offset east of UTC
+        return "should be an ISO 8601 time as text"
+    return None
+
+
+def _object(v):
+    return None if isinstance(v, dict) else "should be an object"
+
+
+def _flag(v):
+    return None if isinstance(v, bool) else "should be true or false"
+
+
+def _history(v):
+    if not isinstance(v, dict) or not all(
+        isinstance(k, str) and isinstance(xs, list) and all(x is None or _is_number(x) for x in xs)
+        for k, xs in v.items()
+    ):
+        return "should be an object of lists of numbers"
+    return None
+
+
+def _kind_name(v):
+    return None if v in ("train", "finetune") else 'should be "train" or "finetune"'
+
+
+def _parent(v):
+    return None if v is None or isinstance(v, str) else "should be a model name or null"
+
+
+_PERSONAL_CHECKS = {"ids": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+                    "holdout_ids": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+                    "n_train": lambda v: _count(v) is None, "n_holdout": lambda v: _count(v) is None,
+                    "before": lambda v: _fraction(v) is None, "after": lambda v: _fraction(v) is None,
+                    "base_test_accuracy": lambda v: _fraction(v) is None}
+
+
+def _personal(v):  # what the pages read of a fine-tune's record, typed as finetune.personal_meta writes it
+    if not isinstance(v, dict) or not all(check(v[k]) for k, check in _PERSONAL_CHECKS.items() if k in v):
+        return "should be an object of sample ids, counts and fractions"
+    return None
+
+
+_FIELD_CHECKS = {
+    "name": _name, "arch": _text, "params": _count, "hyperparameters": _object, "epochs_run": _count,
+    "test_accuracy": _fraction, "test_loss": _loss, "data_source": _text, "n_train": _count, "n_val": _count,
+    "train_seconds": _seconds, "created_at": _time, "history": _history, "stopped": _flag, "kind": _kind_name,
+    "parent": _parent, "personal": _personal,
+}
+
+
+def _created(info: ModelInfo) -> datetime:
+    """The sort key, newest first: `created_at` in UTC (one without an offset is UTC, as `text.when` reads it)."""
+    return _utc(info.created_at)
+
+
+def _utc(iso: str) -> datetime:
+    t = datetime.fromisoformat(iso)
+    return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+def _meta_label(folder: Path) -> str:
+    """`models/<name>/meta.json`: names the file without the server's path (pages show it to visitors)."""
+    return f"{folder.parent.name}/{folder.name}/{META_FILE}"
 
 
 @dataclass(frozen=True)
@@ -146,14 +298,30 @@ def _write_json_atomic(path: Path, data: dict) -> None:
     write_atomic(path, json.dumps(data, indent=2).encode())
 
 
-def _read_json(path: Path) -> dict:
+MAX_META_BYTES = 16_000_000  # a meta.json is a few KB (a fine-tune on 20,000 digits: ~1 MB of ids)
+
+
+def _read_json(path: Path, label: str | None = None) -> Any:
+    """The JSON in `path`; ModelStoreError, naming `label` (default: the path), if it cannot be read."""
+    label = label or str(path)
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise ModelStoreError(f"{path} could not be read ({e}).") from e
-    if not isinstance(data, dict):
-        raise ModelStoreError(f"{path} is not a metadata object.")
-    return data
+        with open(path, "rb") as f:
+            raw = f.read(MAX_META_BYTES + 1)
+        if len(raw) > MAX_META_BYTES:
+            raise ValueError(f"over {MAX_META_BYTES:,} bytes")
+        return json.loads(raw.decode("utf-8"))
+    except OSError as e:
+        raise ModelStoreError(f"{label} could not be read ({e.strerror or e}).") from e
+    except RecursionError as e:
+        raise ModelStoreError(f"{label} could not be read (nested too deeply).") from e
+    except ValueError as e:  # not UTF-8, not JSON, too big
+        raise ModelStoreError(f"{label} could not be read ({str(e)[:200]}).") from e
+
+
+def read_info(folder: Path, *, shipped: bool = False) -> ModelInfo:
+    """The model in `folder`, its metadata checked (ModelInfo.from_json); ModelStoreError if it is damaged."""
+    label = _meta_label(folder)
+    return ModelInfo.from_json(_read_json(folder / META_FILE, f"The metadata {label}"), folder, shipped=shipped)
 
 
 def _load_keras(path: Path):
@@ -203,46 +371,165 @@ def _load_runtime(info: ModelInfo, runtime: Runtime):
 
 
 def shipped_info() -> ModelInfo | None:
-    """The pretrained model shipped in `digitrec_core/pretrained/`, if it is there."""
-    meta = SHIPPED_DIR / META_FILE
-    return ModelInfo.from_json(_read_json(meta), SHIPPED_DIR, shipped=True) if meta.is_file() else None
+    """The pretrained model shipped in `digitrec_core/pretrained/`, if it is there (and readable)."""
+    try:
+        return read_info(SHIPPED_DIR, shipped=True) if (SHIPPED_DIR / META_FILE).is_file() else None
+    except ModelStoreError:  # a damaged install: serve what the store has; test_shipped_model guards the file
+        return None
+
+
+def _is_folder_name(name: object) -> bool:
+    """A model name that can only mean a folder directly under models/ (never `..`, a path or a dot-name)."""
+    return (isinstance(name, str) and 0 < len(name) <= 255 and not name.startswith(".")
+            and not any(c in name for c in "/\\\0") and _printable(name))
+
+
+def _printable(text: str) -> bool:
+    """Not a name with undecodable bytes (Python keeps them as lone surrogates, which cannot be printed)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(name: object) -> object:
+    """A name for a message: a hostile 10,000-character one is cut short."""
+    return name[:80] + "..." if isinstance(name, str) and len(name) > 80 else name
+
+
+LEFTOVER_AGE = 600.0  # seconds: a save writes its temporary folder in seconds; ten minutes is a crash's leftover
+_cleaned: set[Path] = set()  # the stores this process has cleaned (once per process and store)
 
 
 class ModelStore:
+    """The store under `root` (default: `default_home()`).
+
+    Damaged metadata never breaks a caller: `list()`, `active_name()`, `active_info()` and `load()`
+    skip a model whose `meta.json` fails `ModelInfo.from_json` (or a damaged `active.json`) as if
+    its model file were damaged, and describe each in `problems` (one sentence each, naming the model,
+    the file and the field; deduplicated, for as long as this object lives). Only asking for a model
+    by name (`info`, `activate`, `load(name)`) raises ModelStoreError for it.
+
+    The first ModelStore a process makes on a root removes what interrupted saves left there
+    (`clean_leftovers`).
+    """
+
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root) if root is not None else default_home()
         self.models_dir = self.root / "models"
+        self.problems: list[str] = []
+        self._active_problem: str | None = None  # why active.json's model is not used, if it is not
+        if self.root not in _cleaned:
+            _cleaned.add(self.root)
+            self.clean_leftovers()
+
+    def _note(self, problem: str, *, active: bool = False) -> None:
+        if problem not in self.problems:
+            self.problems.append(problem)
+        if active:
+            self._active_problem = problem
+
+    def clean_leftovers(self, older_than: float = LEFTOVER_AGE) -> list[Path]:
+        """Remove what a killed save left behind; returns what was removed.
+
+        That is `models/.tmp-*` and `models/.old-*` folders (`write_model` via exports.replace_dir),
+        `.active.json.*.tmp` (`write_atomic`), `models/<name>/.*.tmp` (an ONNX file made on load), and
+        the personal digits' `personal/.*.tmp` (`PersonalDigits.clean_leftovers`, on its own age rule).
+
+        Never what a running save still writes, by two guards: it runs only while it holds the
+        store's lock (`jobs.StoreLock`, held by every dashboard and CLI run for its whole length,
+        save included), so when a run is in progress it removes nothing; and it removes only what
+        is older than `older_than` seconds (last modified), which covers the writers that do not
+        take the lock (`activate`, a library caller's `save_model`, a load writing `model.onnx`):
+        they write in seconds. A read-only store is left as it is.
+        """
+        from digitrec_core.jobs import StoreLock, TrainingBusy  # jobs imports this module
+
+        if not self.root.is_dir():
+            return []
+        lock = StoreLock(self.root)
+        try:
+            lock.acquire("clean-up of leftover temporary files")
+        except (TrainingBusy, OSError):  # a run is in progress (its save may be writing), or read-only
+            return []
+        removed = []
+        try:
+            now = time.time()
+            candidates = [*self.root.glob(f".{ACTIVE_FILE}.*.tmp"), *self.models_dir.glob(".tmp-*"),
+                          *self.models_dir.glob(".old-*"), *self.models_dir.glob("[!.]*/.*.tmp")]
+            for path in candidates:
+                try:
+                    if now - path.lstat().st_mtime < older_than:
+                        continue
+                    if path.is_dir() and not path.is_symlink():
+                        shutil.rmtree(path)
+                    else:
+                        path.unlink()
+                except OSError:
+                    continue
+                removed.append(path)
+        finally:
+            lock.release()
+        if (self.root / "personal").is_dir():
+            from digitrec_core.personal import PersonalDigits  # imports this module too
+
+            removed += PersonalDigits(self.root).clean_leftovers()
+        return removed
 
     def list(self) -> list[ModelInfo]:
-        """Readable models, newest first; folders mid-write or with broken metadata are left out."""
+        """Readable models, newest first. Folders mid-write (dot-names) are left out; a folder with
+        missing or damaged metadata is left out and described in `problems`."""
         infos = []
-        if self.models_dir.is_dir():
-            for d in self.models_dir.iterdir():
-                if d.name.startswith(".") or not (d / META_FILE).is_file():
-                    continue
-                try:
-                    infos.append(ModelInfo.from_json(_read_json(d / META_FILE), d))
-                except (ModelStoreError, TypeError):
-                    continue
-        return sorted(infos, key=lambda i: i.created_at, reverse=True)
+        try:
+            folders = sorted(d for d in self.models_dir.iterdir() if not d.name.startswith(".") and d.is_dir())
+        except OSError:  # no store yet (or unreadable): nothing in it
+            folders = []
+        for d in folders:
+            if not _is_folder_name(d.name):
+                self._note(f"The folder {ascii(d.name)} in models/ was skipped: its name is not one a model can have.")
+                continue
+            try:
+                infos.append(read_info(d))
+            except ModelStoreError as e:
+                self._note(f"Model {d.name} was skipped: {e}")
+        return sorted(infos, key=_created, reverse=True)
 
     def active_name(self) -> str | None:
+        """The model `active.json` names, if it is readable; else None (said in `problems`)."""
         path = self.root / ACTIVE_FILE
+        if not path.is_file():
+            return None
         try:
-            name = _read_json(path).get("name") if path.is_file() else None
-            return self.info(name).name if isinstance(name, str) else None
-        except ModelStoreError:
+            data = _read_json(path, ACTIVE_FILE)
+        except ModelStoreError as e:
+            self._note(f"{e} No model is pinned as active.", active=True)
+            return None
+        name = data.get("name") if isinstance(data, dict) else None
+        if not isinstance(name, str):
+            self._note(f"{ACTIVE_FILE} is damaged (no model name in it). No model is pinned as active.", active=True)
+            return None
+        try:
+            return self.info(name).name
+        except ModelStoreError as e:  # said without the store's path: pages show this to visitors
+            why = str(e) if _is_folder_name(name) and (self.models_dir / name).is_dir() else "it is not in the store."
+            self._note(f"The active model {_shown(name)!r} cannot be used: {why}", active=True)
             return None
 
     def info(self, name: str) -> ModelInfo:
-        """A stored model's metadata; the shipped model answers to its name too."""
-        folder = self.models_dir / name
-        if not name.startswith(".") and "/" not in name and (folder / META_FILE).is_file():
-            return ModelInfo.from_json(_read_json(folder / META_FILE), folder)
+        """A stored model's metadata; the shipped model answers to its name too. ModelStoreError if
+        there is none by that name or its metadata is damaged."""
+        folder = self.models_dir / name if _is_folder_name(name) else None
+        try:
+            exists = folder is not None and folder.is_dir()
+        except OSError:
+            exists = False
+        if exists:
+            return read_info(folder)
         shipped = shipped_info()
         if shipped is not None and shipped.name == name:
             return shipped
-        raise ModelStoreError(f"No model named {name!r} in {self.models_dir}.")
+        raise ModelStoreError(f"No model named {_shown(name)!r} in {self.models_dir}.")
 
     def active_info(self) -> ModelInfo | None:
         """What `load()` would load, from metadata alone (no TensorFlow): for model cards."""
@@ -253,8 +540,8 @@ class ModelStore:
         return models[0] if models else shipped_info()
 
     def activate(self, name: str) -> None:
-        self.info(name)  # raises if it is not there
-        _write_json_atomic(self.root / ACTIVE_FILE, {"name": name})
+        info = self.info(name)  # raises if it is not there, or damaged
+        _write_json_atomic(self.root / ACTIVE_FILE, {"name": info.name})
 
     def save(self, result: TrainResult, *, activate: ActivatePolicy | bool = "if-better") -> Saved:
         """Store a finished run; the model appears under its final name only once fully written.
@@ -290,6 +577,7 @@ class ModelStore:
             parent=getattr(result, "base", None),
             personal=result.personal_meta() if hasattr(result, "personal_meta") else {},
         )
+        ModelInfo.from_json(info.to_json(), info.path)  # the store never writes what it would refuse to read
         previous = self.active_info()  # before the write: with no active.json, the newest model counts as active
         pinned = self.active_name()
         self.models_dir.mkdir(parents=True, exist_ok=True)
@@ -324,12 +612,12 @@ class ModelStore:
         if name is not None:
             info = self.info(name)
             return LoadedModel(_load_runtime(info, runtime), info, runtime=runtime)
+        active = self.active_name()
         candidates = self.list()
         if (shipped := shipped_info()) is not None:
             candidates.append(shipped)
-        active = self.active_name()
         candidates.sort(key=lambda i: i.name != active)  # stable: active first, then newest, then shipped
-        problems = []
+        problems = [self._active_problem] if self._active_problem else []  # why another than the active one
         for info in candidates:
             try:
                 model = _load_runtime(info, runtime)

@@ -225,3 +225,31 @@ def test_ctrl_c_at_the_prompt_leaves_without_a_traceback(tmp_path, monkeypatch, 
     with pytest.raises(SystemExit) as stopped:
         main(["predict"])
     assert stopped.value.code == 130
+
+
+BUSY_PROBE = """
+import sys
+import digitrec_core.cli as cli
+
+def no_data(*args, **kwargs):
+    raise SystemExit("loaded MNIST")
+
+cli.load_mnist = no_data
+rc = cli.main(sys.argv[1:])
+print(f"rc={rc} tensorflow={'tensorflow' in sys.modules} keras={'keras' in sys.modules}")
+"""
+
+
+@pytest.mark.parametrize("command", [["train", "--epochs", "1"], ["finetune"]])
+def test_train_says_busy_before_loading_data_or_tensorflow(tmp_path, command):
+    from digitrec_core.jobs import StoreLock
+
+    write_idx(tmp_path / "data", make_synthetic(600, 200))
+    env = {**os.environ, "DIGITREC_MNIST_DIR": str(tmp_path / "data"), "DIGITREC_HOME": str(tmp_path / "home")}
+    with StoreLock(tmp_path / "home") as lock:
+        lock.acquire("DigitRec dashboard, default")  # another process training: this one
+        out = subprocess.run([sys.executable, "-c", BUSY_PROBE, *command], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert "rc=2 tensorflow=False keras=False" in out.stdout, (out.stdout, out.stderr)
+    assert out.stderr.startswith("Error: The model store is busy") and "DigitRec dashboard, default" in out.stderr
+    assert "loaded MNIST" not in out.stderr and "Traceback" not in out.stderr

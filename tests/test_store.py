@@ -262,3 +262,112 @@ def test_empty_store_without_shipped_model_says_how_to_train(store_home, monkeyp
     monkeypatch.setattr("digitrec_core.store.SHIPPED_DIR", tmp_path / "nothing")
     with pytest.raises(ModelStoreError, match="digitrec train"):
         load_model()
+
+
+# ---- leftovers of interrupted saves -------------------------------------------------------------
+
+WRITER = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, "tests")
+import digitrec_core.store as store
+from digitrec_core.jobs import StoreLock
+from test_store import fake_run
+
+real, go = store.onnx_bytes, Path(sys.argv[1])
+
+def gated(model):  # model.keras is in the temporary folder by now: wait there, as a slow disk would
+    print("writing", flush=True)
+    while not go.exists():
+        time.sleep(0.05)
+    return real(model)
+
+store.onnx_bytes = gated
+run = fake_run()
+with StoreLock(store.ModelStore().root) as lock:
+    if sys.argv[2] == "lock":
+        lock.acquire("a test's save")  # as the dashboard's and the CLI's runs do
+    print(store.save_model(run).info.name, flush=True)
+"""
+
+
+def start_writer(home, go, how: str):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(go), how], cwd=ROOT, stdout=subprocess.PIPE,
+                            text=True, env={**os.environ, "DIGITREC_HOME": str(home)})
+    assert proc.stdout.readline().strip() == "writing"
+    return proc
+
+
+def age(path, seconds: float) -> None:
+    import os
+    import time
+
+    t = time.time() - seconds
+    os.utime(path, (t, t))
+
+
+def test_leftovers_of_a_killed_save_are_removed_at_the_next_start_and_only_then(store_home, tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    good = save_model(fake_run("seed", 0.9), activate="always").info
+    proc = start_writer(store_home, tmp_path / "never", "no lock")
+    proc.kill()  # mid-save: model.keras written, model.onnx not
+    proc.wait(30)
+    models = store_home / "models"
+    left = [p for p in models.iterdir() if p.name.startswith(".tmp-")]
+    assert len(left) == 1 and [p.name for p in left[0].iterdir()] == ["model.keras"]
+    # what a kill at other moments leaves: active.json's temp file, an ONNX file made on load, an export's old copy
+    others = [store_home / ".active.json.k1lled.tmp", models / good.name / ".model.onnx.k1lled.tmp",
+              models / f".old-{good.name}-0000"]
+    others[0].write_text('{"name": "half')
+    others[1].write_bytes(b"half an onnx file")
+    others[2].mkdir()
+    (store_home / "personal").mkdir()
+    personal_tmp = store_home / "personal" / ".20261201-074512-123-3f9a.json.k1lled.tmp"
+    personal_tmp.write_text("{")
+
+    def start():  # a fresh process, as the dashboard or the CLI starts
+        out = subprocess.run([sys.executable, "-m", "digitrec_core", "models"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0 and good.name in out.stdout, out.stderr
+
+    start()
+    assert all(p.exists() for p in [*left, *others, personal_tmp])  # minutes old: could be a slow save, kept
+    for p in [*left, *others, personal_tmp]:
+        age(p, 7200)
+    start()
+    assert not any(p.exists() for p in [*left, *others, personal_tmp])
+    assert sorted(p.name for p in models.iterdir()) == [good.name]
+    assert sorted(p.name for p in (models / good.name).iterdir()) == ["meta.json", "model.keras", "model.onnx"]
+    assert load_model().info.name == good.name and load_model().notice is None
+
+
+@pytest.mark.parametrize("how", ["lock", "no lock"])
+def test_a_save_in_progress_survives_the_clean_up(store_home, tmp_path, how):
+    save_model(fake_run("seed", 0.9), activate="always")
+    go = tmp_path / "go"
+    proc = start_writer(store_home, go, how)
+    try:
+        (tmp,) = [p for p in (store_home / "models").iterdir() if p.name.startswith(".tmp-")]
+        if how == "lock":
+            age(tmp, 7200)  # even a save stalled for hours: the lock says it is still running
+            assert ModelStore().clean_leftovers(older_than=0) == []
+        else:  # a library caller's save, without the lock: seconds old, so not a leftover
+            assert ModelStore().clean_leftovers() == []
+        assert tmp.is_dir() and (tmp / "model.keras").is_file()
+        go.touch()
+        name = proc.stdout.readline().strip()
+        assert proc.wait(60) == 0
+    finally:
+        proc.kill()
+    assert name in [i.name for i in ModelStore().list()]
+    assert load_model(name).info.name == name and not tmp.exists()

@@ -14,8 +14,17 @@ APP_SCRIPT = Path(__file__).with_name("app.py")
 #   overflow re-walks the tree (TensorFlow included), starving the training thread.
 # - postScriptGC false: a full garbage collection after every run (each stroke, each refresh of
 #   the live curves) costs more than the little it frees here.
+# - maxUploadSize: the Draw page's limit (digitrec_core.preprocess.MAX_UPLOAD_MB; Streamlit's default is 200 MB).
+#   The server refuses a bigger file before holding it in memory, where the page could only refuse it after.
 SERVER_OPTIONS = {
+    "server.maxUploadSize": "10",
     "server.fileWatcherType": "none",
     "runner.postScriptGC": "false",
     "browser.gatherUsageStats": "false",
+}
+
+# Added to SERVER_OPTIONS when DIGITREC_PUBLIC=1 (the dashboard also sets it at start-up, for
+# `streamlit run`): visitors see "an error occurred", never a traceback naming server paths.
+PUBLIC_SERVER_OPTIONS = {
+    "client.showErrorDetails": "none",
 }

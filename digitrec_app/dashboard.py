@@ -43,16 +43,39 @@ def _keep() -> None:
 KERAS_STATE_KEPT = keep_keras_state()  # once per process: the module is imported once
 
 
+def warn_if_exposed() -> bool:
+    """Say so (once a process) when the server listens beyond localhost without public mode: every
+    visitor could then switch the shared model, stop runs and train without bounds."""
+    address = st.get_option("server.address")
+    if resources.is_public() or address not in (None, "", "0.0.0.0", "::"):
+        return False
+    log.warning(
+        "DigitRec listens on every network interface (server.address is %s) without public mode: anyone who "
+        "reaches it can change the active model and train without limits. Set DIGITREC_PUBLIC=1 for a shared "
+        "server (see README, Public mode), or --server.address=localhost for yourself.", address or "unset",
+    )
+    return True
+
+
+EXPOSED_WARNED = warn_if_exposed()  # once per process: the module is imported once
+
+
 def model_switcher() -> None:
-    """The active model, and a way to make another one active, on every page."""
+    """The active model, and a way to make another one active, on every page (in public mode, for a
+    visitor: the model of this session only)."""
     store = resources.store()
-    active = store.active_info()
+    active = resources.active_info()
     if active is None:
         st.sidebar.warning("No model yet: train one on the Train page.")
         return
     acc = f"{active.test_accuracy:.2%}" if active.test_accuracy is not None else "not evaluated"
-    st.sidebar.markdown(f"**Active model**  \n`{active.name}`  \ntest accuracy **{acc}**")
+    own = resources.is_public() and not resources.is_operator()
+    heading = "Your model" if own else "Active model"
+    st.sidebar.markdown(f"**{heading}**  \n`{active.name}`  \ntest accuracy **{acc}**")
     choices = {i.name: i for i in store.list()}
+    store.active_name()  # damaged metadata (a model's, active.json's): skipped, and said here
+    if store.problems:
+        st.sidebar.warning("  \n".join(store.problems), icon=":material/warning:")
     if (shipped := shipped_info()) is not None:
         choices.setdefault(shipped.name, shipped)
     if len(choices) > 1:
@@ -63,17 +86,45 @@ def model_switcher() -> None:
             tag = "pretrained" if i.shipped else "fine-tuned" if i.kind == "finetune" else i.arch
             return f"{name} ({tag}, {i.test_accuracy:.2%})" if i.test_accuracy is not None else name
 
-        # The store, not this widget, is the truth: another tab, a finished training run or the CLI
-        # may have changed the active model since this tab last ran.
+        # The store (or, for a visitor, this session's choice), not this widget, is the truth: another
+        # tab, a finished training run or the CLI may have changed the active model since this tab last ran.
         st.session_state.model_switcher = active.name
         st.sidebar.selectbox(
             "Switch model", names, format_func=label, key="model_switcher",
-            on_change=lambda: store.activate(st.session_state.model_switcher),
+            on_change=lambda: resources.choose_model(st.session_state.model_switcher),
+            help="For you only: other visitors keep their own model." if own else None,
         )
+
+
+def operator_login() -> None:
+    """Public mode: the operator's password unlocks changing the shared store for this session."""
+    if resources.is_operator():
+        st.sidebar.caption("Operator: your changes apply to every visitor.")
+        return
+    with st.sidebar.expander("Operator", icon=":material/key:"):
+        if resources.operator_password() is None:
+            st.caption("No operator password is configured: the shared model cannot be changed here.")
+            return
+        with st.form("operator_login", border=False, enter_to_submit=True, clear_on_submit=True):
+            st.text_input("Password", type="password", key="operator_password")
+            st.form_submit_button("Sign in", on_click=_sign_in)
+        if st.session_state.pop("operator_refused", False):
+            st.error("Wrong password.")
+
+
+def _sign_in() -> None:
+    """The Sign in button's callback: checks the password, then forgets it (the session keeps the verdict only)."""
+    if not resources.log_in(st.session_state.get("operator_password", "")):
+        st.session_state.operator_refused = True
+    st.session_state.operator_password = ""
 
 
 def main() -> None:
     st.set_page_config(page_title="DigitRec", page_icon=navigation.app_icon(), layout="wide")
+    if resources.is_public():
+        st.set_option("client.showErrorDetails", "none")  # for `streamlit run` too, not only `digitrec app`
     page = navigation.navigation()
     model_switcher()
+    if resources.is_public():
+        operator_login()
     page.run()

@@ -46,7 +46,7 @@ class StoreLock:
                 who = self.path.read_text().strip() or "another process"
             except OSError:
                 who = "another process"
-            raise TrainingBusy(f"A training run is already in progress ({who}). "
+            raise TrainingBusy(f"The model store is busy: a training run is already in progress ({who}). "
                                "Wait for it to finish or stop it.") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{holder}, pid {os.getpid()}".encode())
@@ -98,14 +98,22 @@ class TrainingJob:
     saved: Saved | None = None  # what saving did: the model, whether it became active, and why
     error: str | None = None
     finished_at: float | None = None
+    activate: str = "if-better"  # the store's save policy; a public-mode visitor's runs use "never"
+    max_seconds: float | None = None  # stopped when still running after this long (public mode)
+    timed_out: bool = False
+    after_save: Callable[[Saved], None] | None = field(default=None, repr=False)
     thread: threading.Thread | None = field(default=None, repr=False)
 
     @property
     def running(self) -> bool:
         return self.finished_at is None
 
-    def stop(self) -> None:
+    def stop(self, by: str | None = None) -> bool:
+        """Ask the run to stop after its current batch; with `by`, only when `by` started it."""
+        if by is not None and by != self.owner:
+            return False
         self.stop_event.set()
+        return True
 
     def wait(self, timeout: float | None = None) -> bool:
         if self.thread is not None:
@@ -119,8 +127,9 @@ class TrainingSupervisor:
         self._guard = threading.Lock()
         self.job: TrainingJob | None = None  # the latest job, running or finished
 
-    def start(self, config, *, owner: str, data: Mnist | None = None) -> TrainingJob:
-        """Start training `config` on a thread; raises TrainingBusy while any run holds the store."""
+    def start(self, config, *, owner: str, data: Mnist | None = None, **limits) -> TrainingJob:
+        """Start training `config` on a thread; raises TrainingBusy while any run holds the store.
+        `limits`: `activate`, `max_seconds`, `after_save` (see TrainingJob)."""
         from digitrec_core.training import TrainConfig, train
 
         cfg = config if isinstance(config, TrainConfig) else TrainConfig(**config)
@@ -129,21 +138,24 @@ class TrainingSupervisor:
         def work(job: TrainingJob):
             return train(job.config, data=data, on_progress=job.events.append, stop=job.stop_event)
 
-        return self._launch(TrainingJob(config=cfg, owner=owner), work, f"DigitRec dashboard, {cfg.arch}")
+        return self._launch(TrainingJob(config=cfg, owner=owner, **limits), work, f"DigitRec dashboard, {cfg.arch}")
 
     def start_fine_tune(
-        self, *, owner: str, base: str | None = None, epochs: int | None = None, data: Mnist | None = None
+        self, *, owner: str, base: str | None = None, epochs: int | None = None, data: Mnist | None = None,
+        samples: tuple | None = None, **limits,
     ) -> TrainingJob:
-        """Fine-tune `base` (default: the active model) on the store's personal digits, on a thread."""
+        """Fine-tune `base` (default: the active model) on the store's personal digits, or on
+        `samples` = (x, y, ids) (a visitor's own, in public mode), on a thread."""
         from digitrec_core.finetune import fine_tune
         from digitrec_core.models import FINE_TUNE
 
         def work(job: TrainingJob):
-            return fine_tune(base, epochs=epochs, data=data, store=self.store,
+            x, y, ids = samples if samples is not None else (None, None, None)
+            return fine_tune(base, x, y, ids=ids, epochs=epochs, data=data, store=self.store,
                              on_progress=job.events.append, stop=job.stop_event)
 
         cfg = {"base": base, "epochs": epochs or FINE_TUNE.epochs}
-        job = TrainingJob(config=cfg, owner=owner, kind="finetune")
+        job = TrainingJob(config=cfg, owner=owner, kind="finetune", **limits)
         return self._launch(job, work, "DigitRec dashboard, fine-tune")
 
     def _launch(self, job: TrainingJob, work: Callable[[TrainingJob], object], holder: str) -> TrainingJob:
@@ -157,13 +169,23 @@ class TrainingSupervisor:
                                           daemon=True)
             self.job = job
             job.thread.start()
+            if job.max_seconds is not None:
+                threading.Thread(target=self._time_out, args=(job,), daemon=True).start()
             return job
+
+    @staticmethod
+    def _time_out(job: TrainingJob) -> None:
+        if not job.wait(job.max_seconds) and not job.stop_event.is_set():
+            job.timed_out = True
+            job.stop()
 
     def _run(self, job: TrainingJob, lock: StoreLock, work: Callable[[TrainingJob], object]) -> None:
         try:
             job.result = work(job)
             if not job.result.stopped:
-                job.saved = self.store.save(job.result, activate="if-better")
+                job.saved = self.store.save(job.result, activate=job.activate)
+                if job.after_save is not None:
+                    job.after_save(job.saved)
         except Exception as e:  # surfaced on the page; the store is untouched
             job.error = f"{type(e).__name__}: {e}"
             traceback.print_exc()

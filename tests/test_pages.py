@@ -839,3 +839,151 @@ def test_every_run_goes_through_the_entrypoint(fresh_resources, synthetic_dir):
     run(at.switch_page(PAGES["train"]))
     assert "Active model" in sidebar_text(at), "the page ran without app.py (no sidebar)"
 
+
+
+# ---- Draw page uploads: formats, limits, odd images (issue 11, inputs) ---------------------------------
+
+
+def upload(at: AppTest, name: str, data: bytes, mime: str = "image/png") -> AppTest:
+    return run(at.file_uploader(key="upload").upload(name, data, mime))
+
+
+def png(a: np.ndarray, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, fmt)
+    return buf.getvalue()
+
+
+def test_draw_uploader_takes_the_formats_and_the_size_read_image_and_the_server_take(app_env, synthetic_dir):
+    import digitrec_app
+    from digitrec_core.preprocess import FORMATS, MAX_UPLOAD_MB
+
+    at = open_app("draw")
+    uploader = at.file_uploader(key="upload").proto
+    assert sorted(uploader.type) == [".jpeg", ".jpg", ".png"] and set(FORMATS) == {"PNG", "JPEG"}
+    assert uploader.max_upload_size_mb == MAX_UPLOAD_MB == int(digitrec_app.SERVER_OPTIONS["server.maxUploadSize"])
+    assert f"at most {MAX_UPLOAD_MB} MB" in uploader.label
+
+
+@pytest.mark.parametrize("fmt, kind", [("GIF", "a GIF image"), ("BMP", "a BMP image"), ("TIFF", "a TIFF image")])
+def test_draw_upload_of_another_format_named_png_is_refused_in_words(app_env, synthetic_dir, fmt, kind):
+    at = open_app("draw")
+    upload(at, "digit.png", png(255 - stroke_one(200)[..., 0], fmt))
+    assert [e.value for e in at.error] == [f"digit.png: That file is {kind}: only PNG and JPEG images are accepted."]
+    assert not any("Prediction:" in t for t in markdowns(at)) and not has_key(at.button, "upload_right")
+
+
+def test_draw_upload_of_an_eps_named_png_is_refused_before_any_decoder(app_env, synthetic_dir):
+    at = open_app("draw")
+    upload(at, "digit.png", b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\nshowpage\n")
+    assert [e.value for e in at.error] == ["digit.png: That file is a PostScript file: only PNG and JPEG images "
+                                           "are accepted."]
+
+
+def test_draw_upload_over_the_limit_is_refused_in_words(app_env, synthetic_dir):
+    from digitrec_core.preprocess import MAX_UPLOAD_MB, MB
+
+    at = open_app("draw")  # AppTest skips the server, whose maxUploadSize refuses this first: the page says it too
+    upload(at, "big.png", png(255 - stroke_one(200)[..., 0]) + bytes(MAX_UPLOAD_MB * MB + MB // 2))
+    (error,) = at.error
+    assert error.value == f"big.png: Image is too large (10.5 MB); the limit is {MAX_UPLOAD_MB} MB."
+
+
+@pytest.mark.parametrize("shape", [(1, 300), (300, 1), (1, 1)])
+def test_draw_upload_of_a_one_pixel_line_says_there_is_no_digit(app_env, synthetic_dir, shape):
+    at = open_app("draw")
+    upload(at, "line.png", png(np.full(shape, 255, np.uint8)))
+    assert "No digit found in this image." in [i.value for i in at.info] and not at.error
+
+
+def test_draw_upload_of_a_16_bit_png_holding_8_bit_values_is_read_as_the_digit(app_env, synthetic_dir):
+    at = open_app("draw")
+    one = (255 - stroke_one(200)[..., 0]).astype(np.uint16)  # dark ink on white, 0-255 in a 16-bit PNG
+    upload(at, "one16.png", png(one))
+    assert markdowns(at).count("## Prediction: 1") == 1 and not at.error
+
+
+def test_draw_upload_shows_a_value_error_as_a_message_not_a_traceback(app_env, synthetic_dir, monkeypatch):
+    import digitrec_core
+
+    def refuse(image):
+        raise ValueError("Expected an image array (H, W) or (H, W, C) with 1 to 4 channels, got shape (2, 2, 9)")
+
+    monkeypatch.setattr(digitrec_core, "canvas_to_mnist", refuse)  # what the panel calls
+    at = open_app("draw")
+    upload_one(at)
+    assert [e.value for e in at.error] == ["one.png: Expected an image array (H, W) or (H, W, C) with 1 to 4 "
+                                           "channels, got shape (2, 2, 9)"]
+
+
+# ---- damaged model metadata: Home and the sidebar go on, and say which model was skipped ----------
+
+
+def _damage_active_empty(home, metas):
+    metas[0].write_text("{}")
+    return metas[0].parent.name
+
+
+def _damage_active_field(home, metas):
+    meta = json.loads(metas[0].read_text())
+    del meta["arch"]
+    metas[0].write_text(json.dumps(meta))
+    return metas[0].parent.name
+
+
+def _damage_created_at(home, metas):
+    meta = json.loads(metas[1].read_text())
+    metas[1].write_text(json.dumps({**meta, "created_at": 1764583200}))
+    return metas[1].parent.name
+
+
+def _damage_accuracy_text(home, metas):
+    meta = json.loads(metas[2].read_text())
+    metas[2].write_text(json.dumps({**meta, "test_accuracy": "0.99"}))
+    return metas[2].parent.name
+
+
+def _damage_active_json(home, metas):
+    (home / "active.json").write_bytes(b'{"name": ')
+    return "active.json"
+
+
+def _renamed_and_activated(home, metas):
+    folder = metas[1].parent
+    folder.rename(folder.with_name("mine"))
+    ModelStore().activate("mine")
+    return None
+
+
+@pytest.mark.parametrize("damage", [_damage_active_empty, _damage_active_field, _damage_created_at,
+                                    _damage_accuracy_text, _damage_active_json, _renamed_and_activated])
+def test_damaged_metadata_is_skipped_on_home_and_in_the_sidebar_with_a_notice(app_env, synthetic_dir, damage):
+    import random
+
+    from test_fuzz_store import make_store
+
+    metas = make_store(app_env, random.Random(1))
+    skipped = damage(app_env, metas)
+    at = open_app()  # fails on any exception shown
+    warnings = " ".join(w.value for w in at.sidebar.warning)
+    active = ModelStore().active_info()
+    assert f"`{active.name}`" in sidebar_text(at) and f"**{active.name}**" in markdowns(at)  # sidebar and model card
+    if skipped is None:
+        assert active.name == "mine" and not warnings
+    else:
+        assert skipped in warnings and skipped != active.name
+        assert "/work" not in warnings and str(app_env) not in warnings  # no server paths for visitors
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fuzzed_metadata_never_shows_an_exception_on_home(app_env, synthetic_dir, seed):
+    import random
+
+    from test_fuzz_store import damage, make_store
+
+    rng = random.Random(seed)
+    metas = make_store(app_env, rng)
+    damage(app_env, metas, rng)
+    at = open_app()
+    assert at.sidebar.markdown and markdowns(at)
+    run(at.switch_page(PAGES["train"]))  # lists every stored model (the runs table, the curves)

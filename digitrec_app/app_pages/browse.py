@@ -13,7 +13,7 @@ try:
     data = resources.mnist()
     loaded = resources.active_model()
 except (MnistError, ModelStoreError) as e:
-    st.error(str(e))
+    st.error(resources.explain(e))
     st.stop()
 if loaded.notice:
     st.warning(loaded.notice)

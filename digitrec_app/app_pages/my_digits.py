@@ -3,7 +3,7 @@ import streamlit as st
 
 from digitrec_app.ui import gallery, navigation, resources, runs
 from digitrec_app.ui.figures import confusion_figure
-from digitrec_core import MnistError, ModelStoreError
+from digitrec_core import MnistError, ModelStoreError, public
 from digitrec_core.activation import MNIST_TOLERANCE
 from digitrec_core.jobs import TrainingBusy
 from digitrec_core.models import FINE_TUNE
@@ -29,12 +29,17 @@ def exchange() -> None:
     st.subheader("Keep or share them")
     c = st.columns(2)
     with c[0]:
-        st.download_button("Export as a zip", data=lambda: gallery.export_bytes(store.root), icon=":material/download:",
-                           file_name="my_digits.zip", mime="application/zip", disabled=not items, key="export",
+        st.download_button("Export as a zip", data=lambda: gallery.export_bytes(personal.root),
+                           icon=":material/download:", file_name="my_digits.zip", mime="application/zip",
+                           disabled=not items, key="export",
                            help="PNGs (the raw drawing and the 28x28) plus index.csv with the labels.")
     with c[1]:
+        if resources.is_public():  # a zip may hold 20,000 samples: more than a visitor may keep here
+            st.caption(f"Importing is off on this public server (each visitor keeps at most "
+                       f"{public.MAX_SESSION_DIGITS} digits).")
+            return
         st.file_uploader("Import a zip exported from DigitRec", type=["zip"], key=IMPORT_KEY,
-                         on_change=gallery.import_upload, args=(store.root, IMPORT_KEY),
+                         on_change=gallery.import_upload, args=(personal.root, IMPORT_KEY),
                          help="Samples already in your set are skipped, so importing twice adds nothing.")
 
 
@@ -50,7 +55,8 @@ if not items:
 
 # ---- what there is ----------------------------------------------------------------------------
 counts = class_counts([t.sample.label for t in items])
-st.caption(f"{plural(len(items), 'digit')} of yours, kept in `{personal.folder}`.")
+where = "for this session on this server" if resources.is_public() else f"in `{personal.folder}`"  # no server paths
+st.caption(f"{plural(len(items), 'digit')} of yours, kept {where}.")
 for d, col in enumerate(st.columns(10)):
     col.metric(f"{d}s", counts[d])
 
@@ -59,7 +65,7 @@ st.subheader("How the active model reads them")
 try:
     loaded = resources.active_model()
 except ModelStoreError as e:
-    st.error(str(e))
+    st.error(resources.explain(e))
     st.stop()
 report = resources.personal_review(loaded.info.name, tuple(t.sample.id for t in items),
                                    np.stack([t.digit for t in items]), np.array([t.sample.label for t in items]))
@@ -103,7 +109,9 @@ elif job is not None and job.running:
 else:
     why_not = None
 c = st.columns([1, 1, 3], vertical_alignment="bottom")
-epochs = c[0].number_input("Epochs", 1, 20, FINE_TUNE.epochs, key="finetune_epochs")
+visitor = not resources.is_operator()  # public mode: a bounded run, kept for this visitor, never shared
+max_epochs = public.MAX_FINE_TUNE_EPOCHS if visitor else 20
+epochs = c[0].number_input("Epochs", 1, max_epochs, min(FINE_TUNE.epochs, max_epochs), key="finetune_epochs")
 clicked = c[1].button("Fine-tune", icon=":material/model_training:", type="primary", disabled=why_not is not None,
                       help=why_not, key="finetune")
 if why_not:
@@ -111,10 +119,15 @@ if why_not:
 if clicked and why_not is None:
     # MNIST is loaded on the click, not with the page: browsing your digits never waits for it.
     try:
-        sup.start_fine_tune(owner=me, epochs=int(epochs), data=resources.mnist())
+        # This session's model and digits: in public mode both are the visitor's own.
+        own = resources.is_public()  # None: the store's active model and personal set, as locally
+        sup.start_fine_tune(owner=me, base=loaded.info.name if own else None, epochs=min(int(epochs), max_epochs),
+                            data=resources.mnist(), samples=personal.arrays(with_ids=True) if own else None,
+                            **resources.run_limits())
         st.rerun()  # redraw with the button disabled and the live view polling
     except MnistError as e:
-        st.error(f"Fine-tuning mixes in MNIST images so the model keeps what it knew, and MNIST is missing. {e}")
+        st.error("Fine-tuning mixes in MNIST images so the model keeps what it knew, and MNIST is missing. "
+                 + resources.explain(e))
     except TrainingBusy as e:
         st.error(str(e))
 
@@ -141,6 +154,6 @@ runs.watch("finetune", fine_tune_result, me=me)
 # ---- the digits, one gallery a digit -----------------------------------------------------------
 st.subheader("Your digits")
 st.caption("As the model sees them (28x28). Change a label to relabel a digit; Delete removes it.")
-gallery.digit_gallery(items, store.root)
+gallery.digit_gallery(items, personal.root)
 
 exchange()

@@ -4,7 +4,7 @@ import streamlit as st
 
 from digitrec_app.ui import navigation, resources, runs
 from digitrec_app.ui.components import curves_figure
-from digitrec_core import ARCHITECTURES, MnistError
+from digitrec_core import ARCHITECTURES, MnistError, public
 from digitrec_core.jobs import TrainingBusy
 from digitrec_core.optional import has_tensorflow, install_hint
 from digitrec_core.text import plural
@@ -37,10 +37,17 @@ import_module("digitrec_core.training")  # TensorFlow loads with the page, not i
 try:
     data = resources.mnist()
 except MnistError as e:
-    st.error(f"Training needs MNIST. {e}")
+    st.error(f"Training needs MNIST. {resources.explain(e)}")
     st.stop()
 sup = resources.supervisor()
 me = resources.session_id()
+# A public-mode visitor trains a bounded run that is kept for a while and never becomes the shared model.
+visitor = not resources.is_operator()
+max_epochs, max_images = (public.MAX_EPOCHS, min(public.MAX_IMAGES, data.n_train)) if visitor else (100, data.n_train)
+if visitor:
+    st.caption(f"Visitors train at most {public.MAX_EPOCHS} epochs on {public.MAX_IMAGES:,} images, for at most "
+               f"{public.MAX_SECONDS} s. Your model is yours to switch to; it does not replace the shared one, and "
+               f"only the {public.KEEP_VISITOR_MODELS} newest visitors' models are kept.")
 
 
 # ---- hyperparameters -------------------------------------------------------------------------
@@ -52,14 +59,14 @@ recipe = ARCHITECTURES[arch].recipe
 # The widgets are keyed per architecture: choosing one loads its recipe.
 with st.form("hyperparameters", border=True, enter_to_submit=False):
     c = st.columns(4)
-    epochs = c[0].number_input("Epochs", 1, 100, recipe.epochs, key=f"epochs_{arch}")
+    epochs = c[0].number_input("Epochs", 1, max_epochs, min(recipe.epochs, max_epochs), key=f"epochs_{arch}")
     batch_size = c[1].select_slider(
         "Batch size", ["auto", 16, 32, 64, 128, 256, 512], "auto", key=f"batch_{arch}",
         help=f"auto: the recipe's {recipe.batch_size}, halved for a short run until it takes at least "
         f"{recipe.min_steps} steps (down to {recipe.min_batch_size})")
     lr = c[2].number_input("Learning rate", 1e-5, 1.0, recipe.learning_rate, format="%.4f", step=1e-4,
                            key=f"lr_{arch}")
-    limit = c[3].number_input("Training images", min(500, data.n_train), data.n_train, data.n_train, step=500,
+    limit = c[3].number_input("Training images", min(500, max_images), max_images, max_images, step=500,
                               key=f"limit_{arch}",
                               help="A random subset of this size; 10% of it is held out for validation.")
     augment = st.toggle("Augmentation (rotation, scale, slant, shift, stroke weight)", recipe.augment,
@@ -71,10 +78,12 @@ elif busy and job.owner != me:
     st.info("Another tab is training right now; its progress is below. You can train when it finishes.")
 
 if clicked and not (busy and job.owner == me):  # a replayed submit must not start a second run
-    cfg = {"arch": arch, "epochs": int(epochs), "batch_size": None if batch_size == "auto" else int(batch_size),
-           "learning_rate": float(lr), "augment": bool(augment), "limit": int(limit) if limit < data.n_train else None}
+    # Clamped here too: the widgets' bounds are only what the browser was told.
+    epochs, limit = min(int(epochs), max_epochs), min(int(limit), max_images)
+    cfg = {"arch": arch, "epochs": epochs, "batch_size": None if batch_size == "auto" else int(batch_size),
+           "learning_rate": float(lr), "augment": bool(augment), "limit": limit if limit < data.n_train else None}
     try:
-        sup.start(cfg, owner=me, data=data)
+        sup.start(cfg, owner=me, data=data, **resources.run_limits())
         st.rerun()  # redraw with the Train button disabled and the live view polling
     except TrainingBusy as e:
         st.error(str(e))

@@ -7,17 +7,30 @@ only training and fine-tuning do, on their own thread.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 
 import numpy as np
 import streamlit as st
 
-from digitrec_core import LoadedModel, Mnist, ModelInfo, ModelStore, ModelStoreError, load_mnist, predict_proba
+from digitrec_core import (
+    LoadedModel,
+    Mnist,
+    MnistError,
+    ModelInfo,
+    ModelStore,
+    ModelStoreError,
+    load_mnist,
+    predict_proba,
+    public,
+)
 from digitrec_core.evaluation import Evaluation, metrics
 from digitrec_core.jobs import TrainingSupervisor
-from digitrec_core.personal import PersonalDigits
+from digitrec_core.personal import PersonalDigits, PersonalDigitsError
 from digitrec_core.review import Review, review
+
+log = logging.getLogger("digitrec")
 
 
 def store() -> ModelStore:
@@ -40,7 +53,85 @@ def supervisor() -> TrainingSupervisor:
     return TrainingSupervisor()
 
 
+# ---- public mode: who is asking, and what this session chose --------------------------------------
+
+MODEL_KEY = "public_model"  # st.session_state: the model this visitor switched to (public mode)
+OPERATOR_KEY = "public_operator"  # st.session_state: True once this session gave the operator password
+
+
+def _secrets() -> dict:
+    """Streamlit secrets as a plain dict; {} when there is no secrets file (reading it then raises)."""
+    try:
+        return {k: st.secrets[k] for k in st.secrets}
+    except Exception:  # no secrets.toml, or a malformed one: public mode then reads the environment only
+        return {}
+
+
+def is_public() -> bool:
+    return public.is_public(_secrets())
+
+
+def operator_password() -> str | None:
+    return public.operator_password(_secrets())
+
+
+def is_operator() -> bool:
+    """May this session change the shared store? Always locally; in public mode once it gave the password."""
+    return not is_public() or bool(st.session_state.get(OPERATOR_KEY))
+
+
+def log_in(password: str) -> bool:
+    ok = public.check_password(password, operator_password())
+    st.session_state[OPERATOR_KEY] = ok
+    return ok
+
+
+def choose_model(name: str) -> None:
+    """Make `name` the model this session uses: the shared active model for the operator (and
+    locally), this visitor's own choice otherwise."""
+    if is_operator():
+        store().activate(name)
+        st.session_state.pop(MODEL_KEY, None)
+    else:
+        store().info(name)  # raises if it is not there
+        st.session_state[MODEL_KEY] = name
+
+
+def explain(e: Exception) -> str:
+    """An error as the page says it: in full locally; in public mode without the server's paths and
+    settings (they go to the server log for the operator)."""
+    if not is_public():
+        return str(e)
+    log.warning("Shown to a visitor as a short message: %s: %s", type(e).__name__, e)
+    if isinstance(e, MnistError):  # the pages say what MNIST was needed for
+        return "The details are in the server's log."
+    if isinstance(e, ModelStoreError):
+        return "The model could not be loaded; the details are in the server's log."
+    return "Something went wrong on the server; the details are in its log."
+
+
+def run_limits() -> dict:
+    """The supervisor's keywords for a run this session starts: none for the operator (and locally); for a
+    visitor, a time cap, saved without becoming the shared model, and pruned with the other visitors' models."""
+    if is_operator():
+        return {}
+    shared = store()
+
+    def after_save(saved) -> None:
+        public.record_visitor_model(shared, saved.info.name)
+
+    return {"activate": "never", "max_seconds": public.MAX_SECONDS, "after_save": after_save}
+
+
 def active_info() -> ModelInfo | None:
+    """The model this session uses: the store's active one, or in public mode the visitor's own choice
+    while that model still exists (visitors' models are pruned)."""
+    chosen = st.session_state.get(MODEL_KEY) if is_public() else None
+    if chosen is not None:
+        try:
+            return store().info(chosen)
+        except ModelStoreError:
+            st.session_state.pop(MODEL_KEY, None)
     return store().active_info()
 
 
@@ -62,9 +153,27 @@ def test_report(model_name: str) -> Evaluation:
     return metrics(predict_proba(model(model_name).model, data.x_test), data.y_test)
 
 
+class VisitorDigits(PersonalDigits):
+    """One public-mode visitor's digits: at most `public.MAX_SESSION_DIGITS` of them."""
+
+    def add(self, *args, **kwargs) -> str:
+        if len(self) >= public.MAX_SESSION_DIGITS:
+            raise PersonalDigitsError(f"you have kept {public.MAX_SESSION_DIGITS} digits, the most a visitor may keep "
+                                      "here; delete some on My digits first.")
+        return super().add(*args, **kwargs)
+
+
 def personal() -> PersonalDigits:
-    """The personal digit set of the store in use (cheap: nothing is read until asked)."""
-    return PersonalDigits(store().root)
+    """The personal digit set of the store in use (cheap: nothing is read until asked); in public
+    mode, this visitor's own, under `<store>/public/<session>/` (the least recently used visitors'
+    folders beyond `public.KEEP_SESSIONS` are deleted when a new visitor arrives)."""
+    if not is_public():
+        return PersonalDigits(store().root)
+    root = store().root
+    if not st.session_state.get("public_pruned"):
+        public.prune_sessions(root, spare=session_id())
+        st.session_state.public_pruned = True
+    return VisitorDigits(public.visitor_root(root, session_id()))
 
 
 @st.cache_data(show_spinner="Classifying your digits...", max_entries=8)

@@ -149,17 +149,27 @@ def live_view(job, *, me: str) -> None:
             st.progress(min(events[-1].fraction, 1.0), text=progress_text(events[-1]))
     st.plotly_chart(curves_figure({"this run": epoch_history(events)}, curve_points(events)), key=chart_key,
                     config={"displayModeBar": False})
-    if job.running:
-        st.button("Stop", icon=":material/stop:", on_click=job.stop, key=stop_key, disabled=job.stop_event.is_set())
+    if not job.running:
+        return
+    if resources.is_public() and job.owner != me:  # a visitor stops only their own run
+        st.caption("One run at a time on this server: you can start yours when this one finishes.")
+    else:
+        by = me if resources.is_public() else None  # the job checks it too: a replayed click cannot stop another's
+        st.button("Stop", icon=":material/stop:", on_click=job.stop, kwargs={"by": by}, key=stop_key,
+                  disabled=job.stop_event.is_set())
 
 
 def outcome(job) -> None:
     """A finished run that saved nothing: it failed, or it was stopped."""
     if job.error:
-        st.error(f"{VERB[job.kind]} failed: {job.error}")
+        # A visitor sees no exception text: it can name server paths.
+        why = "something went wrong on the server" if resources.is_public() else job.error
+        st.error(f"{VERB[job.kind]} failed: {why}")
     elif job.result is not None and job.result.stopped:
         n = batches_run(job.events)
-        st.warning(f"Stopped after {plural(n, 'batch', 'batches')}. Nothing was saved; the active model is unchanged.")
+        cap = f" at the {job.max_seconds:.0f}-second limit" if job.timed_out else ""
+        st.warning(f"Stopped{cap} after {plural(n, 'batch', 'batches')}. Nothing was saved; "
+                   "the active model is unchanged.")
 
 
 def saved_view(saved, *, key: str, compare: bool = True) -> None:
@@ -174,11 +184,12 @@ def saved_view(saved, *, key: str, compare: bool = True) -> None:
         st.table(comparison_table(saved))
     if saved.activated:
         return
-    store = resources.store()
-    current = store.active_info()
+    current = resources.active_info()  # in public mode, this visitor's model
+    shared = resources.is_operator()
     if current is not None and current.name == name:
-        st.caption(f"`{name}` is the active model now.")
-    elif st.button("Make active", key=f"make_active_{key}_{name}", type="primary",
-                   help=f"Use {name} on every page instead of {current.name if current else 'no model'}."):
-        store.activate(name)
+        st.caption(f"`{name}` is {'the active model' if shared else 'your model'} now.")
+    elif st.button("Make active" if shared else "Use it", key=f"make_active_{key}_{name}", type="primary",
+                   help=f"Use {name} on every page instead of {current.name if current else 'no model'}"
+                   + ("." if shared else ", for you only.")):
+        resources.choose_model(name)
         st.rerun()  # the whole page: the sidebar names the active model

@@ -336,6 +336,20 @@ def test_draw_a_stroke_0_ms_after_clear_is_kept_whole_and_classified(page: Page)
         expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
 
 
+def test_draw_a_stroke_started_at_the_canvas_top_edge_is_classified(page: Page):
+    """The canvas's hidden toolbar used to sit over its top rows until the pointer had hovered for
+    0.1 s: a quick stroke (or a touch) started there never reached the canvas (found by bench/load.py)."""
+    open_draw(page)
+    for k, x in enumerate((60, 153, 200, 250)):
+        if k:
+            clear_canvas(page)
+        pen(page, canvas_box(page), [(x, 8), (x, 220)], steps=6)  # the pointer lands there and presses at once
+        try:
+            expect(prediction(page)).to_have_text("Prediction: 1", timeout=30_000)
+        except AssertionError as e:
+            raise AssertionError(f"a stroke started at ({x}, 8) did not register: {e}") from None
+
+
 def test_draw_clear_and_draw_again_ten_times_registers_every_stroke(page: Page):
     open_draw(page)
     for k in range(10):

@@ -91,7 +91,26 @@ export default function ({ parentElement, data, setTriggerValue }) {
   };
   installed.set(parentElement, onClick);
   document.addEventListener("click", onClick, true);
+  // The canvas's toolbar waits, invisible, 1rem above the canvas's top edge until the pointer has
+  // hovered for 0.1 s, and its box covers the canvas's top rows: a stroke started there (a quick one,
+  // or any by touch) never reached the canvas. It now always sits above the canvas, and only its
+  // buttons take the pointer.
+  const unblock = () => {
+    const box = document.querySelector(`.st-key-${CSS.escape(data.canvas)}`);
+    const root = box && box.querySelector("[data-testid=stBidiComponentIsolated]")?.shadowRoot;
+    if (!root || !root.querySelector(".dc-toolbar")) return false;
+    if (!root.querySelector("style[data-digitrec]")) {
+      const style = document.createElement("style");
+      style.dataset.digitrec = "toolbar";
+      style.textContent = ".dc-toolbar { top: -2.65rem !important; pointer-events: none; } "
+        + ".dc-toolbar-card { pointer-events: auto; }";
+      root.appendChild(style);
+    }
+    return true;
+  };
+  const timer = setInterval(() => unblock() && clearInterval(timer), 100);
   return () => {
+    clearInterval(timer);
     document.removeEventListener("click", onClick, true);
     installed.delete(parentElement);
   };

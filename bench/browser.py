@@ -44,7 +44,6 @@ import argparse
 import os
 import random
 import re
-import shlex
 import statistics
 import subprocess
 import sys
@@ -60,6 +59,7 @@ from digitrec_app.browser import (
     VIEWPORT,
     Server,
     click_page,
+    command_line,
     empty_canvas_prompt,
     launch,
     main_area,
@@ -226,12 +226,7 @@ def main() -> None:
     if live:
         print(f"\nWhile a run trains, over {args.watch:g} s each: chromium uses {live['streaming']:.1%} of one core "
               f"with the Train page's live curves open, {live['elsewhere']:.1%} on the Home page.")
-    mnist = os.environ.get("DIGITREC_MNIST_DIR")
-    env = f"DIGITREC_MNIST_DIR={shlex.quote(mnist)} " if mnist else ""
-    argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
-    print(f"\n`{env}python bench/browser.py{' ' + argv if argv else ''}`")
-    print(f"({os.cpu_count()} CPU cores, chromium {CHROMIUM}, streamlit run options: "
-          f"{' '.join(args.server_arg) or 'the defaults'})")
+    print("\n" + command_line("bench/browser.py", args.server_arg))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import statistics
 import sys
 import tempfile
@@ -45,13 +44,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
-from digitrec_app.browser import (  # noqa: E402
+from digitrec_app.browser import (
     CANVAS,
     CHROMIUM,
     SEVEN,
     VIEWPORT,
     Server,
     click_page,
+    command_line,  # noqa: E402
     drawable,
     empty_canvas_prompt,
     launch,
@@ -261,12 +261,7 @@ def main() -> None:
     print(f"| peak (VmHWM) | {mem['peak'] / MB:.0f} | |")
     print("\nThe server has loaded: " + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in mem["loaded"].items())
           + "." + ("" if os.environ.get("DIGITREC_MNIST_DIR") else " (No DIGITREC_MNIST_DIR: no Test browser.)"))
-    mnist = os.environ.get("DIGITREC_MNIST_DIR")
-    env = f"DIGITREC_MNIST_DIR={shlex.quote(mnist)} " if mnist else ""
-    argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
-    print(f"\n`{env}python bench/serving.py{' ' + argv if argv else ''}`")
-    print(f"({os.cpu_count()} CPU cores, chromium {CHROMIUM}, streamlit run options: "
-          f"{' '.join(args.server_arg) or 'the defaults'})")
+    print("\n" + command_line("bench/serving.py", args.server_arg))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -219,3 +220,12 @@ def timed_stroke(page: Page, points: list[tuple[float, float]], steps: int = 12,
     t = page.evaluate("() => window.__stroke")
     return {"sent": t["sent"] - t["up"] if t["sent"] is not None else None, "shown": t["shown"] - t["up"],
             "text": t["text"]}
+
+
+def command_line(script: str, server_args: list[str]) -> str:
+    """How a benchmark was run, for its report: the command (with DIGITREC_MNIST_DIR) and the machine."""
+    mnist = os.environ.get("DIGITREC_MNIST_DIR")
+    env = f"DIGITREC_MNIST_DIR={shlex.quote(mnist)} " if mnist else ""
+    argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
+    return (f"`{env}python {script}{' ' + argv if argv else ''}`\n({os.cpu_count()} CPU cores, chromium {CHROMIUM}, "
+            f"streamlit run options: {' '.join(server_args) or 'the defaults'})")

@@ -68,3 +68,16 @@ def store_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv(HOME_ENV, str(home))
     return home
+
+
+def serving(server):
+    """A module fixture's body for a dashboard server (digitrec_app.browser.Server): healthy, then
+    stopped however the tests end."""
+    try:
+        try:
+            server.wait_healthy(timeout=60)
+        except RuntimeError as e:
+            pytest.fail(str(e))
+        yield server
+    finally:
+        server.stop()

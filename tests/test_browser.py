@@ -22,6 +22,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from conftest import ROOT, serving
 
 from digitrec_app.browser import (  # shared with the benchmarks
     CANVAS,
@@ -40,7 +41,6 @@ from digitrec_app.browser import (  # shared with the benchmarks
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
 
 # Screenshots go to a scratch folder, so a test run never changes tracked files; to refresh the
 # README's pictures: DIGITREC_SCREENSHOTS=assets/screenshots python -m pytest tests/test_browser.py
@@ -79,13 +79,8 @@ def server(mnist_dir, store_dir):
     server = Server(ROOT, ["--server.fileWatcherType", "none"], home=store_dir,
                     env={"DIGITREC_MNIST_DIR": str(mnist_dir)})
     try:
-        try:
-            server.wait_healthy(timeout=60)
-        except RuntimeError as e:
-            pytest.fail(str(e))
-        yield server
+        yield from serving(server)
     finally:
-        server.stop()
         server_log = server.log.read_text(errors="replace")
         # Print the server's tracebacks (a failed training thread, say) into the pytest report.
         if "Traceback" in server_log:

@@ -11,11 +11,11 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, serving
 
 from digitrec_app.browser import CHROMIUM, VIEWPORT, Server, launch
 
 pytestmark = [pytest.mark.browser, pytest.mark.mnist]
-ROOT = Path(__file__).resolve().parents[1]
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"the browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)",
@@ -45,14 +45,7 @@ def store_dir(tmp_path_factory) -> Path:
 def server(mnist_dir, store_dir):
     server = Server(ROOT, ["--server.fileWatcherType", "none"], home=store_dir,
                     env={"DIGITREC_MNIST_DIR": str(mnist_dir), "DIGITREC_PUBLIC": "1"})
-    try:
-        try:
-            server.wait_healthy(timeout=60)
-        except RuntimeError as e:
-            pytest.fail(str(e))
-        yield server
-    finally:
-        server.stop()
+    yield from serving(server)
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import streamlit as st
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from digitrec_app import launch  # noqa: E402
 from digitrec_app.ui import navigation, resources  # noqa: E402
 from digitrec_core.store import shipped_info  # noqa: E402
 
@@ -45,16 +46,12 @@ KERAS_STATE_KEPT = keep_keras_state()  # once per process: the module is importe
 
 def warn_if_exposed() -> bool:
     """Say so (once a process) when the server listens beyond localhost without public mode: every
-    visitor could then switch the shared model, stop runs and train without bounds."""
-    address = st.get_option("server.address")
-    if resources.is_public() or address not in (None, "", "0.0.0.0", "::"):
-        return False
-    log.warning(
-        "DigitRec listens on every network interface (server.address is %s) without public mode: anyone who "
-        "reaches it can change the active model and train without limits. Set DIGITREC_PUBLIC=1 for a shared "
-        "server (see README, Public mode), or --server.address=localhost for yourself.", address or "unset",
-    )
-    return True
+    visitor could then switch the shared model, stop runs and train without bounds. `digitrec app` says
+    it before the server starts; a clone's `streamlit run` runs no app code before the first page load."""
+    warning = launch.exposed_warning(st.get_option("server.address"), resources.is_public())
+    if warning:
+        log.warning(warning)
+    return warning is not None
 
 
 EXPOSED_WARNED = warn_if_exposed()  # once per process: the module is imported once

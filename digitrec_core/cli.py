@@ -337,12 +337,11 @@ def cmd_app(args: argparse.Namespace) -> int:
     """`streamlit run` on the packaged dashboard, with DigitRec's server options and the user's own after them."""
     import subprocess
 
-    from digitrec_app import APP_SCRIPT, PUBLIC_SERVER_OPTIONS, SERVER_OPTIONS  # Streamlit loads in the child
-    from digitrec_core.public import is_public
+    from digitrec_app.launch import streamlit_command  # Streamlit's server loads in the child
 
-    options = {**SERVER_OPTIONS, **(PUBLIC_SERVER_OPTIONS if is_public() else {})}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
-           *(f"--{k}={v}" for k, v in options.items()), *args.streamlit_args]
+    cmd, warning = streamlit_command(args.streamlit_args)
+    if warning:
+        print(f"Warning: {warning}", file=sys.stderr)
     try:
         return subprocess.call(cmd)
     except KeyboardInterrupt:  # Ctrl-C reaches Streamlit too, which shuts down on its own

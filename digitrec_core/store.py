@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -240,7 +240,7 @@ def _created(info: ModelInfo) -> datetime:
 
 def _utc(iso: str) -> datetime:
     t = datetime.fromisoformat(iso)
-    return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _meta_label(folder: Path) -> str:
@@ -554,7 +554,7 @@ class ModelStore:
         if policy not in ACTIVATE_POLICIES:
             raise ValueError(f"activate must be one of {', '.join(ACTIVATE_POLICIES)}, not {activate!r}.")
         cfg = result.config
-        created = datetime.now(timezone.utc)
+        created = datetime.now(UTC)
         kind = getattr(result, "kind", "train")
         name = f"{cfg.arch if kind == 'train' else 'finetune'}-{created:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
         info = ModelInfo(

@@ -7,14 +7,15 @@ tests/test_serve_only.py.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
-import tomllib
 from conftest import ROOT
 
 import digitrec_app
@@ -84,3 +85,54 @@ def test_the_console_command_and_python_m_both_work(argv):
     out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True).stdout
     for command in ("train", "finetune", "evaluate", "predict", "models", "activate", "app"):
         assert command in out
+
+
+@pytest.fixture
+def streamlit_config():
+    """`digitrec app` parses Streamlit's config in this process: parse the project's again afterwards."""
+    from streamlit import config
+
+    cwd = Path.cwd()
+    yield
+    with contextlib.chdir(cwd):  # torn down before monkeypatch's chdir is undone
+        config.get_config_options(force_reparse=True, options_from_flags={})
+
+
+def test_digitrec_app_reads_public_mode_from_secrets_and_warns_before_the_server_starts(
+        monkeypatch, tmp_path, capsys, streamlit_config):
+    calls = []
+    monkeypatch.setattr(subprocess, "call", lambda cmd: calls.append(cmd) or 0)
+    monkeypatch.delenv("DIGITREC_PUBLIC", raising=False)
+    monkeypatch.chdir(tmp_path)  # Streamlit reads ./.streamlit/{config,secrets}.toml from here
+    (tmp_path / ".streamlit").mkdir()
+
+    assert cli.main(["app"]) == 0  # the local default: every interface, so said before the server starts
+    assert "--client.showErrorDetails=none" not in calls[-1]
+    assert "listens on every network interface (server.address is unset) without public mode" in capsys.readouterr().err
+
+    assert cli.main(["app", "--server.address", "localhost"]) == 0
+    assert "without public mode" not in capsys.readouterr().err
+    (tmp_path / ".streamlit" / "config.toml").write_text('[server]\naddress = "127.0.0.1"\n')
+    assert cli.main(["app"]) == 0
+    assert "without public mode" not in capsys.readouterr().err
+    assert cli.main(["app", "--server.address=0.0.0.0"]) == 0  # the user's flag beats the config file
+    assert "server.address is 0.0.0.0" in capsys.readouterr().err
+
+    (tmp_path / ".streamlit" / "secrets.toml").write_text('DIGITREC_PUBLIC = "1"\n')
+    assert cli.main(["app", "--server.address=0.0.0.0"]) == 0  # public mode set only in secrets
+    assert "--client.showErrorDetails=none" in calls[-1] and "without public mode" not in capsys.readouterr().err
+    (tmp_path / ".streamlit" / "secrets.toml").write_text('DIGITREC_PUBLIC = [oops\n')  # Streamlit will say
+    assert cli.main(["app", "--server.address=0.0.0.0"]) == 0
+    assert "--client.showErrorDetails=none" not in calls[-1] and "without public mode" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, options", [
+    ([], {}),
+    (["--server.port", "8502", "--server.headless=true"], {"server.port": "8502", "server.headless": "true"}),
+    (["--server.address=::", "--logger.level", "debug"], {"server.address": "::", "logger.level": "debug"}),
+    (["--server.runOnSave", "--server.port=1"], {"server.runOnSave": "", "server.port": "1"}),
+])
+def test_streamlits_flags_are_read_as_streamlit_reads_them(args, options):
+    from digitrec_app.launch import flag_options
+
+    assert flag_options(args) == options

@@ -8,9 +8,11 @@ so we rebuild exactly that preparation here. numpy and Pillow only, so it stays 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
+import threading
 from typing import BinaryIO
 
 import numpy as np
@@ -252,7 +254,10 @@ def read_image(
                 raise ImageError(_NOT_ACCEPTED.format(kind=f"a {im.format} image"))
             if im.width * im.height > max_pixels:  # checked from the header, before decoding anything
                 raise ImageError(f"Image is {im.width}x{im.height} pixels; the limit is {max_pixels:,} pixels.")
-            return _to_array(ImageOps.exif_transpose(im))
+            with _BIG_DECODE if im.width * im.height > _BIG_PIXELS else contextlib.nullcontext():
+                small = _averaged_down(im)
+            ImageOps.exif_transpose(small, in_place=True)  # reduce() kept the EXIF; upright only what is small
+            return _to_array(small)
     except ImageError:
         raise
     except Image.DecompressionBombError as e:
@@ -290,9 +295,35 @@ def _read_bytes(data: bytes | str | os.PathLike | BinaryIO, max_bytes: int) -> b
     return raw
 
 
+# Decoding is where an upload costs memory: a 100 KB PNG can hold 25 Mpx (100 MB as RGBA). Such images are
+# decoded one at a time, so visitors uploading together cannot stack those peaks.
+_BIG_PIXELS = 4 * MAX_SIDE * MAX_SIDE
+_BIG_DECODE = threading.Lock()
+
+
+def _averaged_down(im: Image.Image) -> Image.Image:
+    """The decoded image, its longer side averaged down to at most MAX_SIDE as canvas_to_mnist would do
+    (that many pixels are all it reads), without holding more than one full-size copy: a JPEG is decoded
+    straight at 1/2, 1/4 or 1/8 scale by libjpeg, other images are reduced right after decoding."""
+    if max(im.size) <= MAX_SIDE:
+        return im
+    if im.format in ("JPEG", "MPO"):
+        im.draft(im.mode, tuple(max(1, side * MAX_SIDE // max(im.size)) for side in im.size))
+    im.load()
+    if im.mode in ("P", "1", "I;16", "I;16B", "I;16L", "I;16N"):  # modes reduce() refuses: to what _to_array reads
+        im = im.convert("RGBA" if im.mode == "P" and _has_alpha(im) else "I" if im.mode.startswith("I;16") else
+                        "RGB" if im.mode == "P" else "L")
+    factor = -(-max(im.size) // MAX_SIDE)
+    return im.reduce(factor) if factor > 1 else im
+
+
+def _has_alpha(im: Image.Image) -> bool:
+    return im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
+
+
 def _to_array(im: Image.Image) -> np.ndarray:
     if im.mode in ("I", "F") or im.mode.startswith("I;16"):  # 16-bit, 32-bit, float: convert("L") would clip
         return as_uint8(np.asarray(im))  # scaled as canvas_to_mnist scales such an array: by its range
-    if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+    if _has_alpha(im):
         return np.asarray(im.convert("RGBA"))
     return np.asarray(im.convert("L" if im.mode in ("1", "L") else "RGB"))

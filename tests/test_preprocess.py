@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw
 import digitrec_app
 from digitrec_core.preprocess import (
     CENTER,
+    MAX_SIDE,
     MAX_UPLOAD_MB,
     MB,
     SIZE,
@@ -313,6 +314,39 @@ def test_exif_orientation_is_applied():
     image = read_image(encode(wide, "JPEG", exif=exif, quality=95))
     assert image.shape[:2] == (40, 20)
     assert image[:10].mean() > 200 and image[-10:].mean() < 50  # the left edge is now on top
+
+
+def big_photo(width, height, orientation=None, fmt="JPEG", mode="RGB"):
+    """A dark stroke on white, at the left third of a large image (a photo of a "1")."""
+    im = Image.new(mode, (width, height), "white")
+    ImageDraw.Draw(im).line([(width // 3, height // 5), (width // 3, 4 * height // 5)], fill="black", width=width // 30)
+    buf, options = io.BytesIO(), {}
+    if orientation:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        options["exif"] = exif
+    im.save(buf, fmt, **options)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt, mode", [("JPEG", "RGB"), ("PNG", "RGB"), ("PNG", "RGBA"), ("PNG", "P"), ("PNG", "1"),
+                                       ("PNG", "I;16")])
+def test_a_big_image_is_averaged_down_while_it_is_read_and_reads_as_before(fmt, mode):
+    data = big_photo(3000, 2000, fmt=fmt, mode=mode)
+    image = read_image(data)
+    assert max(image.shape[:2]) <= MAX_SIDE and image.shape[0] * 3 == image.shape[1] * 2
+    with Image.open(io.BytesIO(data)) as im:  # what canvas_to_mnist got before: the whole image
+        whole = canvas_to_mnist(np.asarray(im.convert("L")))
+    small = canvas_to_mnist(image)
+    assert np.abs(small - whole).max() < 0.25 and np.abs(small - whole).mean() < 0.01
+
+
+def test_a_big_photo_is_still_turned_upright():
+    image = read_image(big_photo(3000, 2000, orientation=6))  # "rotate 90 degrees clockwise to display"
+    height, width = image.shape[:2]
+    assert height <= MAX_SIDE and height * 2 == width * 3  # portrait now
+    rows = (image.mean(axis=(1, 2)) < 200).nonzero()[0] / height  # the stroke, once upright, runs across the top third
+    assert 0.25 < rows.min() and rows.max() < 0.42
 
 
 def truncated_png():

@@ -327,6 +327,30 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_digits(args: argparse.Namespace) -> int:
+    """Your digits (the My digits page's set) to or from a zip: the page's uploader takes zips up to the
+    server's upload limit, this takes any the import limits allow."""
+    from digitrec_core.personal import PersonalDigits, PersonalDigitsError
+
+    personal = PersonalDigits(ModelStore().root)
+    try:
+        if args.action == "export":
+            n = personal.export_zip(args.zip)
+            print(f"Exported {n:,} digits to {args.zip}.")
+        else:
+            n = personal.import_zip(args.zip)
+            report = personal.last_import
+            print(f"Imported {n:,} digits from {args.zip}; {report.already_present:,} were already in your set.")
+            for problem in report.problems:
+                print(f"Warning: {problem}", file=sys.stderr)
+    except (PersonalDigitsError, OSError) as e:
+        print(f"Error: {e}" if args.zip in str(e) else f"Error: {args.zip}: {e}", file=sys.stderr)
+        return 2
+    for problem in personal.problems:
+        print(f"Warning: {problem}", file=sys.stderr)
+    return 0
+
+
 def cmd_activate(args: argparse.Namespace) -> int:
     ModelStore().activate(args.name)
     print(f"{args.name} is now the active model.")
@@ -404,6 +428,11 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("--force", action="store_true",
                    help="replace what is at PATH even when it is not an earlier export of the same format")
     x.set_defaults(func=cmd_export)
+
+    d = sub.add_parser("digits", help="your digits (the My digits page's set) to or from a zip")
+    d.add_argument("action", choices=["export", "import"])
+    d.add_argument("zip", help="the zip to write (export) or read (import: one exported from DigitRec)")
+    d.set_defaults(func=cmd_digits)
 
     a = sub.add_parser("activate", help="make a stored model the active one")
     a.add_argument("name")

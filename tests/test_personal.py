@@ -634,3 +634,28 @@ def test_fuzz_damaged_zips_only_raise_the_documented_error(tmp_path, no_fsync):
             assert 0 <= s.label <= 9 and fresh.digit(s.id).shape == (28, 28)
         shutil.rmtree(fresh.root, ignore_errors=True)
     assert outcomes["refused"] > 10 and outcomes["imported"] > 10  # both paths were exercised
+
+
+def test_digitrec_digits_exports_and_imports_a_set_from_the_command_line(pd, tmp_path, monkeypatch, capsys):
+    from digitrec_core import cli
+
+    ids = fill(pd, 12)
+    monkeypatch.setenv("DIGITREC_HOME", str(pd.root))
+    zip_path = tmp_path / "mine.zip"
+    assert cli.main(["digits", "export", str(zip_path)]) == 0
+    assert "Exported 12 digits" in capsys.readouterr().out
+
+    other = tmp_path / "other"
+    monkeypatch.setenv("DIGITREC_HOME", str(other))
+    assert cli.main(["digits", "import", str(zip_path)]) == 0
+    assert "Imported 12 digits" in capsys.readouterr().out
+    assert sorted(s.id for s in PersonalDigits(other).samples()) == sorted(ids)
+    assert cli.main(["digits", "import", str(zip_path)]) == 0  # the same zip again adds nothing
+    assert "Imported 0 digits from" in (out := capsys.readouterr().out) and "12 were already in your set" in out
+
+    (tmp_path / "junk.zip").write_bytes(b"not a zip at all")
+    assert cli.main(["digits", "import", str(tmp_path / "junk.zip")]) == 2
+    assert "junk.zip: That file is not a zip archive" in capsys.readouterr().err
+    assert cli.main(["digits", "import", str(tmp_path / "missing.zip")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("missing.zip") == 1 and "does not exist" in err

@@ -40,7 +40,9 @@ def exchange() -> None:
             return
         st.file_uploader("Import a zip exported from DigitRec", type=["zip"], key=IMPORT_KEY,
                          on_change=gallery.import_upload, args=(personal.root, IMPORT_KEY),
-                         help="Samples already in your set are skipped, so importing twice adds nothing.")
+                         help="Samples already in your set are skipped, so importing twice adds nothing. "
+                              f"The server takes zips up to {st.get_option('server.maxUploadSize')} MB; for a "
+                              "bigger one, run `digitrec digits import FILE.zip` where DigitRec is installed.")
 
 
 if not items:

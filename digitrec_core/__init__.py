@@ -1,5 +1,5 @@
 """DigitRec's engine: data, MNIST-style preprocessing, models, training, fine-tuning on a person's
-digits, evaluation, the model store and the personal digit set.
+digits, evaluation, explanations, the model store and the personal digit set.
 
 Importing this package is cheap and never imports TensorFlow: `load_model()` serves through ONNX
 Runtime, and TensorFlow loads only to build, train, fine-tune or export a model, or for
@@ -10,6 +10,7 @@ from importlib import import_module
 
 from digitrec_core.data import MNIST_DIR_ENV, Mnist, MnistError, load_mnist
 from digitrec_core.evaluation import Evaluation, evaluate, predict_proba
+from digitrec_core.explanations import Explanation, explain
 from digitrec_core.models import ARCHITECTURES, build_model
 from digitrec_core.personal import PersonalDigits, PersonalDigitsError, Sample
 from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_image
@@ -46,6 +47,7 @@ __all__ = [
     "HOME_ENV",
     "MNIST_DIR_ENV",
     "Evaluation",
+    "Explanation",
     "FineTuneResult",
     "ImageError",
     "LoadedModel",
@@ -63,6 +65,7 @@ __all__ = [
     "build_model",
     "canvas_to_mnist",
     "evaluate",
+    "explain",
     "fine_tune",
     "load_mnist",
     "load_model",

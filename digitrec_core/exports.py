@@ -22,6 +22,7 @@ failure at any point leaves the earlier export as it was.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -36,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from digitrec_core.models import INPUT_SHAPE
-from digitrec_core.serving import OnnxModel, OnnxModelError, seal
+from digitrec_core.serving import FILTERS_KEY, LAYERS_KEY, OnnxModel, OnnxModelError, metadata_entry, seal
 
 
 class ExportError(ValueError):
@@ -240,12 +241,26 @@ def save_keras(model, path: Path) -> None:
     inference_copy(model).save(path)
 
 
-def onnx_bytes(model) -> bytes:
-    """The model as a sealed ONNX file (see `digitrec_core.serving`), checked to load in ONNX Runtime."""
+def onnx_bytes(model, *, taps: bool = False) -> bytes:
+    """The model as a sealed ONNX file (see `digitrec_core.serving`), checked to load in ONNX Runtime.
+
+    With `taps` (the store's `model.onnx`), the file also outputs what `digitrec_core.explain()` shows:
+    each block's output after the probabilities, named in its metadata with the first filters. The
+    probabilities stay the first output, so a tool that reads only that sees the plain classifier."""
+    extra = b""
+    if taps:
+        from digitrec_core.explanations import first_filters, tapped_model
+
+        model, names = tapped_model(model)
+        extra = metadata_entry(LAYERS_KEY, json.dumps(names))
+        if (found := first_filters(model)) is not None:
+            layer, kernel = found
+            extra += metadata_entry(FILTERS_KEY, json.dumps(
+                {"layer": layer, "shape": list(kernel.shape), "values": kernel.ravel().tolist()}))
     with tempfile.TemporaryDirectory(prefix="digitrec-onnx-") as tmp:
         path = Path(tmp) / "model.onnx"
         _export(model, path, "onnx")
-        data = seal(path.read_bytes())
+        data = seal(path.read_bytes() + extra)
     OnnxModel(data)  # a converter that wrote something ORT cannot run fails here, not when serving
     return data
 

@@ -10,6 +10,7 @@ instead of serving wrong probabilities.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -31,6 +32,23 @@ class OnnxModelError(ValueError):
     """An ONNX file that is damaged or is not a digit classifier; the message says which."""
 
 
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def metadata_entry(key: str, value: str) -> bytes:
+    """One ONNX metadata entry (ModelProto field 14: a key and a value string), to append to a model's
+    bytes: protobuf merges it in, and ONNX Runtime lists it in `custom_metadata_map`."""
+    k, v = key.encode(), value.encode()
+    entry = b"\x0a" + _varint(len(k)) + k + b"\x12" + _varint(len(v)) + v
+    return b"\x72" + _varint(len(entry)) + entry
+
+
 def seal(onnx_bytes: bytes) -> bytes:
     """The ONNX model with its checksum entry appended (what DigitRec writes as `model.onnx`)."""
     return onnx_bytes + _SEAL_HEAD + hashlib.sha256(onnx_bytes).hexdigest().encode()
@@ -44,6 +62,29 @@ def unseal(data: bytes) -> bytes:
     if hashlib.sha256(body).hexdigest().encode() != digest:
         raise OnnxModelError("it is damaged (its checksum does not match its contents)")
     return body
+
+
+LAYERS_KEY = "digitrec.layers"  # JSON list: the names of the outputs after the probabilities
+FILTERS_KEY = "digitrec.filters"  # JSON {"layer", "shape": [kh, kw, n], "values": [...]}: the first convolution's
+
+
+def _taps(meta: dict[str, str], extra_outputs: int) -> tuple[list[str], np.ndarray | None, str | None]:
+    """The tapped layers' names and the first filters from a model's metadata; nothing for a file
+    without them. Names that do not match the outputs, or damaged filters, are not used."""
+    try:
+        names = json.loads(meta.get(LAYERS_KEY, "[]"))
+    except (ValueError, RecursionError):
+        names = []
+    if not isinstance(names, list) or len(names) != extra_outputs or not all(isinstance(n, str) for n in names):
+        names = []
+    try:
+        f = json.loads(meta[FILTERS_KEY])
+        filters = np.asarray(f["values"], np.float32).reshape(f["shape"])
+        if filters.ndim != 3 or not isinstance(f["layer"], str):
+            raise ValueError("not (kh, kw, n) filters")
+        return names, filters, f["layer"]
+    except (KeyError, ValueError, TypeError, RecursionError):
+        return names, None, None
 
 
 def _session_options():
@@ -77,7 +118,9 @@ class OnnxModel:
         except Exception as e:  # ORT raises its own pybind types (InvalidProtobuf, Fail, ...)
             raise OnnxModelError(f"ONNX Runtime cannot read it ({type(e).__name__}: {e})") from e
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        if len(inputs) != 1 or len(outputs) != 1:
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.layer_names, self.filters, self.filters_layer = _taps(meta, len(outputs) - 1)
+        if len(inputs) != 1 or len(outputs) != 1 + len(self.layer_names):
             raise OnnxModelError(f"it is not a digit classifier ({len(inputs)} inputs, {len(outputs)} outputs)")
         inp, out = inputs[0], outputs[0]
         if inp.type != "tensor(float)" or list(inp.shape[1:]) != list(INPUT_SHAPE) or out.shape[1:] != [NUM_CLASSES]:
@@ -100,6 +143,11 @@ class OnnxModel:
     def run(self, x: np.ndarray) -> np.ndarray:
         # ascontiguousarray is free for what as_batch returns; ORT would copy a strided array anyway.
         return self.session.run(self.output_names, {self.input_name: np.ascontiguousarray(x, np.float32)})[0]
+
+    def run_all(self, x: np.ndarray) -> list[np.ndarray]:
+        """The probabilities, then the outputs of `layer_names` (empty for a model written before
+        DigitRec tapped its layers, or by another tool)."""
+        return self.session.run(None, {self.input_name: np.ascontiguousarray(x, np.float32)})
 
     def __repr__(self) -> str:
         return f"OnnxModel({self.source!r})"

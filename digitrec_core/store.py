@@ -356,7 +356,7 @@ def _make_onnx(info: ModelInfo) -> OnnxModel:
                                   + install_hint("Making it") + ".")
     keras_model = _load_keras(info.path / MODEL_FILE)
     try:
-        data = onnx_bytes(keras_model)
+        data = onnx_bytes(keras_model, taps=True)
     except Exception as e:  # the converter's own errors: this model cannot be served, another may
         raise ModelStoreError(f"{info.name} could not be converted to ONNX ({type(e).__name__}: {e}).") from e
     try:
@@ -645,7 +645,7 @@ def write_model(model, info: ModelInfo, folder: Path, *, staging: Path, force: b
 
     def fill(tmp: Path) -> None:
         copy.save(tmp / MODEL_FILE)
-        (tmp / ONNX_FILE).write_bytes(onnx_bytes(copy))
+        (tmp / ONNX_FILE).write_bytes(onnx_bytes(copy, taps=True))
         _write_json_atomic(tmp / META_FILE, info.to_json())
 
     replace_dir(Path(folder), fill, staging=staging)

@@ -28,10 +28,15 @@ def test_the_seal_finds_any_change_and_leaves_a_plain_onnx_model():
                     sealed[:-2] + b"00", sealed + b"x"):
         with pytest.raises(OnnxModelError, match="damaged"):
             unseal(damaged)
-    import onnx  # another tool reads the shipped, sealed file as an ordinary model with one metadata entry
+    import onnx  # another tool reads the shipped, sealed file as an ordinary model with DigitRec's metadata
 
-    meta = {p.key: p.value for p in onnx.load(SHIPPED_DIR / "model.onnx").metadata_props}
-    assert set(meta) == {"digitrec.sha256"} and len(meta["digitrec.sha256"]) == 64
+    model = onnx.load(SHIPPED_DIR / "model.onnx")
+    onnx.checker.check_model(model)
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert set(meta) == {"digitrec.sha256", "digitrec.layers", "digitrec.filters"}
+    assert len(meta["digitrec.sha256"]) == 64
+    assert json.loads(meta["digitrec.layers"]) == ["relu1", "relu2", "relu3", "relu4"]
+    assert len(model.graph.output) == 5 and json.loads(meta["digitrec.filters"])["shape"] == [3, 3, 32]
 
 
 def test_an_onnx_model_of_another_shape_is_refused():
@@ -81,8 +86,8 @@ def test_sessions_are_thrifty_with_threads(shipped):
 
 
 def test_the_shipped_model_serves_without_tensorflow_as_an_outside_tool_would(tmp_path):
-    """`import digitrec_core as dr; dr.predict_proba(dr.load_model().model, x)` from outside the clone,
-    with TensorFlow made unimportable: probabilities, and `tensorflow` never in sys.modules."""
+    """`import digitrec_core as dr; dr.predict_proba(dr.load_model().model, x)` and `dr.explain` from outside the
+    clone, with TensorFlow made unimportable: probabilities, and `tensorflow` never in sys.modules."""
     draw_one(tmp_path / "one.png")
     script = textwrap.dedent(f"""
         import json, sys
@@ -93,6 +98,7 @@ def test_the_shipped_model_serves_without_tensorflow_as_an_outside_tool_would(tm
         loaded = dr.load_model()
         digit = dr.canvas_to_mnist(dr.read_image({str(tmp_path / "one.png")!r}))
         probs = dr.predict_proba(loaded.model, digit)
+        why = dr.explain(loaded.model, digit)
         from digitrec_core.cli import main
         rc = main(["predict", "--image", {str(tmp_path / "one.png")!r}])
         try:
@@ -101,6 +107,7 @@ def test_the_shipped_model_serves_without_tensorflow_as_an_outside_tool_would(tm
             missing = str(e)
         print(json.dumps(dict(runtime=loaded.runtime, shipped=loaded.info.shipped, shape=probs.shape,
                               dtype=str(probs.dtype), digit=int(probs.argmax()), rc=rc, missing=missing,
+                              explained=[why.target, list(why.attribution.shape), list(why.activations)],
                               tf=[m for m, mod in sys.modules.items()
                                   if mod is not None and m.split(".")[0] in ("tensorflow", "keras")])))
     """)
@@ -113,6 +120,7 @@ def test_the_shipped_model_serves_without_tensorflow_as_an_outside_tool_would(tm
     assert result["runtime"] == "onnx" and result["shipped"] and result["tf"] == []
     assert result["shape"] == [1, 10] and result["dtype"] == "float32" and result["digit"] == 1
     assert result["rc"] == 0 and "Predicted: 1" in printed
+    assert result["explained"] == [1, [28, 28], ["relu1", "relu2", "relu3", "relu4"]]  # dr.explain, on ONNX
     assert 'pip install "digitrec[train]"' in result["missing"]
 
 

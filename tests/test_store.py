@@ -77,7 +77,7 @@ def test_crash_in_the_middle_of_a_save_leaves_the_active_model(store_home, monke
     broken = fake_run("seed", 0.99)
     written = []
 
-    def crash(model):  # model.keras is on disk by now; the process "dies" while converting to ONNX
+    def crash(model, **options):  # model.keras is on disk by now; the process "dies" while converting to ONNX
         written.extend(p.name for p in (store_home / "models").glob(".tmp-*/*"))
         raise KeyboardInterrupt
 
@@ -276,11 +276,11 @@ from test_store import fake_run
 
 real, go = store.onnx_bytes, Path(sys.argv[1])
 
-def gated(model):  # model.keras is in the temporary folder by now: wait there, as a slow disk would
+def gated(model, **options):  # model.keras is in the temporary folder by now: wait there, as a slow disk would
     print("writing", flush=True)
     while not go.exists():
         time.sleep(0.05)
-    return real(model)
+    return real(model, **options)
 
 store.onnx_bytes = gated
 run = fake_run()
@@ -371,3 +371,13 @@ def test_a_save_in_progress_survives_the_clean_up(store_home, tmp_path, how):
         proc.kill()
     assert name in [i.name for i in ModelStore().list()]
     assert load_model(name).info.name == name and not tmp.exists()
+
+
+def test_a_saved_models_onnx_file_carries_what_explanations_show(store_home):
+    saved = save_model(fake_run("seed"))
+    served = load_model(saved.info.name).model
+    assert served.layer_names == ["conv1", "conv2", "conv3", "dense1", "dense2"]  # the seed network's blocks
+    assert served.filters.shape == (3, 3, 64) and served.filters_layer == "conv1"
+    x = np.random.default_rng(0).random((3, 28, 28, 1), np.float32)
+    keras_model = load_model(saved.info.name, runtime="keras").model
+    np.testing.assert_allclose(served.run(x), keras_model(x, training=False), atol=1e-5)  # still the classifier

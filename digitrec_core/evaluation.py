@@ -49,8 +49,11 @@ def _keras_forward(model):
     if fn is None:
         import tensorflow as tf
 
+        # The traced function refers to its model weakly: a value of a WeakKeyDictionary that refers to
+        # its key keeps it for good (every model trained in the dashboard, ~50 MB a run, bench/load.py).
+        ref = weakref.ref(model)
         fn = tf.function(
-            lambda x: model(x, training=False),
+            lambda x: ref()(x, training=False),
             input_signature=[tf.TensorSpec((None, *INPUT_SHAPE), tf.float32)],
         )
         _compiled[model] = fn
@@ -71,6 +74,15 @@ def predict_proba(model, images: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class MistakeKind:
+    """One kind of mistake: `count` digits of class `true` read as `predicted`."""
+
+    true: int
+    predicted: int
+    count: int
+
+
+@dataclass(frozen=True)
 class Evaluation:
     accuracy: float
     loss: float
@@ -80,6 +92,22 @@ class Evaluation:
     misclassified: np.ndarray  # indices into the evaluated set
     predictions: np.ndarray
     probabilities: np.ndarray
+    labels: np.ndarray | None = None  # the true classes (`metrics` keeps them: the mistakes below need them)
+
+    def mistake_kinds(self) -> list[MistakeKind]:
+        """Every kind of mistake made, the most frequent first; ties in order of true, then predicted class."""
+        kinds = [
+            MistakeKind(t, p, int(self.confusion[t, p]))
+            for t in range(NUM_CLASSES) for p in range(NUM_CLASSES) if t != p and self.confusion[t, p]
+        ]
+        return sorted(kinds, key=lambda k: -k.count)  # stable: ties keep the (true, predicted) order
+
+    def mistakes(self, true: int, predicted: int) -> np.ndarray:
+        """Indices of the evaluated digits of class `true` read as `predicted`, in the set's order."""
+        if self.labels is None:
+            raise ValueError("this evaluation was made without its labels; metrics() keeps them")
+        wrong = self.misclassified
+        return wrong[(self.labels[wrong] == true) & (self.predictions[wrong] == predicted)]
 
     def confusion_text(self) -> str:
         head = "true\\pred " + " ".join(f"{d:>5}" for d in range(NUM_CLASSES)) + "  recall"
@@ -111,6 +139,7 @@ def metrics(probabilities: np.ndarray, labels: np.ndarray) -> Evaluation:
         misclassified=np.flatnonzero(pred != y),
         predictions=pred,
         probabilities=probabilities,
+        labels=y,
     )
 
 

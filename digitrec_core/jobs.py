@@ -13,7 +13,7 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -22,6 +22,8 @@ from digitrec_core.data import Mnist
 from digitrec_core.store import ModelStore, Saved
 
 LOCK_FILE = "training.lock"
+# The per-epoch curves a run's events give, under the names a stored model's history uses.
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
 class TrainingBusy(RuntimeError):
@@ -84,6 +86,12 @@ else:
 
     def _unlock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def epoch_history(events: Sequence) -> dict[str, list]:
+    """The per-epoch curves of a run so far, from its progress events, shaped like a stored model's history."""
+    done = [e for e in events if e.kind == "epoch"]
+    return {k: [getattr(e, k) for e in done] for k in HISTORY_KEYS}
 
 
 @dataclass

@@ -599,6 +599,76 @@ def test_test_browser_shows_expected_and_predicted(page: Page):
     expect(main.get_by_text("Expected: 1", exact=True)).to_be_visible()  # test label 2 is a 1
 
 
+def in_viewport(page: Page, box: dict | None) -> bool:
+    view = page.viewport_size
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= view["height"] and box["width"] > 0
+
+
+@pytest.mark.mnist
+def test_test_browser_an_index_out_of_range_is_refused_in_words(page: Page):
+    """Typing 12000 used to leave a red "12000" in the box while #77 stayed on screen, and Next went to #78."""
+    goto(page, "Test browser")
+    main = page.get_by_test_id("stMain")
+    index = page.get_by_role("spinbutton", name=re.compile(r"^Choose a test index \(0–9999\)"))
+    expect(index).to_have_value("0", timeout=60_000)
+    index.fill("77")
+    index.press("Enter")
+    expect(main.get_by_text("test digit #77", exact=True)).to_be_visible()
+    index.fill("12000")
+    index.press("Enter")
+    expect(main.get_by_test_id("stAlert").filter(has_text="There is no test digit #12000")).to_contain_text(
+        "numbered 0 to 9999")
+    expect(index).to_have_value("12000")
+    expect(main.get_by_text(re.compile(r"^test digit #"))).to_have_count(0)  # no other digit beside the box
+    expect(main.get_by_text(re.compile(r"^Expected: \d$"))).to_have_count(0)
+    expect(page.get_by_role("button", name="Next", exact=True)).to_be_disabled()
+    index.fill("78")
+    index.press("Enter")
+    expect(main.get_by_text("test digit #78", exact=True)).to_be_visible()
+    expect(main.get_by_test_id("stAlert").filter(has_text="There is no test digit")).to_have_count(0)
+
+
+@pytest.mark.mnist
+def test_test_browser_a_gallery_digit_opens_where_the_user_is_looking(page: Page):
+    """Clicking a digit of the misclassified gallery, at the bottom of the page, used to change the digit at the
+    top, out of view. It opens in a dialog over the gallery, which stays where it was."""
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": 720})  # a laptop's screen: the gallery is far down
+    goto(page, "Test browser")
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_text("test digit #0", exact=True)).to_be_visible(timeout=60_000)
+    tile = main.locator("[class*=st-key-open_]").nth(1).get_by_role("button")
+    tile.scroll_into_view_if_needed()
+    settle(page)
+    label = tile.inner_text().strip()
+    k = int(label.removeprefix("#"))
+    before = tile.bounding_box()
+    assert not in_viewport(page, main.get_by_text("test digit #0", exact=True).bounding_box())  # scrolled down to it
+    tile.click()
+
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text(f"Test digit #{k}")
+    expect(dialog.get_by_text(f"test digit #{k}", exact=True)).to_be_visible()
+    expect(dialog.get_by_text(re.compile(r"^Expected: \d$"))).to_be_visible()
+    expect(dialog.get_by_text(re.compile(r"^Predicted: \d$"))).to_be_visible()
+    expect(dialog.get_by_test_id("stMetric").filter(has_text="Confidence")).to_be_visible()
+    expect(dialog.get_by_test_id("stPlotlyChart")).to_have_count(1)
+    settle(page)
+    for part in (dialog.get_by_test_id("stImage"), dialog.get_by_test_id("stPlotlyChart"),
+                 dialog.get_by_text(re.compile(r"^Predicted: \d$"))):
+        assert in_viewport(page, part.bounding_box()), "the dialog's digit is not where the user is looking"
+    assert tile.bounding_box() == before  # the gallery stayed where it was, under the dialog
+    expect(main.get_by_text("test digit #0", exact=True)).to_have_count(1)  # the top of the page is unchanged
+    shot = SCREENSHOTS / "browse_dialog.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot))
+
+    dialog.get_by_role("button", name=f"Show #{k} at the top of the page").click()
+    expect(dialog).to_have_count(0)
+    expect(page.get_by_role("spinbutton", name=re.compile(r"^Choose a test index"))).to_have_value(str(k))
+    expect(main.get_by_text(f"test digit #{k}", exact=True)).to_have_count(1)
+
+
 @pytest.mark.mnist
 def test_a_correction_lands_on_my_digits_and_a_fine_tune_shows_before_and_after(page: Page, store_dir: Path):
     """The whole loop a user goes through: draw a digit, say what it really is, find it on My digits,

@@ -3,7 +3,22 @@ import time
 import pytest
 
 from digitrec_core import ModelStore
-from digitrec_core.jobs import StoreLock, TrainingBusy, TrainingSupervisor
+from digitrec_core.jobs import StoreLock, TrainingBusy, TrainingSupervisor, epoch_history
+
+
+def test_epoch_history_is_the_epoch_events_values_shaped_like_a_stored_history():
+    """What the live view draws per epoch: the epoch events only (not the batches), None where a value is missing."""
+    from digitrec_core.training import Progress
+
+    def event(kind, epoch, batch, loss, accuracy, val_loss=None, val_accuracy=None):
+        return Progress(kind=kind, epoch=epoch, epochs=2, batch=batch, batches=4, loss=loss, accuracy=accuracy,
+                        images_per_sec=1000.0, elapsed=1.0, val_loss=val_loss, val_accuracy=val_accuracy)
+
+    events = [event("batch", 1, 4, 0.9, 0.1), event("epoch", 1, 4, 0.5, 0.8, 0.4, 0.85), event("batch", 2, 1, 0.7, 0.2),
+              event("epoch", 2, 4, 0.3, 0.9)]
+    assert epoch_history(events) == {"loss": [0.5, 0.3], "accuracy": [0.8, 0.9], "val_loss": [0.4, None],
+                                     "val_accuracy": [0.85, None]}
+    assert epoch_history([]) == {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
 
 
 def test_a_run_trains_in_the_background_and_saves(store_home, synthetic):

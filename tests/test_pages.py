@@ -320,6 +320,15 @@ def test_train_page_wording_times_and_the_runs_table(app_env, synthetic_dir, tin
 # ---- Test browser ------------------------------------------------------------------------------------
 
 
+def shown_digit(at: AppTest) -> tuple[int, str] | None:
+    """What the top of the Test browser shows: (expected, the verdict's markdown), or None for no digit."""
+    md = [t for t in markdowns(at) if "Expected:" in t or "Predicted:" in t]
+    if not md:
+        return None
+    assert len(md) == 2, md
+    return int(re.fullmatch(r"### Expected: (\d)", md[0]).group(1)), md[1]
+
+
 @pytest.mark.mnist
 def test_test_browser_shows_expected_and_predicted(app_env, mnist_dir, real_mnist, monkeypatch):
     from digitrec_core import load_model, predict_proba
@@ -334,14 +343,9 @@ def test_test_browser_shows_expected_and_predicted(app_env, mnist_dir, real_mnis
     wrong = np.flatnonzero(predicted != real_mnist.y_test)
     assert f"{len(wrong)} wrong" in at.caption[0].value
 
-    def shown() -> tuple[int, str]:
-        md = [t for t in markdowns(at) if "Expected:" in t or "Predicted:" in t]
-        assert len(md) == 2, md
-        return int(re.fullmatch(r"### Expected: (\d)", md[0]).group(1)), md[1]
-
     for i in (0, 1234, 9999):
         run(at.number_input(key="test_index").set_value(i))
-        expected, verdict = shown()
+        expected, verdict = shown_digit(at)
         assert expected == real_mnist.y_test[i]
         assert f"Predicted: {predicted[i]}" in verdict
 
@@ -349,7 +353,7 @@ def test_test_browser_shows_expected_and_predicted(app_env, mnist_dir, real_mnis
     run(next(b for b in at.button if b.label.startswith("Next misclassified")).click())
     i = at.session_state["test_index"]
     assert i == wrong[0] and at.number_input(key="test_index").value == i
-    expected, verdict = shown()
+    expected, verdict = shown_digit(at)
     assert expected == real_mnist.y_test[i] != predicted[i] and verdict == f"### :red[Predicted: {predicted[i]}]"
 
     run(next(b for b in at.button if b.label == "Next").click())
@@ -359,10 +363,84 @@ def test_test_browser_shows_expected_and_predicted(app_env, mnist_dir, real_mnis
     assert at.session_state["test_index"] == i - 1
     right = 0 if predicted[0] == real_mnist.y_test[0] else int(np.flatnonzero(predicted == real_mnist.y_test)[0])
     run(at.number_input(key="test_index").set_value(right))
-    assert shown()[1] == f"### :green[Predicted: {real_mnist.y_test[right]}]"
+    assert shown_digit(at)[1] == f"### :green[Predicted: {real_mnist.y_test[right]}]"
     run(at.number_input(key="test_index").set_value(0))
     run(next(b for b in at.button if b.label == "Previous").click())
     assert at.session_state["test_index"] == 9999  # wraps around
+
+
+@pytest.mark.mnist
+def test_test_browser_an_index_out_of_range_says_so_and_shows_no_other_digit(app_env, mnist_dir, real_mnist,
+                                                                              monkeypatch):
+    """Typing 12000 used to leave a red "12000" in the box while #77 stayed on screen, and Next went to #78."""
+    monkeypatch.setenv(MNIST_DIR_ENV, str(mnist_dir))
+    at = open_app("browse")
+    run(at.number_input(key="test_index").set_value(77))
+    assert shown_digit(at)[0] == real_mnist.y_test[77]
+    buttons = {b.label: b for b in at.button if b.key is None}
+
+    for bad in (12000, 10000, -1):
+        run(at.number_input(key="test_index").set_value(bad))
+        assert at.number_input(key="test_index").value == bad  # the box keeps what was typed...
+        assert [e.value for e in at.error] == [f"There is no test digit #{bad}: the 10,000 test digits are "
+                                               "numbered 0 to 9999."]
+        assert shown_digit(at) is None  # ...and no other digit is shown beside it
+        assert not [m for m in at.metric if m.label == "Confidence"]
+        buttons = {b.label: b for b in at.button if b.key is None}
+        assert buttons["Previous"].disabled and buttons["Next"].disabled  # nothing to step from
+        assert not buttons["Random"].disabled and not buttons["Next misclassified"].disabled
+
+    run(at.number_input(key="test_index").set_value(78))  # back in range: the digit typed, no message
+    assert not at.error and shown_digit(at)[0] == real_mnist.y_test[78]
+    run(next(b for b in at.button if b.label == "Next").click())
+    assert at.number_input(key="test_index").value == 79 and shown_digit(at)[0] == real_mnist.y_test[79]
+
+    run(at.number_input(key="test_index").set_value(12000))
+    run(next(b for b in at.button if b.label == "Next misclassified").click())  # a way out: a real digit
+    i = at.number_input(key="test_index").value
+    assert 0 <= i < 10000 and not at.error and shown_digit(at)[0] == real_mnist.y_test[i]
+
+
+@pytest.mark.mnist
+def test_test_browser_a_gallery_digit_opens_in_a_dialog_over_the_gallery(app_env, mnist_dir, real_mnist, monkeypatch):
+    """Clicking a gallery digit used to change the digit at the top of the page, out of view. Now it opens
+    in a dialog where the user is; the top of the page changes only when the user asks for it."""
+    from digitrec_core import load_model, predict_proba
+    from digitrec_core.evaluation import metrics as evaluate
+
+    monkeypatch.setenv(MNIST_DIR_ENV, str(mnist_dir))
+    probs = predict_proba(load_model(SHIPPED["name"]).model, real_mnist.x_test)
+    report = evaluate(probs, real_mnist.y_test)
+    at = open_app("browse")
+    run(at.number_input(key="test_index").set_value(5))
+    kinds = report.mistake_kinds()
+    kind = kinds[1] if len(kinds) > 1 else kinds[0]  # not the first, selected by default
+    run(at.selectbox(key="mistake_pair").select(kind))
+    gallery = [b for b in at.button if (b.key or "").startswith("open_")]
+    expected_idx = report.mistakes(kind.true, kind.predicted)[:24].tolist()
+    assert [int(b.label[1:]) for b in gallery] == expected_idx
+    assert not at.get("dialog")
+
+    k = expected_idx[-1]
+    run(next(b for b in gallery if b.label == f"#{k}").click())
+    (dialog,) = at.get("dialog")
+    assert dialog.proto.dialog.title == f"Test digit #{k}" and dialog.proto.dialog.is_open
+    md = [m.value for m in dialog.markdown]
+    assert md == [f"### Expected: {kind.true}", f"### :red[Predicted: {kind.predicted}]"]
+    assert real_mnist.y_test[k] == kind.true
+    assert [m.value for m in dialog.metric if m.label == "Confidence"] == [f"{probs[k].max():.1%}"]
+    assert has_key(dialog.get("plotly_chart"), "dialog_probs")
+    # The page under it is as it was: the same digit at the top, the same kind of mistake, the same gallery.
+    assert at.number_input(key="test_index").value == 5 and shown_digit(at)[0] == real_mnist.y_test[5]
+    assert at.selectbox(key="mistake_pair").value == kind
+    assert [b.label for b in at.button if (b.key or "").startswith("open_")] == [b.label for b in gallery]
+
+    run(dialog.button(key="dialog_make_current").click())  # "Show #k at the top of the page"
+    assert not at.get("dialog")  # closed
+    assert at.number_input(key="test_index").value == k and shown_digit(at)[0] == kind.true
+    assert at.selectbox(key="mistake_pair").value == kind
+    run(at.number_input(key="test_index").set_value(6))  # a rerun of the page does not reopen it
+    assert not at.get("dialog") and shown_digit(at)[0] == real_mnist.y_test[6]
 
 
 # ---- Draw ------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The pure parts of the run views (ui/runs.py), the confusion figure (ui/figures.py) and the gallery's
+"""The pure parts of the run views (ui/runs.py), the confusion and per-digit figures (ui/figures.py) and the gallery's
 captions (ui/gallery.py): what the Train and My digits pages show, checked without a page."""
 
 from __future__ import annotations
@@ -8,14 +8,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from digitrec_app.ui.figures import confusion_figure
+from digitrec_app.ui.figures import confusion_figure, recall_figure
 from digitrec_app.ui.gallery import tile_caption
 from digitrec_app.ui.runs import (
     batches_run,
     comparison_table,
     curve_points,
     duration,
-    epoch_history,
     progress_text,
     runs_table,
     side_by_side,
@@ -54,11 +53,7 @@ def test_curve_points_thin_long_runs_and_always_keep_the_latest():
     assert batches_run(events) == 500
 
 
-def test_epoch_history_and_progress_text():
-    events = [batch(1, 4), epoch_end(1, loss=0.5, accuracy=0.8, val_loss=0.4, val_accuracy=0.85), batch(2, 1),
-              epoch_end(2, loss=0.3, accuracy=0.9, val_loss=None, val_accuracy=None)]
-    assert epoch_history(events) == {"loss": [0.5, 0.3], "accuracy": [0.8, 0.9], "val_loss": [0.4, None],
-                                     "val_accuracy": [0.85, None]}
+def test_progress_text():
     last = SimpleNamespace(epoch=1, epochs=2, batch=2, batches=4, elapsed=75.0, fraction=0.25, images_per_sec=1234.4)
     assert progress_text(last) == "Epoch 1/2 · batch 2/4 · 1:15 elapsed · ETA 3:45 · 1,234 images/s"
     assert duration(0) == "0:00" and duration(59.9) == "0:59" and duration(3600) == "60:00" and duration(-1) == "0:00"
@@ -110,6 +105,18 @@ def test_confusion_figure_colours_only_the_mistakes_and_writes_the_counts():
     text = [list(r) for r in heat.text]
     assert text[1][1] == "5" and text[1][4] == "2" and text[0][0] == "" and text[3][2] == ""  # no "0" clutter
     assert list(heat.x) == list(heat.y) == [str(d) for d in range(10)]
+
+
+def test_recall_figure_has_one_bar_a_digit_labelled_and_starts_just_below_the_worst():
+    recall = np.array([0.99, 0.995, 0.98, 0.97, 0.985, 0.96, 0.99, 0.975, 0.965, 0.955])
+    fig = recall_figure(recall)
+    (bars,) = fig.data
+    assert list(bars.x) == [str(d) for d in range(10)] and list(bars.y) == recall.tolist()
+    assert bars.text[0] == "99.0%" and bars.text[9] == "95.5%"
+    low, high = fig.layout.yaxis.range
+    assert low == pytest.approx(0.935) and high > 1  # 2 points under the worst digit; the labels fit above 100%
+    assert fig.layout.title.text == "Accuracy per digit" and fig.layout.xaxis.type == "category"
+    assert recall_figure(np.array([0.01] + [1.0] * 9)).layout.yaxis.range[0] == 0  # never below 0
 
 
 def test_tile_caption_says_what_the_model_read_when_the_digit_was_kept():

@@ -1,12 +1,13 @@
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from digitrec_app.ui import navigation, resources
 from digitrec_app.ui.components import digit_image, probability_chart, verdict
-from digitrec_app.ui.figures import confusion_figure
+from digitrec_app.ui.figures import confusion_figure, recall_figure
 from digitrec_core import MnistError, ModelStoreError
 from digitrec_core.text import plural
+
+GALLERY = 24  # digits shown of one kind of mistake
 
 navigation.title("browse")
 try:
@@ -35,27 +36,56 @@ def next_wrong() -> None:
     go_to(later[0] if len(later) else wrong[0])
 
 
+def show_digit(i: int, *, key: str) -> None:
+    """Test digit #i as the model reads it: the digit, expected and predicted, confidence, the ten probabilities.
+
+    The one view of a digit, at the top of the page and in the gallery's dialog (`key` keeps their charts apart).
+    """
+    probs = report.probabilities[i]
+    left, mid, right = st.columns([2, 2, 4])
+    with left:
+        digit_image(data.x_test[i], caption=f"test digit #{i}")
+    with mid:
+        verdict(int(data.y_test[i]), int(probs.argmax()))
+        st.metric("Confidence", f"{probs.max():.1%}")
+    with right:
+        probability_chart(probs, key=f"{key}_probs")
+
+
+def open_in_dialog(k: int) -> None:
+    """A gallery digit, opened over the page where the user clicked it, not at the page's top, out of view."""
+
+    def body() -> None:
+        show_digit(k, key="dialog")
+        # The callback sets the index before the page reruns; the rerun closes the dialog.
+        if st.button(f"Show #{k} at the top of the page", icon=":material/vertical_align_top:", on_click=go_to,
+                     args=(k,), key="dialog_make_current"):
+            st.rerun()
+
+    st.dialog(f"Test digit #{k}", width="large")(body)()
+
+
 st.caption(f"Model `{loaded.info.name}`: {report.accuracy:.2%} of the {n:,} test digits right, {len(wrong)} wrong.")
+# No min/max on the box: with them Streamlit only tints an index out of range red in the browser and keeps
+# the last valid one, so the box and the digit shown disagreed. The page checks the range itself.
+i = st.session_state.test_index
+valid = 0 <= i < n
 c = st.columns([3, 1, 1, 1, 2], vertical_alignment="bottom")
-c[0].number_input(f"Choose a test index (0–{n - 1})", min_value=0, max_value=n - 1, step=1, key="test_index")
+c[0].number_input(f"Choose a test index (0–{n - 1})", step=1, key="test_index")
 c[1].button("Previous", icon=":material/chevron_left:", on_click=lambda: go_to(st.session_state.test_index - 1),
-            width="stretch")
+            disabled=not valid, width="stretch")
 c[2].button("Next", icon=":material/chevron_right:", icon_position="right",
-            on_click=lambda: go_to(st.session_state.test_index + 1), width="stretch")
+            on_click=lambda: go_to(st.session_state.test_index + 1), disabled=not valid, width="stretch")
 c[3].button("Random", icon=":material/casino:", on_click=lambda: go_to(np.random.randint(n)), width="stretch")
 c[4].button("Next misclassified", icon=":material/skip_next:", icon_position="right", on_click=next_wrong,
             disabled=len(wrong) == 0, width="stretch")
 
-i = st.session_state.browse_index = st.session_state.test_index
-probs = report.probabilities[i]
-left, mid, right = st.columns([2, 2, 4])
-with left:
-    digit_image(data.x_test[i], caption=f"test digit #{i}")
-with mid:
-    verdict(int(data.y_test[i]), int(probs.argmax()))
-    st.metric("Confidence", f"{probs.max():.1%}")
-with right:
-    probability_chart(probs, key="test_probs")
+if valid:
+    st.session_state.browse_index = i
+    show_digit(i, key="test")
+else:
+    st.error(f"There is no test digit #{i}: the {n:,} test digits are numbered 0 to {n - 1}.",
+             icon=":material/error:")
 
 st.divider()
 st.subheader("Where the model goes wrong")
@@ -63,33 +93,26 @@ h1, h2 = st.columns([3, 2])
 with h1:
     st.plotly_chart(confusion_figure(report.confusion), key="confusion", config={"displayModeBar": False})
 with h2:
-    per_class = go.Figure(go.Bar(x=[str(d) for d in range(10)], y=report.recall,
-                                 text=[f"{r:.1%}" for r in report.recall], textposition="outside",
-                                 marker_color="#1c83e1"))
-    lo = max(0.0, float(report.recall.min()) - 0.02)
-    per_class.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=10), title="Accuracy per digit",
-                            yaxis=dict(range=[lo, 1.005], tickformat=".1%"), xaxis=dict(type="category"))
-    st.plotly_chart(per_class, key="per_class", config={"displayModeBar": False})
+    st.plotly_chart(recall_figure(report.recall), key="per_class", config={"displayModeBar": False})
 
-pairs = sorted(
-    ((int(report.confusion[t, p]), t, p) for t in range(10) for p in range(10) if t != p and report.confusion[t, p]),
-    reverse=True,
-)
-if pairs:
-    choice = st.selectbox(
-        "Show the digits of one kind of mistake",
-        [(t, p) for _, t, p in pairs],
-        format_func=lambda tp: f"true {tp[0]} read as {tp[1]} ({plural(int(report.confusion[tp]), 'digit')})",
+kinds = report.mistake_kinds()
+if kinds:
+    kind = st.selectbox(
+        "Show the digits of one kind of mistake", kinds,
+        format_func=lambda m: f"true {m.true} read as {m.predicted} ({plural(m.count, 'digit')})",
         key="mistake_pair",
     )
-    t, p = choice
-    idx = [k for k in wrong if data.y_test[k] == t and report.predictions[k] == p]
+    idx = report.mistakes(kind.true, kind.predicted)
     cols = st.columns(8)
-    for j, k in enumerate(idx[:24]):
+    opened = None
+    for j, k in enumerate(idx[:GALLERY]):
         with cols[j % 8]:
             digit_image(data.x_test[k], size=84)
-            st.button(f"#{k}", key=f"open_{k}", on_click=go_to, args=(k,), width="stretch")
-    if len(idx) > 24:
-        st.caption(f"…and {len(idx) - 24} more.")
+            if st.button(f"#{k}", key=f"open_{k}", help=f"Open test digit #{k} here", width="stretch"):
+                opened = int(k)
+    if len(idx) > GALLERY:
+        st.caption(f"…and {len(idx) - GALLERY} more.")
+    if opened is not None:
+        open_in_dialog(opened)
 else:
     st.success("No mistakes on the test set.")

@@ -31,3 +31,20 @@ def confusion_figure(confusion: np.ndarray, *, title: str = "Confusion matrix (r
     )
     return fig
 
+
+
+def recall_figure(recall: np.ndarray, *, title: str = "Accuracy per digit", height: int = 420) -> go.Figure:
+    """The fraction of each digit read right, one bar a digit with its percentage written on it.
+
+    The axis starts 2 points below the worst digit, not at 0: at 97-100% every bar would look the same."""
+    r = np.asarray(recall, dtype=float)
+    fig = go.Figure(
+        go.Bar(x=DIGITS, y=r.tolist(), text=[f"{v:.1%}" for v in r], textposition="outside", marker_color="#1c83e1",
+               hovertemplate="digit %{x}: %{y:.2%} read right<extra></extra>")
+    )
+    low = max(0.0, float(r.min()) - 0.02) if len(r) else 0.0
+    fig.update_layout(
+        height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title=title,
+        yaxis={"range": [low, 1.005], "tickformat": ".1%"}, xaxis={"type": "category"},
+    )
+    return fig

@@ -14,6 +14,7 @@ import streamlit as st
 
 from digitrec_app.ui import resources
 from digitrec_app.ui.components import curves_figure
+from digitrec_core.jobs import epoch_history
 from digitrec_core.text import percent, plural, when
 
 POLL_SECONDS = 2.0  # every 2 s with 120-239 points a curve: chromium spends 10% of a core (bench/browser.py --watch)
@@ -52,12 +53,6 @@ def curve_points(events: Sequence, most: int = MAX_POINTS) -> list[tuple[float, 
 def _smoothed(event, name: str) -> float:
     value = getattr(event, f"smooth_{name}", None)
     return getattr(event, name) if value is None else value
-
-
-def epoch_history(events: Sequence) -> dict[str, list]:
-    """The per-epoch curves so far, shaped like a stored model's history."""
-    done = [e for e in events if e.kind == "epoch"]
-    return {k: [getattr(e, k) for e in done] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
 
 
 def progress_text(last) -> str:

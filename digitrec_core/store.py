@@ -3,7 +3,8 @@
 Layout under the store root (`DIGITREC_HOME`, else a per-user data folder):
 
     models/<name>/model.keras   the network (Keras format, loaded in safe mode): training, fine-tuning, export
-    models/<name>/model.onnx    the same network for ONNX Runtime (sealed, see digitrec_core.serving): serving
+    models/<name>/model.onnx    the same network for ONNX Runtime (sealed, see digitrec_core.serving): serving;
+                                after the probabilities, each block's activations (digitrec_core.explanations)
     models/<name>/meta.json     what it is, how it was trained, how well it does
     active.json                 {"name": "<name>"}
 

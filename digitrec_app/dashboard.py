@@ -12,7 +12,7 @@ import streamlit as st
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from digitrec_app import launch  # noqa: E402
-from digitrec_app.ui import navigation, resources  # noqa: E402
+from digitrec_app.ui import memory, navigation, resources  # noqa: E402
 from digitrec_core.store import shipped_info  # noqa: E402
 
 log = logging.getLogger("digitrec")
@@ -55,6 +55,7 @@ def warn_if_exposed() -> bool:
 
 
 EXPOSED_WARNED = warn_if_exposed()  # once per process: the module is imported once
+IDLE_RELEASE = memory.start_idle_release()  # gc + malloc_trim once the server goes quiet (see ui/memory.py)
 
 
 def model_switcher() -> None:
@@ -117,6 +118,7 @@ def _sign_in() -> None:
 
 
 def main() -> None:
+    memory.note_script_run()
     st.set_page_config(page_title="DigitRec", page_icon=navigation.app_icon(), layout="wide")
     if resources.is_public():
         st.set_option("client.showErrorDetails", "none")  # for `streamlit run` too, not only `digitrec app`

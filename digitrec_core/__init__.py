@@ -28,11 +28,11 @@ from digitrec_core.store import (
 
 _LAZY = {
     "train": "training",
-    "TrainConfig": "training",
-    "Progress": "training",
-    "TrainResult": "training",
+    "TrainConfig": "runs",
+    "Progress": "runs",
+    "TrainResult": "runs",
     "fine_tune": "finetune",
-    "FineTuneResult": "finetune",
+    "FineTuneResult": "runs",
 }
 
 

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 from digitrec_core.text import percent
 
 if TYPE_CHECKING:
+    from digitrec_core.runs import TrainResult
     from digitrec_core.store import ModelInfo
-    from digitrec_core.training import TrainResult
 
 MNIST_TOLERANCE = 0.003  # a fine-tune may cost at most 0.3 points of MNIST test accuracy
 TEST, PERSONAL = "MNIST test accuracy", "held-out personal accuracy"

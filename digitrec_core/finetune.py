@@ -18,49 +18,15 @@ import hashlib
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from digitrec_core.data import Mnist, load_mnist
 from digitrec_core.evaluation import as_batch, evaluate, predict_proba
 from digitrec_core.models import FINE_TUNE, HOLDOUT, FineTuneRecipe
+from digitrec_core.runs import FineTuneResult, Progress, TrainConfig
 from digitrec_core.store import ModelStore, ModelStoreError
-from digitrec_core.training import Progress, TrainConfig, TrainResult, fit
-
-
-@dataclass
-class FineTuneResult(TrainResult):
-    kind: str = "finetune"
-    base: str = ""  # the model it started from
-    base_test_accuracy: float | None = None
-    personal_before: float | None = None  # the base model on the held-out personal digits
-    personal_after: float | None = None  # the fine-tuned model on the same digits
-    active_name: str | None = None  # the model active when the fine-tune started ...
-    active_personal: float | None = None  # ... and its held-out personal accuracy (the activation rule's reference)
-    personal_ids: list[str] = field(default_factory=list)  # the personal digits trained on
-    holdout_ids: list[str] = field(default_factory=list)
-
-    @property
-    def n_personal_train(self) -> int:
-        return len(self.personal_ids)
-
-    @property
-    def n_personal_holdout(self) -> int:
-        return len(self.holdout_ids)
-
-    def personal_meta(self) -> dict:
-        """What the model store records about the personal digits (ids, split, scores)."""
-        return {
-            "ids": self.personal_ids,
-            "holdout_ids": self.holdout_ids,
-            "n_train": self.n_personal_train,
-            "n_holdout": self.n_personal_holdout,
-            "before": self.personal_before,
-            "after": self.personal_after,
-            "base_test_accuracy": self.base_test_accuracy,
-            "split": "fixed per sample: held out when a hash of its id falls in the lowest fraction",
-        }
+from digitrec_core.training import fit
 
 
 def holdout_mask(ids: list[str], holdout: float) -> np.ndarray:

@@ -2,14 +2,24 @@
 
 The dashboard serves many browser tabs from one process; training must not block any of them,
 and two runs must never train and write the store at once. A `TrainingSupervisor` runs one job
-on a thread and holds the store's lock file for its whole length, which also keeps a CLI run in
-another process from starting meanwhile. The job lives on when its tab closes: it finishes and
-saves atomically (or is stopped), so nothing is left half-written.
+in a child process and holds the store's lock file for its whole length, which also keeps a CLI
+run in another process from starting meanwhile. The job lives on when its tab closes: it
+finishes and saves atomically (or is stopped), so nothing is left half-written.
+
+Why a process and not a thread: every Keras `fit` keeps ~50 MB that nothing frees (its traced
+step functions hold the model from native code; keras-team/keras#21090), so a server that
+trained in-process grew by that much a run for good (bench/load.py). The child takes it all
+with it when it exits, and its Python work (tf.data, callbacks) no longer competes with the
+pages for the server's GIL. A thread in the server relays the child's progress events into
+`TrainingJob.events` and a Stop to the child.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import multiprocessing
 import os
+import queue
 import threading
 import time
 import traceback
@@ -100,7 +110,7 @@ class TrainingJob:
     owner: str  # the session that started it
     kind: Literal["train", "finetune"] = "train"
     started_at: float = field(default_factory=time.time)
-    events: list = field(default_factory=list)  # Progress, appended by the training thread
+    events: list = field(default_factory=list)  # Progress, appended by the relay thread as the child sends them
     stop_event: threading.Event = field(default_factory=threading.Event)
     result: object | None = None  # TrainResult (FineTuneResult for a fine-tune)
     saved: Saved | None = None  # what saving did: the model, whether it became active, and why
@@ -110,7 +120,7 @@ class TrainingJob:
     max_seconds: float | None = None  # stopped when still running after this long (public mode)
     timed_out: bool = False
     after_save: Callable[[Saved], None] | None = field(default=None, repr=False)
-    thread: threading.Thread | None = field(default=None, repr=False)
+    thread: threading.Thread | None = field(default=None, repr=False)  # the relay: done once the child is
 
     @property
     def running(self) -> bool:
@@ -129,6 +139,31 @@ class TrainingJob:
         return not self.running
 
 
+_SPAWN = multiprocessing.get_context("spawn")  # never fork a server that runs threads
+_POLL = 0.1  # seconds: how often the relay looks for a Stop to pass on, and for a child that died
+
+
+def _child(kind: str, spec: dict, data: Mnist | None, root: str, activate: str, events, stop) -> None:
+    """The run, in its own process: train (or fine-tune), save, and send back what happened."""
+    try:
+        store = ModelStore(root)
+        if kind == "train":
+            from digitrec_core.training import train
+
+            result = train(spec["config"], data=data, on_progress=events.put, stop=stop)
+        else:
+            from digitrec_core.finetune import fine_tune
+
+            x, y, ids = spec["samples"] if spec["samples"] is not None else (None, None, None)
+            result = fine_tune(spec["base"], x, y, ids=ids, epochs=spec["epochs"], data=data, store=store,
+                               on_progress=events.put, stop=stop)
+        saved = None if result.stopped else store.save(result, activate=activate)
+        events.put(("done", dataclasses.replace(result, model=None), saved))
+    except BaseException as e:  # surfaced on the page; the store is untouched
+        traceback.print_exc()
+        events.put(("error", f"{type(e).__name__}: {e}"))
+
+
 class TrainingSupervisor:
     def __init__(self, store: ModelStore | None = None):
         self.store = store or ModelStore()
@@ -136,45 +171,45 @@ class TrainingSupervisor:
         self.job: TrainingJob | None = None  # the latest job, running or finished
 
     def start(self, config, *, owner: str, data: Mnist | None = None, **limits) -> TrainingJob:
-        """Start training `config` on a thread; raises TrainingBusy while any run holds the store.
+        """Start training `config` in a child process; raises TrainingBusy while any run holds the store.
         `limits`: `activate`, `max_seconds`, `after_save` (see TrainingJob)."""
-        from digitrec_core.training import TrainConfig, train
+        from digitrec_core.runs import TrainConfig
 
         cfg = config if isinstance(config, TrainConfig) else TrainConfig(**config)
         cfg = cfg.resolved(None if data is None else data.n_train)
-
-        def work(job: TrainingJob):
-            return train(job.config, data=data, on_progress=job.events.append, stop=job.stop_event)
-
-        return self._launch(TrainingJob(config=cfg, owner=owner, **limits), work, f"DigitRec dashboard, {cfg.arch}")
+        job = TrainingJob(config=cfg, owner=owner, **limits)
+        return self._launch(job, {"config": cfg}, data, f"DigitRec dashboard, {cfg.arch}")
 
     def start_fine_tune(
         self, *, owner: str, base: str | None = None, epochs: int | None = None, data: Mnist | None = None,
         samples: tuple | None = None, **limits,
     ) -> TrainingJob:
         """Fine-tune `base` (default: the active model) on the store's personal digits, or on
-        `samples` = (x, y, ids) (a visitor's own, in public mode), on a thread."""
-        from digitrec_core.finetune import fine_tune
+        `samples` = (x, y, ids) (a visitor's own, in public mode), in a child process."""
         from digitrec_core.models import FINE_TUNE
-
-        def work(job: TrainingJob):
-            x, y, ids = samples if samples is not None else (None, None, None)
-            return fine_tune(base, x, y, ids=ids, epochs=epochs, data=data, store=self.store,
-                             on_progress=job.events.append, stop=job.stop_event)
 
         cfg = {"base": base, "epochs": epochs or FINE_TUNE.epochs}
         job = TrainingJob(config=cfg, owner=owner, kind="finetune", **limits)
-        return self._launch(job, work, "DigitRec dashboard, fine-tune")
+        spec = {"base": base, "epochs": epochs, "samples": samples}
+        return self._launch(job, spec, data, "DigitRec dashboard, fine-tune")
 
-    def _launch(self, job: TrainingJob, work: Callable[[TrainingJob], object], holder: str) -> TrainingJob:
+    def _launch(self, job: TrainingJob, spec: dict, data: Mnist | None, holder: str) -> TrainingJob:
         with self._guard:
             if self.job is not None and self.job.running:
                 raise TrainingBusy("A training run started in another tab is in progress. "
                                    "Wait for it to finish or stop it.")
             lock = StoreLock(self.store.root)
             lock.acquire(holder)
-            job.thread = threading.Thread(target=self._run, args=(job, lock, work), name="digitrec-training",
-                                          daemon=True)
+            try:
+                events, stop = _SPAWN.Queue(), _SPAWN.Event()
+                child = _SPAWN.Process(target=_child, name="digitrec-training", daemon=True,
+                                       args=(job.kind, spec, data, str(self.store.root), job.activate, events, stop))
+                child.start()
+            except BaseException:
+                lock.release()
+                raise
+            job.thread = threading.Thread(target=self._relay, args=(job, lock, child, events, stop),
+                                          name="digitrec-training", daemon=True)
             self.job = job
             job.thread.start()
             if job.max_seconds is not None:
@@ -187,16 +222,33 @@ class TrainingSupervisor:
             job.timed_out = True
             job.stop()
 
-    def _run(self, job: TrainingJob, lock: StoreLock, work: Callable[[TrainingJob], object]) -> None:
+    def _relay(self, job: TrainingJob, lock: StoreLock, child, events, stop) -> None:
+        """Until the child's last word: its progress into `job.events`, a Stop to it, then the outcome."""
         try:
-            job.result = work(job)
-            if not job.result.stopped:
-                job.saved = self.store.save(job.result, activate=job.activate)
-                if job.after_save is not None:
-                    job.after_save(job.saved)
-        except Exception as e:  # surfaced on the page; the store is untouched
+            while True:
+                if job.stop_event.is_set() and not stop.is_set():
+                    stop.set()
+                try:
+                    event = events.get(timeout=_POLL)
+                except queue.Empty:
+                    if not child.is_alive():
+                        job.error = f"The training process ended without a word (exit code {child.exitcode})."
+                        break
+                    continue
+                if not isinstance(event, tuple):
+                    job.events.append(event)
+                    continue
+                if event[0] == "error":
+                    job.error = event[1]
+                else:
+                    job.result, job.saved = event[1], event[2]
+                    if job.saved is not None and job.after_save is not None:
+                        job.after_save(job.saved)
+                break
+        except Exception as e:  # the relay itself: say so rather than leave the job running for ever
             job.error = f"{type(e).__name__}: {e}"
             traceback.print_exc()
         finally:
+            child.join(timeout=30)
             lock.release()
             job.finished_at = time.time()

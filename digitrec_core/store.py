@@ -47,7 +47,7 @@ from digitrec_core.optional import TensorFlowMissing, install_hint, require_tens
 from digitrec_core.serving import ONNX_FILE, OnnxModel, OnnxModelError
 
 if TYPE_CHECKING:
-    from digitrec_core.training import TrainResult
+    from digitrec_core.runs import TrainResult
 
 ActivatePolicy = Literal["if-better", "always", "never"]
 ACTIVATE_POLICIES: tuple[str, ...] = ("if-better", "always", "never")

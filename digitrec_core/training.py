@@ -6,118 +6,15 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
 
 import keras
 import numpy as np
 
 from digitrec_core.data import Mnist, load_mnist
-from digitrec_core.evaluation import Evaluation, as_batch, evaluate
+from digitrec_core.evaluation import as_batch
 from digitrec_core.models import INPUT_SHAPE, get_architecture
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """A run's hyperparameters; `None` fields take the architecture's recipe."""
-
-    arch: str = "default"
-    epochs: int | None = None
-    batch_size: int | None = None
-    learning_rate: float | None = None
-    augment: bool | None = None
-    limit: int | None = None  # training images to use (before the validation split); None = all
-    validation_split: float | None = None
-    seed: int = 0
-
-    def resolved(self, n_images: int | None = None) -> TrainConfig:
-        """Every field set. An unset batch size follows the recipe's rule for short runs, which needs the
-        number of training images: `limit` when set, else `n_images` (the images available, when known)."""
-        r = get_architecture(self.arch).recipe
-
-        def pick(v, d):
-            return d if v is None else v
-
-        epochs = int(pick(self.epochs, r.epochs))
-        validation_split = float(pick(self.validation_split, r.validation_split))
-        batch_size = self.batch_size
-        if batch_size is None:
-            known = [n for n in (self.limit, n_images) if n]
-            n = min(known) if known else None
-            batch_size = r.batch_size if n is None else r.batch_size_for(n - round(n * validation_split), epochs)
-        return TrainConfig(
-            arch=self.arch,
-            epochs=epochs,
-            batch_size=int(batch_size),
-            learning_rate=float(pick(self.learning_rate, r.learning_rate)),
-            augment=bool(pick(self.augment, r.augment)),
-            limit=self.limit,
-            validation_split=validation_split,
-            seed=int(self.seed),
-        )
-
-
-@dataclass(frozen=True)
-class Progress:
-    """One report: every batch and at each epoch end.
-
-    `loss` and `accuracy` are Keras's running means over the epoch so far: they restart at every
-    epoch, so a curve of them jumps at each boundary (1.8 -> 1.2). `smooth_loss` and
-    `smooth_accuracy` do not: each batch's own value, recovered from consecutive running means
-    (weighted by images: n_k * m_k - n_(k-1) * m_(k-1), over the batch's images), enters an
-    exponential moving average (decay `SMOOTHING` per batch, bias-corrected as Adam's moments
-    are) that carries on across epochs. An epoch event repeats the last batch's smoothed values.
-    """
-
-    kind: Literal["batch", "epoch"]
-    epoch: int  # 1-based
-    epochs: int
-    batch: int  # 1-based, within the epoch
-    batches: int
-    loss: float
-    accuracy: float
-    images_per_sec: float
-    elapsed: float  # seconds since training started
-    val_loss: float | None = None
-    val_accuracy: float | None = None
-    smooth_loss: float | None = None
-    smooth_accuracy: float | None = None
-
-    @property
-    def fraction(self) -> float:
-        return ((self.epoch - 1) * self.batches + self.batch) / (self.epochs * self.batches)
-
-
-@dataclass
-class TrainResult:
-    model: object = field(repr=False)
-    config: TrainConfig
-    history: dict[str, list[float]]  # per epoch: loss, accuracy, val_loss, val_accuracy, images_per_sec
-    epochs_run: int
-    stopped: bool
-    seconds: float
-    n_train: int
-    n_val: int
-    data_source: str
-    test: Evaluation | None = field(default=None, repr=False)  # None when the run was stopped
-
-    @property
-    def test_accuracy(self) -> float | None:
-        return None if self.test is None else self.test.accuracy
-
-    @property
-    def test_loss(self) -> float | None:
-        return None if self.test is None else self.test.loss
-
-    @classmethod
-    def from_fit(cls, model, config: TrainConfig, fitted: Fitted, *, data: Mnist, n_train: int, n_val: int,
-                 data_source: str | None = None, **extra) -> TrainResult:
-        """What `fit` did as a result, evaluated on the test set unless it was stopped."""
-        return cls(model=model, config=config, history=fitted.history, epochs_run=fitted.epochs_run,
-                   stopped=fitted.stopped, seconds=fitted.seconds, n_train=n_train, n_val=n_val,
-                   data_source=data_source or data.origin,
-                   test=None if fitted.stopped else evaluate(model, data.x_test, data.y_test), **extra)
-
+from digitrec_core.runs import Progress, TrainConfig, TrainResult  # noqa: F401  (TrainResult: re-exported)
 
 SMOOTHING = 0.9  # per batch: the smoothed curves follow about the last 10 batches
 

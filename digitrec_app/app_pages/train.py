@@ -1,5 +1,3 @@
-from importlib import import_module
-
 import streamlit as st
 
 from digitrec_app.ui import navigation, resources, runs
@@ -33,7 +31,6 @@ if not has_tensorflow():  # a serve-only install: say what training needs, show 
     st.info(install_hint("Training") + ".", icon=":material/info:")
     past_runs()
     st.stop()
-import_module("digitrec_core.training")  # TensorFlow loads with the page, not in the click's run
 try:
     data = resources.mnist()
 except MnistError as e:

@@ -313,6 +313,78 @@ def open_draw(page: Page):
     return main
 
 
+WHY = "Why this answer?"
+EXPLAINED = ("evidence for ", "why ", "relu1 feature maps", "relu2 feature maps", "relu3 feature maps", "conv1 filters")
+
+
+def open_why(where, page: Page):
+    """Expand the "Why this answer?" panel in `where` (the page's main area, or a dialog); returns it."""
+    panel = where.get_by_test_id("stExpander").filter(has_text=WHY)
+    expect(panel).to_have_count(1)
+    expect(panel.get_by_role("img")).to_have_count(0)  # closed: nothing in it was sent
+    panel.get_by_text(WHY, exact=True).click()
+    for alt in EXPLAINED:
+        expect(panel.locator(f"img[alt^='{alt}']")).to_have_count(1, timeout=30_000)
+    settle(page)
+    return panel
+
+
+def shown_images(panel) -> dict[str, dict]:
+    """The panel's images by alt text: loaded or not, their natural and displayed widths."""
+    rows = panel.locator("img").evaluate_all(
+        "imgs => imgs.map(i => [i.alt, i.complete, i.naturalWidth, i.getBoundingClientRect().width])")
+    return {alt: {"loaded": done, "natural": nat, "width": w} for alt, done, nat, w in rows}
+
+
+def test_draw_why_this_answer_shows_the_evidence_and_what_each_layer_sees(page: Page, server):
+    main = open_draw(page)
+    draw_and_expect(page, SEVEN, 7)
+    maps = Path(f"/proc/{server.proc.pid}/maps").exists()
+    libraries = loaded_libraries(server.proc.pid) if maps else set()  # TensorFlow, if an earlier test trained
+    panel = open_why(main, page)
+    imgs = shown_images(panel)
+    assert len(imgs) == len(EXPLAINED), imgs
+    for alt, img in imgs.items():
+        assert img["loaded"] and img["natural"] > 0 and img["width"] > 100, (alt, img)
+    assert imgs["evidence for 7"]["natural"] == 226  # 8x the 28x28 input, in a 1 px frame
+    assert any(a.startswith("why 7 and not ") for a in imgs)
+    expect(panel.get_by_text("relu2 · 14×14×64 · the 12 strongest of 64 channels", exact=False)).to_be_visible()
+    expect(panel.get_by_test_id("stPlotlyChart")).to_have_count(1)  # the dense layer's top units
+    if maps:  # explaining runs on the ONNX file alone, like the answer: neither TensorFlow nor pandas comes in
+        assert loaded_libraries(server.proc.pid) == libraries | {"ONNX Runtime"}
+    full_screenshot(page, SCREENSHOTS / "explain.png")
+
+    # Another class: another picture, the panel still open; a new stroke keeps it open with its own pictures.
+    before = panel.locator("img[alt='evidence for 7']").get_attribute("src")
+    panel.get_by_role("combobox", name="Evidence for").click()
+    page.get_by_role("option", name="1", exact=True).click()
+    expect(panel.locator("img[alt='evidence for 1']")).to_have_count(1)
+    settle(page)
+    assert panel.locator("img[alt='evidence for 1']").get_attribute("src") != before
+
+
+@pytest.mark.mnist
+def test_test_browser_why_this_answer_opens_in_the_gallery_dialog(page: Page):
+    """The dialog's panel reruns the dialog alone: it stays open, over the gallery, with the pictures."""
+    goto(page, "Test browser")
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_text("test digit #0", exact=True)).to_be_visible(timeout=60_000)
+    tile = main.locator("[class*=st-key-open_]").first.get_by_role("button")
+    tile.scroll_into_view_if_needed()
+    k = int(tile.inner_text().strip().removeprefix("#"))
+    tile.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(f"Test digit #{k}")
+    panel = open_why(dialog, page)
+    expect(dialog).to_contain_text(f"Test digit #{k}")  # still open, on the same digit
+    for alt, img in shown_images(panel).items():
+        assert img["loaded"] and img["natural"] > 0, (alt, img)
+    expect(main.get_by_test_id("stExpander").filter(has_text=WHY).get_by_role("img")).to_have_count(0)  # the top's
+    shot = SCREENSHOTS / "explain_dialog.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot))
+
+
 def test_draw_a_stroke_0_ms_after_clear_is_kept_whole_and_classified(page: Page):
     """Before the fix (Clear remounting the canvas, or reloading it through `initial_drawing`), such a stroke
     was lost or cut short: 1 of 4 read right with the reload (see ui/canvas.py)."""

@@ -1070,3 +1070,161 @@ def test_fuzzed_metadata_never_shows_an_exception_on_home(app_env, synthetic_dir
     at = open_app()
     assert at.sidebar.markdown and markdowns(at)
     run(at.switch_page(PAGES["train"]))  # lists every stored model (the runs table, the curves)
+
+
+# ---- Why this answer? (issue 12) ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def explain_calls(monkeypatch):
+    """Every `explain` the panel makes, counted (the real one runs)."""
+    import digitrec_app.ui.explanation as panel
+
+    calls = []
+    real = panel.explain
+
+    def counted(model, image, target=None):
+        calls.append(np.asarray(image).copy())
+        return real(model, image, target)
+
+    monkeypatch.setattr(panel, "explain", counted)
+    return calls
+
+
+def why(where):
+    """The one "Why this answer?" expander in `where` (the app, or a dialog), or None when there is none."""
+    boxes = [e for e in where.get("expander") if e.label == "Why this answer?"]
+    assert len(boxes) <= 1, boxes
+    return boxes[0] if boxes else None
+
+
+def panel_images(box) -> dict[str, str]:
+    """The panel's images, by their alt text: their URL (a hash of their pixels)."""
+    return {img.proto.imgs[0].alt: img.value[0] for img in box.get("image")}
+
+
+def open_why(at: AppTest, key: str, is_open: bool = True) -> AppTest:
+    at.session_state[key] = is_open  # what the browser sends when the user expands (or collapses) it
+    return run(at)
+
+
+def assert_full_panel(box, predicted: int, runner_up: int) -> None:
+    imgs = panel_images(box)
+    assert set(imgs) == {f"evidence for {predicted}", f"why {predicted} and not {runner_up}", "relu1 feature maps",
+                         "relu2 feature maps", "relu3 feature maps", "conv1 filters"}
+    captions = [c.value for c in box.caption]
+    for line in ("`relu1` · 28×28×32 · the 12 strongest of 32 channels", "`relu2` · 14×14×64 · the 12 strongest of 64",
+                 "`relu3` · 7×7×128 · the 12 strongest of 128", "`relu4` · 128 units · the 10 most active",
+                 "`conv1` · 32 filters of 3×3"):
+        assert any(c.startswith(line) for c in captions), (line, captions)
+    assert any(c.startswith("Occlusion: each 4x4 patch is blanked in turn") for c in captions)
+    assert [m.value for m in box.markdown] == ["**Where the evidence is**", "**What each layer sees**",
+                                              "**What the first layer looks for**"]
+    assert len(box.get("plotly_chart")) == 1  # the dense layer's top units
+
+
+def test_draw_why_this_answer_is_lazy_and_shows_the_evidence_layers_and_filters(app_env, synthetic_dir, explain_calls):
+    from digitrec_core import canvas_to_mnist, explain, load_model
+
+    at = open_app("draw")
+    assert not [e for e in at.get("expander") if e.label == "Why this answer?"]  # nothing drawn: nothing to explain
+    draw(at, drawn(7))
+    box = why(at)
+    assert box is not None and not box.get("image") and not box.get("selectbox")  # closed: nothing shown...
+    assert explain_calls == []  # ...nor computed
+
+    at = open_why(at, "draw_why")
+    digit = canvas_to_mnist(drawn(7))
+    assert len(explain_calls) == 1
+    np.testing.assert_array_equal(explain_calls[0], digit)  # the very 28x28 the prediction was made from
+    e = explain(load_model(SHIPPED["name"]).model, digit)
+    assert any(m == f"## Prediction: {e.predicted}" for m in markdowns(at))
+    box = why(at)
+    assert_full_panel(box, e.predicted, e.runner_up)
+    before = panel_images(box)
+
+    other = (e.predicted + 3) % 10  # the class picker: another class's evidence, another picture
+    (pick,) = [s for s in box.selectbox if s.label == "Evidence for"]
+    assert pick.value == e.predicted
+    at = run(pick.select(other))
+    after = panel_images(why(at))
+    assert f"evidence for {other}" in after and after[f"evidence for {other}"] != before[f"evidence for {e.predicted}"]
+    contrast = f"why {e.predicted} and not {e.runner_up}"
+    assert after[contrast] == before[contrast]  # the contrast did not move
+
+    (versus,) = [s for s in why(at).selectbox if s.label == f"Why {e.predicted} and not"]
+    assert versus.value == e.runner_up and e.predicted not in versus.options
+    third = next(d for d in range(10) if d not in (e.predicted, e.runner_up))
+    at = run(versus.select(third))
+    again = panel_images(why(at))
+    assert f"why {e.predicted} and not {third}" in again and contrast not in again
+    assert again[f"why {e.predicted} and not {third}"] != before[contrast]
+
+    n = len(explain_calls)
+    at = open_why(at, "draw_why", False)  # closed again: nothing more computed
+    assert not why(at).get("image") and len(explain_calls) == n
+
+
+def test_draw_why_this_answer_for_an_upload(app_env, synthetic_dir, explain_calls):
+    at = open_app("draw")
+    upload_one(at)
+    at = open_why(at, "upload_why")
+    box = why(at)
+    assert len(explain_calls) == 1 and {"relu1 feature maps", "conv1 filters"} <= set(panel_images(box))
+
+
+def test_why_this_answer_of_a_model_with_an_old_onnx_file_says_so(app_env, synthetic_dir, monkeypatch):
+    """An ONNX file written before the layer taps has no activations nor filters: the panel says why, in one
+    sentence, and still shows where the evidence is."""
+    import digitrec_app.ui.explanation as panel
+
+    real = panel.explain
+    monkeypatch.setattr(panel, "explain", lambda *a, **k: dataclasses.replace(real(*a, **k), activations={},
+                                                                               filters=None, filters_layer=None))
+    at = open_app("draw")
+    draw(at, drawn(7))
+    at = open_why(at, "draw_why")
+    box = why(at)
+    assert [i.value for i in box.info] == [panel.OLD_ONNX]
+    assert "older DigitRec" in panel.OLD_ONNX and "model.onnx" in panel.OLD_ONNX and "TensorFlow" in panel.OLD_ONNX
+    imgs = panel_images(box)
+    assert len(imgs) == 2 and all(a.startswith(("evidence for", "why")) for a in imgs)  # the heatmaps only
+    assert not box.get("plotly_chart")
+
+
+@pytest.mark.mnist
+def test_test_browser_why_this_answer_for_the_top_digit_and_in_the_gallery_dialog(app_env, mnist_dir, real_mnist,
+                                                                                   monkeypatch, explain_calls):
+    from digitrec_core import explain, load_model, predict_proba
+    from digitrec_core.evaluation import as_batch
+    from digitrec_core.evaluation import metrics as evaluate
+
+    monkeypatch.setenv(MNIST_DIR_ENV, str(mnist_dir))
+    model = load_model(SHIPPED["name"]).model
+    at = open_app("browse")
+    run(at.number_input(key="test_index").set_value(8))
+    assert why(at) is not None and not why(at).get("image") and explain_calls == []
+    at = open_why(at, "test_why")
+    x = as_batch(real_mnist.x_test[8])[0, ..., 0]
+    np.testing.assert_array_equal(explain_calls[-1], x)
+    e = explain(model, x)
+    assert_full_panel(why(at), e.predicted, e.runner_up)
+    first = panel_images(why(at))
+    run(at.number_input(key="test_index").set_value(9))  # another digit: its own pictures, the panel still open
+    assert panel_images(why(at))["relu1 feature maps"] != first["relu1 feature maps"]
+
+    # The gallery's dialog has its own panel (its own keys): open it there too.
+    report = evaluate(predict_proba(model, real_mnist.x_test), real_mnist.y_test)
+    kind = report.mistake_kinds()[0]
+    k = int(report.mistakes(kind.true, kind.predicted)[0])
+    at = open_why(at, "test_why", False)
+    at.session_state["dialog_why"] = True  # opened before: the dialog shows it open (a toggle in it reruns it alone)
+    n = len(explain_calls)
+    run(next(b for b in at.button if b.key == f"open_{k}").click())
+    (dialog,) = at.get("dialog")
+    assert len(explain_calls) == n + 1  # the dialog's panel, not the closed one at the top
+    xk = as_batch(real_mnist.x_test[k])[0, ..., 0]
+    np.testing.assert_array_equal(explain_calls[-1], xk)
+    ek = explain(model, xk)
+    assert ek.predicted == kind.predicted
+    assert_full_panel(why(dialog), ek.predicted, ek.runner_up)

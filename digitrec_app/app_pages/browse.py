@@ -3,8 +3,10 @@ import streamlit as st
 
 from digitrec_app.ui import navigation, resources
 from digitrec_app.ui.components import digit_image, probability_chart, verdict
+from digitrec_app.ui.explanation import explanation_panel
 from digitrec_app.ui.figures import confusion_figure, recall_figure
 from digitrec_core import MnistError, ModelStoreError
+from digitrec_core.evaluation import as_batch
 from digitrec_core.text import plural
 
 GALLERY = 24  # digits shown of one kind of mistake
@@ -50,6 +52,7 @@ def show_digit(i: int, *, key: str) -> None:
         st.metric("Confidence", f"{probs.max():.1%}")
     with right:
         probability_chart(probs, key=f"{key}_probs")
+    explanation_panel(loaded.model, as_batch(data.x_test[i])[0, ..., 0], key=key)
 
 
 def open_in_dialog(k: int) -> None:

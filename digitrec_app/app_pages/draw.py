@@ -8,6 +8,7 @@ from digitrec_app.ui import navigation, resources
 from digitrec_app.ui.canvas import drawing_canvas  # only importable inside a Streamlit runtime
 from digitrec_app.ui.components import prediction_panel
 from digitrec_app.ui.corrections import correction_bar
+from digitrec_app.ui.explanation import explanation_panel
 from digitrec_core import ModelStoreError, read_image
 from digitrec_core.preprocess import MAX_UPLOAD_MB, MB
 
@@ -53,11 +54,14 @@ with draw_tab:
             drawn = drawing_canvas(pen)
         with right:
             if drawn is None:
-                prediction_panel(loaded, None, empty_message="Draw a digit", key="draw")
+                digit = prediction_panel(loaded, None, empty_message="Draw a digit", key="draw")
             else:
                 sample = f"drawing {drawn.number}"
                 actions = partial(correction_bar, drawn.image, model=model, sample=sample, key="draw")
-                prediction_panel(loaded, drawn.image, empty_message="Draw a digit", key="draw", actions=actions)
+                digit = prediction_panel(loaded, drawn.image, empty_message="Draw a digit", key="draw",
+                                         actions=actions)
+        if digit is not None:  # the 28x28 the prediction was made from, not a second preprocessing
+            explanation_panel(loaded.model, digit, key="draw")
 
     drawing()
 
@@ -77,7 +81,10 @@ with upload_tab:
             with right:
                 actions = partial(correction_bar, image, model=model, sample=f"upload {upload.file_id}", key="upload")
                 try:
-                    prediction_panel(loaded, image, empty_message="No digit found in this image.", key="upload",
-                                     actions=actions)
+                    digit = prediction_panel(loaded, image, empty_message="No digit found in this image.",
+                                             key="upload", actions=actions)
                 except ValueError as e:  # read_image's arrays are always images; this is a net, not a path
                     st.error(f"{upload.name}: {e}")
+                    digit = None
+            if digit is not None:
+                explanation_panel(loaded.model, digit, key="upload")

@@ -126,18 +126,19 @@ def curves_figure(runs: dict[str, dict[str, list]], live_batches: list | None = 
 def prediction_panel(
     loaded, image: np.ndarray | None, *, empty_message: str, key: str,
     actions: Callable[[int, float], None] | None = None,
-) -> None:
+) -> np.ndarray | None:
     """Preprocess like MNIST, classify, and show what the model saw and what it thinks.
 
     `actions(predicted, probability)`, when given, draws what the user can do about the prediction
     (the correction buttons), right under it; nothing is drawn when no digit was found.
+    Returns the 28x28 digit classified (None when no digit was found), for the explanation panel.
     """
     from digitrec_core import canvas_to_mnist, predict_proba
 
     digit = canvas_to_mnist(image) if image is not None else None
     if digit is None:
         st.info(empty_message)
-        return
+        return None
     probs = predict_proba(loaded.model, digit)[0]
     order = np.argsort(probs)[::-1]
     top, second = int(order[0]), int(order[1])
@@ -152,4 +153,5 @@ def prediction_panel(
         digit_image(digit, caption="What the model sees (28x28)", size=168)
     with c2:
         probability_chart(probs, key=f"{key}_probs", height=220)
+    return digit
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import threading
 import time
 import weakref
 
@@ -42,19 +41,53 @@ def test_release_collects_cycles_and_trims_on_glibc():
         assert done["trimmed"] is None
 
 
-def test_the_watcher_releases_after_the_quiet_spell_and_starts_once(monkeypatch):
-    released = threading.Event()
-    monkeypatch.setattr(memory, "release", lambda: released.set() or {})
+def test_the_watcher_releases_twice_per_quiet_spell_the_second_time_reaping_and_starts_once(monkeypatch):
+    released = []
+    monkeypatch.setattr(memory, "release", lambda reap=False: released.append(reap) or {})
     monkeypatch.setattr(memory, "_started", False)
     memory.note_script_run()
-    assert memory.start_idle_release(idle=0.2, poll=0.05)
-    assert not memory.start_idle_release(idle=0.2, poll=0.05)  # once per process
-    assert released.wait(5)
-    released.clear()
+    assert memory.start_idle_release(idle=0.2, poll=0.05, ttl=0.3)
+    assert not memory.start_idle_release(idle=0.2, poll=0.05, ttl=0.3)  # once per process
+    time.sleep(1.0)
+    assert released == [False, True]  # a collection at 0.2 s, then with sessions reaped at 0.5 s
     time.sleep(0.4)
-    assert not released.is_set()  # nothing ran since: no second release
+    assert released == [False, True]  # nothing ran since: no more releases
     memory.note_script_run()
-    assert released.wait(5)
+    time.sleep(1.0)
+    assert released == [False, True, False, True]  # a new quiet spell
+
+
+def test_expired_sessions_are_reaped_through_streamlits_session_store(monkeypatch, caplog):
+    from types import SimpleNamespace
+
+    from streamlit import runtime
+    from streamlit.runtime.caching.ttl_cache import TTLCache
+
+    now = [0.0]
+    cache = TTLCache(maxsize=10, ttl=120, timer=lambda: now[0])
+    cache["gone"], cache["kept"] = "session of a visitor who left", "session of one who may come back"
+    now[0] = 60.0
+    cache["kept"] = "session of one who may come back"  # saved later: expires later
+    fake = SimpleNamespace(_session_mgr=SimpleNamespace(_session_storage=SimpleNamespace(_cache=cache)))
+    monkeypatch.setattr(runtime, "exists", lambda: True)
+    monkeypatch.setattr(runtime, "get_instance", lambda: fake)
+    now[0] = 150.0
+    assert memory.reap_disconnected_sessions() is True
+    assert list(cache._expirations) == ["kept"]  # the expired one is gone, not merely hidden
+    assert memory.release(reap=True)["reaped"] is True
+
+    monkeypatch.setattr(runtime, "get_instance", lambda: SimpleNamespace())  # a Streamlit that moved it
+    monkeypatch.setattr(memory, "_reap_warned", False)
+    with caplog.at_level("WARNING", logger="digitrec"):
+        assert memory.reap_disconnected_sessions() is None
+        assert memory.reap_disconnected_sessions() is None
+    assert caplog.text.count("could not reap expired Streamlit sessions") == 1  # said once
+
+
+def test_the_session_ttl_is_streamlits_option():
+    import streamlit as st
+
+    assert memory.session_ttl() == float(st.get_option("server.disconnectedSessionTTL"))
 
 
 @pytest.fixture(autouse=True)

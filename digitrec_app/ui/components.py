@@ -48,7 +48,8 @@ def digit_image(digit: np.ndarray, caption: str | None = None, size: int = 224) 
     """A 28x28 digit, upscaled with nearest-neighbour so its pixels stay crisp."""
     a = np.asarray(digit)
     a = (np.clip(a, 0, 1) * 255).astype(np.uint8) if a.dtype != np.uint8 else a
-    st.image(Image.fromarray(a).resize((size, size), Image.NEAREST), caption=caption)
+    # PNG: "auto" sends it as JPEG, which smears the crisp pixels.
+    st.image(Image.fromarray(a).resize((size, size), Image.NEAREST), caption=caption, output_format="PNG")
 
 
 def probability_chart(probs: np.ndarray, key: str | None = None, height: int = 260) -> None:

@@ -3,9 +3,11 @@
 `runner.postScriptGC` is off (a full collection after every stroke costs more than it frees), so after
 the visitors leave nothing allocates and nothing runs Python's cyclic collector: the cycles their
 sessions left (figures, Streamlit's messages) stay, and glibc keeps the freed heap rather than return it.
-One thread per process collects and trims once, when no script has run for `IDLE_SECONDS`
-(20-75 MB back after each part of bench/load.py's load; what training leaves, TensorFlow holds beyond
-reach: see README, Under load).
+Streamlit also keeps each disconnected session for `server.disconnectedSessionTTL` (120 s) so that a
+tab can reconnect, and drops an expired one only on the session store's next write, which an idle
+server never makes. One thread per process therefore releases twice in a quiet spell: `IDLE_SECONDS`
+after the last script run (a collection and a trim: 20-75 MB back after each part of bench/load.py's
+load), and again once the sessions of the visitors who left have expired (reaped, then collected).
 """
 
 from __future__ import annotations
@@ -13,16 +15,18 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import logging
 import threading
 import time
 
 IDLE_SECONDS = 30.0
 _POLL_SECONDS = 5.0
 
+log = logging.getLogger("digitrec")
 _last_run = time.monotonic()
-_released_after = _last_run - 1  # the script run the last release followed (none yet)
 _started = False
 _start_lock = threading.Lock()
+_reap_warned = False
 
 
 def _malloc_trim():
@@ -37,11 +41,32 @@ def _malloc_trim():
 _TRIM = _malloc_trim()
 
 
-def release() -> dict:
-    """A full collection, then the heap's free pages back to the OS (glibc only); what each did."""
+def reap_disconnected_sessions() -> bool | None:
+    """Drop the disconnected sessions whose reconnect window has passed, as Streamlit's session store
+    would on its next write. Private API: None (said once in the log) if a Streamlit upgrade moved it."""
+    global _reap_warned
+    try:
+        from streamlit import runtime
+
+        if not runtime.exists():
+            return None
+        runtime.get_instance()._session_mgr._session_storage._cache.expire()
+        return True
+    except Exception as e:  # AttributeError and kin: Streamlit moved it; memory then returns on the next visit
+        if not _reap_warned:
+            _reap_warned = True
+            log.warning("DigitRec could not reap expired Streamlit sessions (%s: %s); an idle server keeps the "
+                        "memory of its last visitors until the next one arrives.", type(e).__name__, e)
+        return None
+
+
+def release(reap: bool = False) -> dict:
+    """(With `reap`, expired sessions dropped first,) a full collection, then the heap's free pages back
+    to the OS (glibc only); what each did."""
+    reaped = reap_disconnected_sessions() if reap else None
     collected = gc.collect()
     trimmed = bool(_TRIM(0)) if _TRIM is not None else None
-    return {"collected": collected, "trimmed": trimmed}
+    return {"reaped": reaped, "collected": collected, "trimmed": trimmed}
 
 
 def note_script_run() -> None:
@@ -50,27 +75,40 @@ def note_script_run() -> None:
     _last_run = time.monotonic()
 
 
-def due(last_run: float, released_after: float, now: float, idle: float = IDLE_SECONDS) -> bool:
-    """Release now? Once per quiet spell: `idle` s after the last script run, unless done since it."""
+def due(last_run: float, released_after: float, now: float, idle: float) -> bool:
+    """Release now? Once per quiet spell and stage: `idle` s after the last script run, unless done since it."""
     return released_after < last_run and now - last_run >= idle
 
 
-def _watch(idle: float, poll: float) -> None:
-    global _released_after
+def session_ttl() -> float:
+    """How long Streamlit keeps a disconnected session (server.disconnectedSessionTTL; 120 s by default)."""
+    try:
+        import streamlit as st
+
+        return float(st.get_option("server.disconnectedSessionTTL"))
+    except Exception:  # an older or newer Streamlit without the option
+        return 120.0
+
+
+def _watch(stages: tuple[tuple[float, bool], ...], poll: float) -> None:
+    released_after = [_last_run - 1] * len(stages)  # per stage: the script run its last release followed
     while True:
         time.sleep(poll)
         last = _last_run
-        if due(last, _released_after, time.monotonic(), idle):
-            release()
-            _released_after = last
+        for k, (idle, reap) in enumerate(stages):
+            if due(last, released_after[k], time.monotonic(), idle):
+                release(reap=reap)
+                released_after[k] = last
 
 
-def start_idle_release(idle: float = IDLE_SECONDS, poll: float = _POLL_SECONDS) -> bool:
-    """Start the watcher (once per process); True if this call started it."""
+def start_idle_release(idle: float = IDLE_SECONDS, poll: float = _POLL_SECONDS, ttl: float | None = None) -> bool:
+    """Start the watcher (once per process); True if this call started it. It releases `idle` s into a
+    quiet spell, and again with expired sessions reaped `ttl` (default: Streamlit's) + `idle` s into it."""
     global _started
     with _start_lock:
         if _started:
             return False
-        threading.Thread(target=_watch, args=(idle, poll), name="digitrec-idle-release", daemon=True).start()
+        stages = ((idle, False), ((session_ttl() if ttl is None else ttl) + idle, True))
+        threading.Thread(target=_watch, args=(stages, poll), name="digitrec-idle-release", daemon=True).start()
         _started = True
         return True

@@ -19,7 +19,7 @@ from digitrec_core.evaluation import evaluate, predict_proba
 from digitrec_core.exports import FORMATS, check_target
 from digitrec_core.jobs import StoreLock, TrainingBusy
 from digitrec_core.models import ARCHITECTURES, FINE_TUNE, HOLDOUT, get_architecture
-from digitrec_core.optional import TensorFlowMissing, require_tensorflow
+from digitrec_core.optional import RayMissing, TensorFlowMissing, require_ray_tune, require_tensorflow
 from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_image
 from digitrec_core.store import (
     ACTIVATE_POLICIES,
@@ -30,6 +30,7 @@ from digitrec_core.store import (
     shipped_info,
     write_model,
 )
+from digitrec_core.sweep import ADDRESS_ENV  # no Ray or TensorFlow until a sweep runs
 from digitrec_core.text import percent, plural, when
 
 if TYPE_CHECKING:  # the training module imports TensorFlow
@@ -190,6 +191,69 @@ def _run_and_save(store: ModelStore, activate: str, report: Callable, run: Calla
     _report_saved(saved, store)
     _warn(store)
     return result, saved
+
+
+def _yes_no(text: str) -> bool:
+    value = {"yes": True, "on": True, "true": True, "no": False, "off": False, "false": False}.get(text.lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not yes or no")
+    return value
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    try:
+        require_ray_tune("Sweeping")  # before the store is touched: without Ray nothing changes
+        require_tensorflow("Sweeping")
+    except (RayMissing, TensorFlowMissing) as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
+    from digitrec_core.sweep import SearchSpace
+
+    space = SearchSpace.from_toml(args.space) if args.space else SearchSpace()
+    flags = {"arch": args.archs, "lr": args.lr, "batch-size": args.batch_size, "epochs": args.epochs,
+             "augment": args.augment, "limit": args.limit}
+    space = SearchSpace.from_mapping({k: v for k, v in flags.items() if v is not None}, base=space)
+    if args.trials is not None and args.trials < 1:
+        raise ValueError(f"--trials must be at least 1, not {args.trials}.")
+    with _store_for_a_run("digitrec sweep") as store:
+        return _sweep(args, space, store)
+
+
+def _sweep(args: argparse.Namespace, space, store: ModelStore) -> int:
+    """Run the sweep (the caller holds the store's lock), save its completed trials, say what happened."""
+    from digitrec_core.sweep import SweepError, describe, run_sweep, save_sweep, summary
+
+    data = load_mnist()  # before Ray and TensorFlow start: a data problem is reported in a blink
+    configs = space.trials(args.trials, seed=args.seed, validation_split=args.val_split, n_images=data.n_train)
+    print(f"Sweeping {plural(len(configs), 'trial')} ({plural(space.size, 'combination')}) on {data.source}",
+          file=sys.stderr)
+
+    def on_event(e) -> None:
+        name = f"trial {e.index + 1}/{e.trials}"
+        if e.kind == "started":
+            print(f"{name} started: {describe(e.config)}", file=sys.stderr)
+        elif e.kind == "epoch":
+            print(f"{name} epoch {e.epoch}/{e.config.epochs}: val_accuracy {percent(e.val_accuracy)}", file=sys.stderr)
+        elif e.kind == "completed":
+            print(f"{name} completed: test accuracy {percent(e.test_accuracy)}", file=sys.stderr)
+        elif e.kind == "stopped":
+            print(f"{name} stopped early after {plural(e.epoch, 'epoch')}: behind the others", file=sys.stderr)
+        else:
+            print(f"{name} failed: {e.error or 'no message'}", file=sys.stderr)
+
+    try:
+        sweep = run_sweep(configs, data=data, address=args.address, cpus_per_trial=args.cpus_per_trial,
+                          grace_period=args.grace_period, reduction_factor=args.reduction_factor, on_event=on_event)
+    except SweepError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
+    saved = save_sweep(sweep, store, activate=args.activate)
+    print(summary(sweep, saved))
+    if not saved:
+        return 1
+    _report_saved(saved[-1], store)  # the best: compared with the active model like any run
+    _warn(store)
+    return 0
 
 
 def _warn(store: ModelStore, notice: str | None = None) -> None:
@@ -392,6 +456,30 @@ def parser() -> argparse.ArgumentParser:
     activate_help = "make the new model active: only if it is not worse than the active one (default), always, never"
     t.add_argument("--activate", choices=ACTIVATE_POLICIES, default="if-better", help=activate_help)
     t.set_defaults(func=cmd_train)
+
+    sw = sub.add_parser("sweep", help="train many models over a search space on Ray Tune, stopping poor ones early; "
+                                      "the best becomes active if it is not worse")
+    sw.add_argument("--space", metavar="TOML", help="a search space file (keys: arch, lr, batch-size, epochs, augment, "
+                                                     "limit; each a value or a list); flags replace its keys")
+    sw.add_argument("--arch", dest="archs", nargs="+", choices=list(ARCHITECTURES), help="default: default")
+    sw.add_argument("--lr", nargs="+", type=float, help="learning rates (default: the recipe's)")
+    sw.add_argument("--batch-size", nargs="+", type=int)
+    sw.add_argument("--epochs", nargs="+", type=int, help="default: the recipe's")
+    sw.add_argument("--augment", nargs="+", type=_yes_no, metavar="yes|no", help="e.g. --augment yes no for both")
+    sw.add_argument("--limit", nargs="+", type=int, help="training images to use (default: all)")
+    sw.add_argument("--trials", type=int, help="how many runs (default: one per combination); more than the "
+                                               "combinations repeats them with new seeds, fewer picks at random")
+    sw.add_argument("--val-split", type=float, help="fraction held out for validation")
+    sw.add_argument("--seed", type=int, default=0)
+    sw.add_argument("--address", help=f"an existing Ray cluster (host:port; default: ${ADDRESS_ENV}, else Ray "
+                                      "started here with this machine's cores)")
+    sw.add_argument("--cpus-per-trial", type=float, default=1.0)
+    sw.add_argument("--grace-period", type=int, default=1, help="epochs before a trial can be stopped early")
+    sw.add_argument("--reduction-factor", type=float, default=2.0,
+                    help="ASHA keeps the best 1/this of the trials at each of its epochs")
+    sw.add_argument("--activate", choices=ACTIVATE_POLICIES, default="if-better",
+                    help="make the best trial active: " + activate_help.split(": ", 1)[1])
+    sw.set_defaults(func=cmd_sweep)
 
     f = sub.add_parser("finetune", help="fine-tune a stored model on your personal digits (see the My digits page)")
     f.add_argument("--model", help="the model to start from (default: the active one)")

@@ -94,6 +94,7 @@ class ModelInfo:
     kind: str = "train"  # "train" | "finetune"
     parent: str | None = None  # a fine-tune's base model
     personal: dict[str, Any] = field(default_factory=dict, repr=False)  # a fine-tune's samples and scores
+    sweep: dict[str, Any] = field(default_factory=dict)  # a sweep's trial: {"id", "trial", "trials"}; {} if none
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -226,11 +227,19 @@ def _personal(v):  # what the pages read of a fine-tune's record, typed as finet
     return None
 
 
+def _sweep(v):  # which sweep a trial belongs to (digitrec_core.sweep writes it); {} for any other run
+    if not isinstance(v, dict):
+        return "should be an object"
+    if v and not (_name(v.get("id")) is None and all(_count(v[k]) is None for k in ("trial", "trials") if k in v)):
+        return "should be {} or an object with a sweep id and trial counts"
+    return None
+
+
 _FIELD_CHECKS = {
     "name": _name, "arch": _text, "params": _count, "hyperparameters": _object, "epochs_run": _count,
     "test_accuracy": _fraction, "test_loss": _loss, "data_source": _text, "n_train": _count, "n_val": _count,
     "train_seconds": _seconds, "created_at": _time, "history": _history, "stopped": _flag, "kind": _kind_name,
-    "parent": _parent, "personal": _personal,
+    "parent": _parent, "personal": _personal, "sweep": _sweep,
 }
 
 
@@ -577,6 +586,7 @@ class ModelStore:
             kind=kind,
             parent=getattr(result, "base", None),
             personal=result.personal_meta() if hasattr(result, "personal_meta") else {},
+            sweep=dict(getattr(result, "sweep", None) or {}),
         )
         ModelInfo.from_json(info.to_json(), info.path)  # the store never writes what it would refuse to read
         previous = self.active_info()  # before the write: with no active.json, the newest model counts as active

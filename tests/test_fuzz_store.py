@@ -37,6 +37,8 @@ def valid_meta(name: str, rng: random.Random) -> dict:
         meta.update(kind="finetune", parent=NAMES[0], personal={
             "ids": ["20261201-074512-123-3f9a"], "holdout_ids": [], "n_train": 1, "n_holdout": 0,
             "before": 0.5, "after": 0.75, "base_test_accuracy": 0.99, "split": "fixed"})
+    elif name.startswith("default"):  # a sweep's trial (older records have no "sweep": tolerated)
+        meta["sweep"] = {"id": "sweep-20261201-105500-ab12", "trial": 2, "trials": 4}
     return meta
 
 
@@ -58,10 +60,10 @@ def mutated_meta(meta: dict, rng: random.Random) -> bytes:
             meta[key] = rng.choice(JUNK)  # a wrong type, a null, a huge or not-finite number
         elif kind == 3:  # a number for a text, a text for a number
             meta[key] = str(meta[key]) if isinstance(meta[key], (int, float)) else rng.random() * 10**rng.randint(0, 9)
-        elif kind == 4:  # damage one level down: history, hyperparameters, personal
-            sub = rng.choice(["history", "hyperparameters", "personal"])
+        elif kind == 4:  # damage one level down: history, hyperparameters, personal, sweep
+            sub = rng.choice(["history", "hyperparameters", "personal", "sweep"])
             target = meta.setdefault(sub, {}) if isinstance(meta.get(sub, {}), dict) else {}
-            field = rng.choice(sorted(target) or ["loss", "n_train", "before", "ids"])
+            field = rng.choice(sorted(target) or ["loss", "n_train", "before", "ids", "id", "trial"])
             target[field] = rng.choice(JUNK + [["x"], [None, 0.5], [math.nan]])
         elif kind == 5:
             meta = rng.choice([[], [meta], "meta", 3, None, True])  # an array, a scalar instead of an object
@@ -125,6 +127,8 @@ def check_info(info: ModelInfo) -> None:
         text += "" if v is None else f"{v:.2%}"
     p = info.personal
     text += f"{p.get('n_train', 0):,}" + (f"{p['before']:.2%}" if p.get("before") is not None else "")
+    if info.sweep:  # what the pages show of a sweep's trial
+        text += f"{info.sweep['id']} {info.sweep.get('trial', 0):,} {info.sweep.get('trials', 0):,}"
     text.encode("utf-8")
 
 
@@ -178,9 +182,10 @@ def test_from_json_takes_good_records_and_refuses_every_wrong_field(tmp_path):
     rng = random.Random(7)
     folder = tmp_path / "models" / NAMES[2]
     assert ModelInfo.from_json(valid_meta(NAMES[2], rng), folder).personal["after"] == 0.75
+    assert ModelInfo.from_json(valid_meta(NAMES[1], rng), folder).sweep["trial"] == 2
     assert ModelInfo.from_json(GOOD, SHIPPED_DIR, shipped=True).name == GOOD["name"]
     refused = 0
-    for field in sorted(GOOD) + ["personal"]:
+    for field in sorted(GOOD) + ["personal", "sweep"]:
         for value in JUNK:
             meta = {**valid_meta(NAMES[2], rng), field: value}
             try:

@@ -24,6 +24,21 @@ def past_runs() -> None:
         by_name = {r.name: r for r in stored}
         st.plotly_chart(curves_figure({n: by_name[n].history for n in chosen}), key="compare_curves",
                         config={"displayModeBar": False})
+    sweeps(stored)
+
+
+def sweeps(stored: list) -> None:
+    """The sweeps (`digitrec sweep`) among the stored runs, and one sweep's trials' curves overlaid."""
+    groups = runs.sweeps(stored)
+    if not groups:
+        return
+    st.subheader("Sweeps")
+    st.caption("Sweeps run from the command line (`digitrec sweep`); the trials they stopped early are not stored.")
+    st.dataframe(runs.sweeps_table(groups), hide_index=True,
+                 column_config={"best test accuracy": st.column_config.NumberColumn(format="percent")})
+    chosen = st.selectbox("Sweep", list(groups), key="sweep")
+    st.plotly_chart(curves_figure(runs.sweep_curves(groups[chosen])), key="sweep_curves",
+                    config={"displayModeBar": False})
 
 
 navigation.title("train")

@@ -103,6 +103,44 @@ def runs_table(infos: Sequence) -> pd.DataFrame:
     )
 
 
+def sweeps(infos: Sequence) -> dict[str, list]:
+    """The stored trials of each sweep (`digitrec sweep`), newest sweep first, each sweep's trials in order.
+    Trials the sweep stopped early were never stored: a sweep lists the ones that completed."""
+    groups: dict[str, list] = {}
+    for i in infos:  # newest first, as the store lists them: so are the sweeps
+        if i.sweep:
+            groups.setdefault(i.sweep["id"], []).append(i)
+    return {k: sorted(v, key=lambda i: i.sweep.get("trial", 0)) for k, v in groups.items()}
+
+
+def trial_label(info) -> str:
+    """`trial 2: lr 0.003, batch 32` (what varies in a sweep, from the run's hyperparameters)."""
+    h = info.hyperparameters
+    parts = [info.arch] + [f"{k} {h[key]:g}" for k, key in (("lr", "learning_rate"), ("batch", "batch_size"))
+                           if isinstance(h.get(key), (int, float)) and not isinstance(h.get(key), bool)]
+    if isinstance(h.get("augment"), bool):
+        parts.append("augmented" if h["augment"] else "plain")
+    return f"trial {info.sweep.get('trial', '?')}: {', '.join(parts)}"
+
+
+def sweeps_table(groups: dict[str, list]) -> pd.DataFrame:
+    """One row a sweep: its trials in the store (of how many it ran), the best of them and when it ran."""
+    rows = []
+    for sweep_id, trials in groups.items():
+        best = max(trials, key=lambda i: i.test_accuracy if i.test_accuracy is not None else -1.0)
+        total = trials[0].sweep.get("trials")
+        rows.append({"sweep": sweep_id, "trials stored": f"{len(trials)} of {total}" if total else str(len(trials)),
+                     "archs": ", ".join(sorted({i.arch for i in trials})), "best test accuracy": best.test_accuracy,
+                     "best model": best.name, "created": when(min(i.created_at for i in trials))})
+    return pd.DataFrame(rows, columns=["sweep", "trials stored", "archs", "best test accuracy", "best model",
+                                       "created"])
+
+
+def sweep_curves(trials: Sequence) -> dict[str, dict[str, list]]:
+    """A sweep's trials' per-epoch curves, for `curves_figure`, labelled by what each trial tried."""
+    return {trial_label(i): i.history for i in trials}
+
+
 # ---- Streamlit pieces --------------------------------------------------------------------------
 
 def watch(kind: str, result: Callable[[object], None], *, me: str) -> None:

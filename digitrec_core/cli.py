@@ -21,6 +21,7 @@ from digitrec_core.jobs import StoreLock, TrainingBusy
 from digitrec_core.models import ARCHITECTURES, FINE_TUNE, HOLDOUT, get_architecture
 from digitrec_core.optional import RayMissing, TensorFlowMissing, require_ray_tune, require_tensorflow
 from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_image
+from digitrec_core.runs import STRATEGIES
 from digitrec_core.store import (
     ACTIVATE_POLICIES,
     ModelStore,
@@ -116,8 +117,13 @@ def _train(args: argparse.Namespace, store: ModelStore) -> int:
         limit=args.limit,
         validation_split=args.val_split,
         seed=args.seed,
+        strategy=args.strategy,
     ).resolved(data.n_train)
     print(f"Training {cfg.arch} on {data.source}", file=sys.stderr)
+    if cfg.strategy != "default":
+        from digitrec_core.training import where_it_trains
+
+        print(where_it_trains(cfg.strategy), file=sys.stderr)
     print(
         f"epochs={cfg.epochs} batch_size={cfg.batch_size} lr={cfg.learning_rate:g} augment={cfg.augment} "
         f"limit={cfg.limit or 'all'} validation_split={cfg.validation_split:g} seed={cfg.seed}",
@@ -449,6 +455,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--limit", type=int, help="use only this many training images")
     t.add_argument("--val-split", type=float, help="fraction held out for validation")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--strategy", choices=STRATEGIES, default="default",
+                   help="mirrored: tf.distribute.MirroredStrategy over this machine's GPUs (the batch size is "
+                        "then per GPU); without a GPU it trains on the CPU and says so")
     t.add_argument("--plot", metavar="PNG", help="write the accuracy and loss curves here")
     t.add_argument("--export", metavar="DIR", help="also write the model (.keras, .onnx) and its metadata to "
                                                    "this folder (new, empty, or an earlier export)")

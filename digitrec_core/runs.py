@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from digitrec_core.training import Fitted
 
 
+STRATEGIES = ("default", "mirrored")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """A run's hyperparameters; `None` fields take the architecture's recipe."""
@@ -30,6 +33,9 @@ class TrainConfig:
     limit: int | None = None  # training images to use (before the validation split); None = all
     validation_split: float | None = None
     seed: int = 0
+    # "default": one device; "mirrored": tf.distribute.MirroredStrategy over this host's GPUs, `batch_size`
+    # images per replica (the global batch grows with the replicas).
+    strategy: str = "default"
 
     def resolved(self, n_images: int | None = None) -> TrainConfig:
         """Every field set. An unset batch size follows the recipe's rule for short runs, which needs the
@@ -55,6 +61,7 @@ class TrainConfig:
             limit=self.limit,
             validation_split=validation_split,
             seed=int(self.seed),
+            strategy=self.strategy,
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -14,7 +15,7 @@ import numpy as np
 from digitrec_core.data import Mnist, load_mnist
 from digitrec_core.evaluation import as_batch
 from digitrec_core.models import INPUT_SHAPE, get_architecture
-from digitrec_core.runs import Progress, TrainConfig, TrainResult  # noqa: F401  (TrainResult: re-exported)
+from digitrec_core.runs import STRATEGIES, Progress, TrainConfig, TrainResult  # noqa: F401  (re-exported)
 
 SMOOTHING = 0.9  # per batch: the smoothed curves follow about the last 10 batches
 
@@ -300,12 +301,42 @@ def train(
 
     keras.utils.set_random_seed(cfg.seed)
     arch = get_architecture(cfg.arch)
-    model = arch.build()
-    fitted = fit(
-        model, x_tr, y_tr,
-        epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, augment=cfg.augment,
-        seed=cfg.seed, validation=(x_va, y_va), cosine_decay=arch.recipe.cosine_decay,
-        decay_fraction=arch.recipe.decay_fraction,
-        on_progress=on_progress, stop=stop,
-    )
+    distributed, replicas = distribution(cfg.strategy)
+    with distributed.scope() if distributed is not None else contextlib.nullcontext():
+        model = arch.build()  # built and compiled (in fit) under the strategy: its variables are mirrored
+        fitted = fit(
+            model, x_tr, y_tr,
+            epochs=cfg.epochs, batch_size=cfg.batch_size * replicas, learning_rate=cfg.learning_rate,
+            augment=cfg.augment, seed=cfg.seed, validation=(x_va, y_va), cosine_decay=arch.recipe.cosine_decay,
+            decay_fraction=arch.recipe.decay_fraction,
+            on_progress=on_progress, stop=stop,
+        )
     return TrainResult.from_fit(model, cfg, fitted, data=data, n_train=len(x_tr), n_val=len(x_va))
+
+
+def distribution(strategy: str):
+    """(the tf.distribute strategy, replicas) for a TrainConfig's `strategy`: (None, 1) for "default".
+
+    "mirrored" is single-host `MirroredStrategy`, which Keras 3 supports on TensorFlow (unlike the
+    multi-worker strategy, keras-team/keras#20585): one replica per GPU, or the CPU when there is none."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}.")
+    if strategy == "default":
+        return None, 1
+    import tensorflow as tf
+
+    mirrored = tf.distribute.MirroredStrategy()
+    return mirrored, mirrored.num_replicas_in_sync
+
+
+def where_it_trains(strategy: str) -> str:
+    """A sentence for the user: which devices a run with this `strategy` uses."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    if strategy == "default":
+        return f"Training on {'GPU ' + gpus[0].name if gpus else 'the CPU'}."
+    if not gpus:
+        return "MirroredStrategy: this machine has no GPU, so it trains on the CPU (1 replica)."
+    return (f"MirroredStrategy on {len(gpus)} GPU{'s' if len(gpus) > 1 else ''} ({', '.join(g.name for g in gpus)}): "
+            f"the batch size is per replica, the global batch {len(gpus)}x it.")

@@ -253,3 +253,13 @@ def test_train_says_busy_before_loading_data_or_tensorflow(tmp_path, command):
     assert "rc=2 tensorflow=False keras=False" in out.stdout, (out.stdout, out.stderr)
     assert out.stderr.startswith("Error: The model store is busy") and "DigitRec dashboard, default" in out.stderr
     assert "loaded MNIST" not in out.stderr and "Traceback" not in out.stderr
+
+
+def test_train_with_the_mirrored_strategy_says_where_it_trains(tmp_path):
+    write_idx(tmp_path / "data", make_synthetic(600, 200))
+    env = {"DIGITREC_MNIST_DIR": str(tmp_path / "data"), "DIGITREC_HOME": str(tmp_path / "home")}
+    out = run_cli("train", "--arch", "seed", "--epochs", "1", "--strategy", "mirrored", env=env)
+    assert out.returncode == 0, out.stderr
+    assert "MirroredStrategy" in out.stderr and re.search(r"^Test Accuracy: \d+\.\d\d%$", out.stdout, re.M)
+    bad = run_cli("train", "--strategy", "multiworker", env=env)
+    assert bad.returncode == 2 and "invalid choice: 'multiworker'" in bad.stderr

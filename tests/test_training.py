@@ -281,3 +281,41 @@ def test_one_epoch_on_2000_real_images_is_already_useful(real_mnist):
     assert result.n_train == 1800
     assert result.test_accuracy >= 0.90, result.history
     assert result.history["val_accuracy"][0] >= 0.85  # validation uses the refreshed statistics too
+
+
+def test_mirrored_strategy_trains_reports_and_stops_like_the_default(synthetic):
+    """`strategy="mirrored"`: tf.distribute.MirroredStrategy (on this CPU-only machine, one CPU replica)."""
+    import tensorflow as tf
+
+    from digitrec_core.training import distribution, where_it_trains
+
+    mirrored, replicas = distribution("mirrored")
+    assert isinstance(mirrored, tf.distribute.MirroredStrategy) and replicas == mirrored.num_replicas_in_sync
+    gpus = tf.config.list_logical_devices("GPU")
+    assert replicas == max(1, len(gpus))
+    if not gpus:
+        assert where_it_trains("mirrored") == ("MirroredStrategy: this machine has no GPU, so it trains on the CPU "
+                                               "(1 replica).")
+    events = []
+    result = train(arch="seed", epochs=2, batch_size=32, data=synthetic, on_progress=events.append, strategy="mirrored")
+    assert result.config.strategy == "mirrored" and not result.stopped and result.test_accuracy > 0.5
+    per_epoch = -(-540 // (32 * replicas))  # the batch size is per replica
+    assert len([e for e in events if e.kind == "batch"]) == 2 * per_epoch
+    assert isinstance(result.model.distribute_strategy, tf.distribute.MirroredStrategy)  # built under its scope
+    plain = train(arch="seed", epochs=1, batch_size=32, data=synthetic)
+    assert not isinstance(plain.model.distribute_strategy, tf.distribute.MirroredStrategy)
+
+    stop = threading.Event()
+    stopped = train(arch="seed", epochs=5, batch_size=32, data=synthetic, strategy="mirrored",
+                    on_progress=lambda p: p.kind == "batch" and p.epoch == 1 and p.batch == 2 and stop.set(), stop=stop)
+    assert stopped.stopped and stopped.epochs_run == 0
+    with pytest.raises(ValueError, match="strategy must be one of default, mirrored"):
+        distribution("multiworker")
+
+
+def test_the_strategy_is_stored_with_the_run(synthetic, store_home):
+    from digitrec_core import load_model, save_model
+
+    saved = save_model(train(arch="seed", epochs=1, batch_size=32, data=synthetic, strategy="mirrored"))
+    assert saved.info.hyperparameters["strategy"] == "mirrored"
+    assert load_model(saved.info.name).info.hyperparameters["strategy"] == "mirrored"

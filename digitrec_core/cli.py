@@ -227,14 +227,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace, space, store: ModelStore) -> int:
     """Run the sweep (the caller holds the store's lock), save its completed trials, say what happened."""
-    from digitrec_core.sweep import SweepError, describe, run_sweep, save_sweep, summary
+    from digitrec_core.sweep import SweepError, SweepProgress, describe, new_sweep_id, run_sweep, save_sweep, summary
 
     data = load_mnist()  # before Ray and TensorFlow start: a data problem is reported in a blink
     configs = space.trials(args.trials, seed=args.seed, validation_split=args.val_split, n_images=data.n_train)
     print(f"Sweeping {plural(len(configs), 'trial')} ({plural(space.size, 'combination')}) on {data.source}",
           file=sys.stderr)
 
+    sweep_id = new_sweep_id()
+    progress = SweepProgress(store.root, sweep_id, configs)  # what the Train page shows while it runs
+
     def on_event(e) -> None:
+        progress.on_event(e)
         name = f"trial {e.index + 1}/{e.trials}"
         if e.kind == "started":
             print(f"{name} started: {describe(e.config)}", file=sys.stderr)
@@ -249,11 +253,14 @@ def _sweep(args: argparse.Namespace, space, store: ModelStore) -> int:
 
     try:
         sweep = run_sweep(configs, data=data, address=args.address, cpus_per_trial=args.cpus_per_trial,
-                          grace_period=args.grace_period, reduction_factor=args.reduction_factor, on_event=on_event)
+                          grace_period=args.grace_period, reduction_factor=args.reduction_factor, on_event=on_event,
+                          sweep_id=sweep_id)
+        saved = save_sweep(sweep, store, activate=args.activate)
     except SweepError as e:
         print(f"Error: {e}", file=sys.stderr)
         return 2
-    saved = save_sweep(sweep, store, activate=args.activate)
+    finally:
+        progress.finish()
     print(summary(sweep, saved))
     if not saved:
         return 1

@@ -3,6 +3,7 @@ use, and a sweep on a two-node Ray cluster (a head and a worker started here) wi
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -16,8 +17,9 @@ import test_pages
 from conftest import ROOT, make_synthetic
 from test_cli import run_cli, write_idx
 
+from digitrec_core.runs import TrainConfig
 from digitrec_core.store import ModelInfo, ModelStore, ModelStoreError, shipped_info
-from digitrec_core.sweep import SearchSpace
+from digitrec_core.sweep import SearchSpace, read_progress
 
 RAY = Path(sys.executable).parent / "ray"
 # The page tests' fixtures, for the Train page's test here: a fresh store and resources, synthetic MNIST.
@@ -131,6 +133,10 @@ def test_the_flags_other_tools_use_leave_two_models_in_an_empty_store(tmp_path):
     expect_active = best_name if best_acc >= shipped_info().test_accuracy else shipped_info().name
     assert store.active_name() == expect_active
     assert ("Made active" if expect_active == best_name else "Not made active") in out.stdout
+    (progress,) = read_progress(home)  # what the Train page showed while it ran, now finished
+    assert progress["id"] == sweep_id and progress["finished_at"] and not progress["alive"]
+    assert [(t["trial"], t["status"], t["epoch"], len(t["val_accuracy"])) for t in progress["trials"]] == [
+        (1, "completed", 1, 1), (2, "completed", 1, 1)]
 
 
 def _free_port() -> int:
@@ -246,3 +252,51 @@ def test_the_train_page_lists_sweeps_and_overlays_their_trials_curves(app_env, s
                         "trial 3: default, lr 0.001, batch 32, plain validation": [0.6, 0.95, 0.97]}
     run(choice.select(old))
     assert traces() == {"trial 2: default, lr 0.001, batch 64, augmented validation": [0.5, 0.6]}
+
+
+def test_a_sweeps_progress_file_follows_its_trials_and_says_whether_it_still_runs(tmp_path):
+    from digitrec_core.sweep import SweepProgress, TrialEvent
+
+    configs = [TrainConfig(arch="seed", epochs=2).resolved(1000), TrainConfig(arch="seed", epochs=2, learning_rate=1e-6)
+               .resolved(1000)]
+    progress = SweepProgress(tmp_path, "sweep-20261201-120000-cccc", configs)
+    (state,) = read_progress(tmp_path)
+    assert state["alive"] and [t["status"] for t in state["trials"]] == ["pending", "pending"]
+    progress.on_event(TrialEvent("started", 0, 2, configs[0]))
+    progress.on_event(TrialEvent("epoch", 0, 2, configs[0], epoch=1, val_accuracy=0.5))
+    progress.on_event(TrialEvent("epoch", 1, 2, configs[1], epoch=1, val_accuracy=0.1))
+    progress.on_event(TrialEvent("stopped", 1, 2, configs[1], epoch=1, val_accuracy=0.1))
+    progress.on_event(TrialEvent("epoch", 0, 2, configs[0], epoch=2, val_accuracy=0.7))
+    (state,) = read_progress(tmp_path)
+    assert [(t["status"], t["epoch"], t["val_accuracy"]) for t in state["trials"]] == [
+        ("running", 2, [0.5, 0.7]), ("stopped", 1, [0.1])]
+    progress.finish()  # trial 1 never reported an end: the sweep ended on an error
+    (state,) = read_progress(tmp_path)
+    assert not state["alive"] and [t["status"] for t in state["trials"]] == ["failed", "stopped"]
+
+    gone = json.loads(progress.path.read_text()) | {"id": "sweep-20261201-130000-dddd", "finished_at": None,
+                                                     "pid": 2**22 + 12345}  # a driver that died
+    (tmp_path / "sweeps" / "sweep-20261201-130000-dddd.json").write_text(json.dumps(gone))
+    (tmp_path / "sweeps" / "sweep-20261201-140000-eeee.json").write_text("{not json")  # damaged: skipped
+    assert [(s["id"], s["alive"]) for s in read_progress(tmp_path)] == [
+        ("sweep-20261201-130000-dddd", False), ("sweep-20261201-120000-cccc", False)]
+
+
+def test_the_train_page_shows_a_running_sweeps_trials(app_env, synthetic_dir):
+    from test_pages import open_app
+
+    from digitrec_core.sweep import SweepProgress, TrialEvent
+
+    configs = [TrainConfig(arch="seed", epochs=3).resolved(1000), TrainConfig(arch="default", epochs=3).resolved(1000)]
+    progress = SweepProgress(Path(app_env), "sweep-20261201-150000-ffff", configs)  # this process: alive
+    progress.on_event(TrialEvent("epoch", 0, 2, configs[0], epoch=2, val_accuracy=0.875))
+    progress.on_event(TrialEvent("completed", 1, 2, configs[1], epoch=3, val_accuracy=0.9, test_accuracy=0.91))
+    at = open_app("train")
+    assert "Sweep in progress" in [h.value for h in at.subheader]
+    assert any("1 of 2 trials finished" in c.value for c in at.caption)
+    (table,) = [t.value for t in at.dataframe if "status" in t.value.columns]
+    assert list(table["status"]) == ["running", "completed"] and list(table["epoch"]) == ["2 of 3", "3 of 3"]
+    assert list(table["validation accuracy"]) == [0.875, 0.9]
+    progress.finish()
+    at = open_app("train")
+    assert "Sweep in progress" not in [h.value for h in at.subheader]

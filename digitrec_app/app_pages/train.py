@@ -9,8 +9,10 @@ from digitrec_core.text import plural
 
 
 def past_runs() -> None:
-    """The stored runs and their curves: read from the store, so a serve-only install shows them too."""
+    """The stored runs and their curves: read from the store, so a serve-only install shows them too (and,
+    above them, a sweep running now)."""
     st.divider()
+    runs.running_sweep()
     st.subheader("Past runs")
     stored = resources.store().list()
     if not stored:

@@ -141,6 +141,23 @@ def sweep_curves(trials: Sequence) -> dict[str, dict[str, list]]:
     return {trial_label(i): i.history for i in trials}
 
 
+def live_sweep_table(state: dict) -> pd.DataFrame:
+    """A running sweep's trials (its progress file, `digitrec_core.sweep.SweepProgress`): one row a trial."""
+    rows = []
+    for t in state["trials"]:
+        val = [v for v in t.get("val_accuracy") or [] if isinstance(v, (int, float))]
+        rows.append({"trial": t.get("trial"), "tries": t.get("config"), "status": t.get("status"),
+                     "epoch": f"{t.get('epoch', 0)} of {t.get('epochs', '?')}",
+                     "validation accuracy": val[-1] if val else None, "test accuracy": t.get("test_accuracy")})
+    return pd.DataFrame(rows, columns=["trial", "tries", "status", "epoch", "validation accuracy", "test accuracy"])
+
+
+def sweep_done(state: dict) -> tuple[int, int]:
+    """(trials finished, one way or another; trials in all)."""
+    trials = state["trials"]
+    return sum(t.get("status") in ("completed", "stopped", "failed") for t in trials), len(trials)
+
+
 # ---- Streamlit pieces --------------------------------------------------------------------------
 
 def watch(kind: str, result: Callable[[object], None], *, me: str) -> None:
@@ -226,3 +243,27 @@ def saved_view(saved, *, key: str, compare: bool = True) -> None:
                    + ("." if shared else ", for you only.")):
         resources.choose_model(name)
         st.rerun()  # the whole page: the sidebar names the active model
+
+
+def running_sweep() -> None:
+    """The sweep a `digitrec sweep` is running on this store, if any: its trials, refreshed every 2 s."""
+    from digitrec_core.sweep import read_progress
+
+    if not any(state["alive"] for state in read_progress(resources.store().root, newest=1)):
+        return
+
+    @st.fragment(run_every=2.0)
+    def live() -> None:
+        states = read_progress(resources.store().root, newest=1)
+        if not states or not states[0]["alive"]:
+            st.rerun()  # it ended: the whole page again, with its trials among the stored runs
+        state = states[0]
+        done, total = sweep_done(state)
+        st.subheader("Sweep in progress")
+        st.caption(f"`{state['id']}`, run from the command line: {done} of {plural(total, 'trial')} finished.")
+        st.progress(done / total if total else 0.0)
+        st.dataframe(live_sweep_table(state), hide_index=True,
+                     column_config={"validation accuracy": st.column_config.NumberColumn(format="percent"),
+                                    "test accuracy": st.column_config.NumberColumn(format="percent")})
+
+    live()

@@ -865,3 +865,33 @@ def test_screenshots(page: Page):
             colours = im.convert("RGB").resize((140, 100)).getcolors(maxcolors=1 << 16)
         assert path.stat().st_size > 30_000, (name, path.stat().st_size)
         assert colours is None or len(colours) > 50, f"{name}.png is nearly blank"
+
+
+def test_train_shows_a_running_sweeps_trials_live_then_its_stored_trials(page: Page, store_dir: Path):
+    """Last in this module: it adds a sweep's trials to the shared store. A `digitrec sweep` runs in its own
+    process; here this test plays its driver, writing the progress file and the stored trials."""
+    from test_sweep import _stored_trial
+
+    from digitrec_core.runs import TrainConfig
+    from digitrec_core.sweep import SweepProgress, TrialEvent
+
+    sweep_id = "sweep-20261201-160000-abcd"
+    configs = [TrainConfig(arch="seed", epochs=2, learning_rate=lr).resolved(1000) for lr in (1e-3, 1e-6)]
+    progress = SweepProgress(store_dir, sweep_id, configs)  # its driver (this process) is alive
+    progress.on_event(TrialEvent("epoch", 0, 2, configs[0], epoch=1, val_accuracy=0.8125))
+    main = page.get_by_test_id("stMain")
+    goto(page, "Train")
+    expect(main.get_by_role("heading", name="Sweep in progress")).to_be_visible(timeout=60_000)
+    expect(main.get_by_text("0 of 2 trials finished")).to_be_visible()
+    progress.on_event(TrialEvent("stopped", 1, 2, configs[1], epoch=1, val_accuracy=0.1))
+    expect(main.get_by_text("1 of 2 trials finished")).to_be_visible(timeout=10_000)  # polled, no click
+
+    _stored_trial(store_dir, "seed-sweep-trial-1", "2026-12-01T16:05:00+00:00",
+                  {"id": sweep_id, "trial": 1, "trials": 2}, [0.8125, 0.875], learning_rate=1e-3, batch_size=32)
+    progress.on_event(TrialEvent("completed", 0, 2, configs[0], epoch=2, val_accuracy=0.875, test_accuracy=0.86))
+    progress.finish()  # the sweep ends: the page reruns by itself, its trial now among the stored runs
+    expect(main.get_by_role("heading", name="Sweep in progress")).to_have_count(0, timeout=15_000)
+    expect(main.get_by_role("heading", name="Sweeps")).to_be_visible(timeout=30_000)
+    settle(page)
+    chart = main.get_by_test_id("stPlotlyChart").last
+    expect(chart.locator(".legendtext").filter(has_text="trial 1: default")).to_have_count(2)  # training, validation

@@ -17,8 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from digitrec_core.data import load_mnist  # noqa: E402

@@ -9,9 +9,10 @@ Streaming cost: this machine's speed drifts by tens of percent from one second t
 separate runs cannot resolve a 5% effect (plain and CLI, which train identically, differ by up to
 30% between runs). Instead, one training started from the Train page is watched and unwatched in
 turns: in watched windows the Train page is re-run once a second, twice as often as an open
-browser tab makes it; in unwatched windows nothing is. The page is run through Streamlit's AppTest in this process,
-so the training thread competes with the whole page script, its plotly figure and Streamlit's
-serialisation, which is more than the one-fragment refresh a browser triggers: an upper bound. Batch times in each
+browser tab makes it; in unwatched windows nothing is. The page is run through Streamlit's AppTest in this process;
+the run trains in a child process, as in the dashboard (digitrec_core.jobs), so what it shares with the page is
+the machine's cores and the relay of its progress, not an interpreter. The page's full rerun is more than the
+one-fragment refresh a browser triggers: an upper bound. Batch times in each
 watched window are compared with the unwatched windows either side; the same comparison with
 nothing in either window ("A/A") shows the method's own noise. The browser's own drawing is
 measured by bench/browser.py.
@@ -89,12 +90,13 @@ def watched_training(arch: str, seconds: float, window: float, watch: bool):
     from streamlit.testing.v1 import AppTest
 
     import digitrec_app.ui.resources as res
+    from digitrec_app.ui import navigation
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
-    at.switch_page("app_pages/train.py").run()
+    at.switch_page(str(navigation.path("train"))).run()
     next(s for s in at.selectbox if s.label == "Architecture").set_value(arch).run()
     at.number_input(key=f"epochs_{arch}").set_value(100)  # stopped after `seconds`
-    at.button(key="FormSubmitter:hyperparameters-🚀 Train").click().run()
+    at.button(key="FormSubmitter:hyperparameters-Train").click().run()
     assert not at.exception, [e.message for e in at.exception]
     job = res.supervisor().job
     assert job is not None and job.running, "pressing Train started no job"

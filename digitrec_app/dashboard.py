@@ -20,9 +20,10 @@ log = logging.getLogger("digitrec")
 
 def keep_keras_state() -> bool:
     """Streamlit calls keras.backend.clear_session() after every script run, fragment reruns
-    included. The dashboard keeps models alive across runs and trains on a background thread;
-    clearing Keras under them made training 20x slower and once broke layer naming. The hook is
-    private: if a Streamlit upgrade moves it, say so loudly (once) instead of slowing down in silence."""
+    included, when Keras is imported. When the dashboard trained on a thread of the server, clearing
+    Keras under it made training 20x slower and once broke layer naming; runs now train in a child
+    process (digitrec_core.jobs), but a Keras model loaded in the server (`runtime="keras"`) would still
+    be cleared under its user. The hook is private: if a Streamlit upgrade moves it, say so loudly (once)."""
     from streamlit.runtime.scriptrunner import script_runner
 
     if not callable(getattr(script_runner, "_clean_problem_modules", None)):

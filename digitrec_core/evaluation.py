@@ -50,7 +50,7 @@ def _keras_forward(model):
         import tensorflow as tf
 
         # The traced function refers to its model weakly: a value of a WeakKeyDictionary that refers to
-        # its key keeps it for good (every model trained in the dashboard, ~50 MB a run, bench/load.py).
+        # its key keeps that key alive for good, so the cache would keep every model it ever traced.
         ref = weakref.ref(model)
         fn = tf.function(
             lambda x: ref()(x, training=False),

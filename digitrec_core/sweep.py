@@ -23,6 +23,7 @@ space and results are usable without either.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import os
 import random
@@ -34,11 +35,13 @@ import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from digitrec_core.data import Mnist
 from digitrec_core.models import get_architecture
 from digitrec_core.runs import TrainConfig, TrainResult
+from digitrec_core.store import write_atomic
 from digitrec_core.text import percent, plural
 
 if TYPE_CHECKING:
@@ -219,8 +222,6 @@ class SweepProgress:
     "val_accuracy": [per epoch], "test_accuracy"}]}"""
 
     def __init__(self, root, sweep_id: str, configs: Sequence[TrainConfig]):
-        from pathlib import Path
-
         self.path = Path(root) / PROGRESS_FOLDER / f"{sweep_id}.json"
         self.state = {"format": 1, "id": sweep_id, "pid": os.getpid(), "started_at": datetime.now(UTC).isoformat(),
                       "finished_at": None,
@@ -250,10 +251,6 @@ class SweepProgress:
         self._write()
 
     def _write(self) -> None:
-        import json
-
-        from digitrec_core.store import write_atomic
-
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self.path, json.dumps(self.state).encode())
@@ -264,9 +261,6 @@ class SweepProgress:
 def read_progress(root, *, newest: int = 5) -> list[dict]:
     """The newest sweeps' progress files (newest first), each with "alive": whether its driver still runs.
     Unreadable or foreign files are skipped."""
-    import json
-    from pathlib import Path
-
     folder = Path(root) / PROGRESS_FOLDER
     try:
         files = sorted(folder.glob("sweep-*.json"), reverse=True)[:newest]  # ids sort by time

@@ -81,3 +81,17 @@ def serving(server):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless chromium for a module of browser tests (Playwright imported here, not at the top: the
+    serve-only check runs this conftest without Playwright installed)."""
+    from playwright.sync_api import sync_playwright
+
+    from digitrec_app.browser import launch
+
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()

@@ -32,7 +32,6 @@ from digitrec_app.browser import (  # shared with the benchmarks
     VIEWPORT,
     Server,
     canvas_box,
-    launch,
     pen,
     prediction,
     stroke,
@@ -53,7 +52,7 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"the browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)",
                 allow_module_level=True)
 
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, expect  # noqa: E402
 
 from digitrec_app.ui.runs import curve_points  # noqa: E402  (how the live view thins its points)
 from digitrec_core import ARCHITECTURES  # noqa: E402  (cheap: TensorFlow is imported lazily)
@@ -90,14 +89,6 @@ def server(mnist_dir, store_dir):
 @pytest.fixture(scope="module")
 def app_url(server) -> str:
     return server.url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 # A Streamlit rerun deletes the media files (st.image) of the run before; an image the browser had

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, serving
 
-from digitrec_app.browser import CHROMIUM, VIEWPORT, Server, launch
+from digitrec_app.browser import CHROMIUM, VIEWPORT, Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.mnist]
 
@@ -21,7 +21,7 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"the browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)",
                 allow_module_level=True)
 
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, expect  # noqa: E402
 from test_browser import SUPERSEDED_MEDIA  # noqa: E402
 from test_store import fake_run  # noqa: E402
 
@@ -46,14 +46,6 @@ def server(mnist_dir, store_dir):
     server = Server(ROOT, ["--server.fileWatcherType", "none"], home=store_dir,
                     env={"DIGITREC_MNIST_DIR": str(mnist_dir), "DIGITREC_PUBLIC": "1"})
     yield from serving(server)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 @pytest.fixture

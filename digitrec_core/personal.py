@@ -186,16 +186,19 @@ class PersonalDigits:
         predicted: int | None = None,
         probability: float | None = None,
         model: str | None = None,
+        digit: np.ndarray | None = None,
     ) -> str:
         """Store a sample and return its id.
 
         `image`: anything `canvas_to_mnist` accepts (a 280x280 RGBA canvas, an RGB or grey photo),
         or a 28x28 float digit in [0, 1], which is stored as it is (as the raw image too).
+        `digit`: the 28x28 the model saw, when the caller has it (the Draw page's browser prepared it from
+        `image`): stored as it is instead of preparing `image` again.
         Raises PersonalDigitsError (a ValueError) for a blank image, a label that is not 0-9 (a bool
         or a float is refused too), bad prediction details, or a write that failed (disk full...).
         """
         meta = _meta(label, predicted, probability, model)
-        raw_png, digit_png = _encode_input(image)
+        raw_png, digit_png = _encode_input(image) if digit is None else _encode_pair(image, digit)
         now = datetime.now(UTC)
         meta["created_at"] = now.isoformat(timespec="seconds")
         self._mkdir()
@@ -547,6 +550,18 @@ def _encode_input(image: Any) -> tuple[bytes, bytes]:
     if digit is None:
         raise PersonalDigitsError(BLANK)
     return _encode_raw(a), _encode_digit(digit)
+
+
+def _encode_pair(image: Any, digit: Any) -> tuple[bytes, bytes]:
+    """(raw PNG, 28x28 PNG) for an image and the 28x28 already made from it."""
+    d = np.asarray(digit)
+    if d.shape != (SIZE, SIZE) or d.dtype.kind not in "iuf" or not np.isfinite(d).all() or d.min() < 0 or d.max() > 1:
+        raise PersonalDigitsError(f"Expected the digit as {SIZE}x{SIZE} values from 0 to 1.")
+    _check_not_blank(d)
+    raw = np.asarray(image)
+    if raw.dtype.kind not in "biu" or raw.ndim not in (2, 3):
+        raise PersonalDigitsError("Expected the raw image as an array of 8-bit pixels.")
+    return _encode_raw(as_uint8(raw)), _encode_digit(d.astype(np.float32))
 
 
 def _check_not_blank(digit: np.ndarray) -> None:

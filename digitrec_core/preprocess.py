@@ -225,11 +225,13 @@ def _grow(img: np.ndarray, op: np.ufunc, square: bool) -> np.ndarray:
 
 
 def _center(digit: np.ndarray) -> np.ndarray:
-    """Paste into the 28x28 frame with the centre of mass at the centre, as MNIST did."""
+    """Paste into the 28x28 frame with the centre of mass at the centre, as MNIST did. The sums are float64, as
+    in the page's copy of this function (digitrec/web/preprocess.js), so both place a digit alike."""
     h, w = digit.shape
-    total = digit.sum()
-    cy = (digit.sum(axis=1) @ np.arange(h)) / total
-    cx = (digit.sum(axis=0) @ np.arange(w)) / total
+    d = digit.astype(np.float64)
+    total = d.sum()
+    cy = (d.sum(axis=1) @ np.arange(h)) / total
+    cx = (d.sum(axis=0) @ np.arange(w)) / total
     top = min(max(round(CENTER - cy), 0), SIZE - h)
     left = min(max(round(CENTER - cx), 0), SIZE - w)
     out = np.zeros((SIZE, SIZE), np.float32)
@@ -238,9 +240,10 @@ def _center(digit: np.ndarray) -> np.ndarray:
 
 
 def read_image(
-    data: bytes | str | os.PathLike | BinaryIO, *, max_bytes: int = MAX_UPLOAD_MB * MB, max_pixels: int = 25_000_000
+    data: bytes | str | os.PathLike | BinaryIO, *, max_bytes: int = MAX_UPLOAD_MB * MB, max_pixels: int = 25_000_000,
+    formats: tuple[str, ...] = FORMATS,
 ) -> np.ndarray:
-    """Decode an uploaded PNG or JPEG into a uint8 array for `canvas_to_mnist`.
+    """Decode an uploaded PNG or JPEG (or only the `formats` named) into a uint8 array for `canvas_to_mnist`.
 
     Uploads are untrusted, so huge files, decompression bombs, junk and every other format (whatever
     the file's name: Pillow reads ~40, and hands EPS to Ghostscript) become an ImageError with a
@@ -248,9 +251,10 @@ def read_image(
     the image has transparency (a canvas export: the ink may be in the alpha), else RGB or L.
     """
     raw = _read_bytes(data, max_bytes)
+    accepted = tuple(f for f in formats if f in FORMATS)
     try:
-        with Image.open(io.BytesIO(raw), formats=FORMATS) as im:  # only these decoders ever see the bytes
-            if im.format not in (*FORMATS, "MPO"):  # MPO: a camera's JPEG with extra views, read by the JPEG plugin
+        with Image.open(io.BytesIO(raw), formats=accepted) as im:  # only these decoders ever see the bytes
+            if im.format not in (*accepted, *(("MPO",) if "JPEG" in accepted else ())):  # MPO: a camera's JPEG
                 raise ImageError(_NOT_ACCEPTED.format(kind=f"a {im.format} image"))
             if im.width * im.height > max_pixels:  # checked from the header, before decoding anything
                 raise ImageError(f"Image is {im.width}x{im.height} pixels; the limit is {max_pixels:,} pixels.")

@@ -113,6 +113,7 @@ class OnnxModel:
             source = source or model
             model = str(model)
         self.source = str(source) if source is not None else "<bytes>"
+        self._bytes = model if isinstance(model, bytes) else None
         try:
             self.session = ort.InferenceSession(model, _session_options(), providers=["CPUExecutionProvider"])
         except Exception as e:  # ORT raises its own pybind types (InvalidProtobuf, Fail, ...)
@@ -139,6 +140,21 @@ class OnnxModel:
         except OSError as e:
             raise OnnxModelError(f"it cannot be read ({e})") from e
         return cls(unseal(data), source=path)
+
+    @property
+    def onnx_bytes(self) -> bytes:
+        """The model the session runs, as ONNX bytes (without DigitRec's seal): what the Draw page runs in the
+        browser, so both runtimes run one file."""
+        if self._bytes is None:
+            self._bytes = Path(self.source).read_bytes()
+        return self._bytes
+
+    @property
+    def sha256(self) -> str:
+        """A name for `onnx_bytes`: the browser keeps a model it was sent under it."""
+        if getattr(self, "_sha256", None) is None:
+            self._sha256 = hashlib.sha256(self.onnx_bytes).hexdigest()
+        return self._sha256
 
     def run(self, x: np.ndarray) -> np.ndarray:
         # ascontiguousarray is free for what as_batch returns; ORT would copy a strided array anyway.

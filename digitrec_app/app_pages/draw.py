@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from digitrec_app.ui import navigation, resources
+from digitrec_app.ui import live, navigation, resources
 from digitrec_app.ui.canvas import drawing_canvas  # only importable inside a Streamlit runtime
 from digitrec_app.ui.components import prediction_panel
 from digitrec_app.ui.corrections import correction_bar
@@ -48,11 +48,17 @@ with draw_tab:
             st.error(resources.explain(e))
             return
         model = loaded.info.name
+        server = live.server_reason(loaded)  # None: this browser classifies, and the server stays out of strokes
         left, right = st.columns([1, 1.4])
         with left:
             pen = st.slider("Pen width", 6, 40, 18, key="pen_width")
-            drawn = drawing_canvas(pen)
+            drawn = drawing_canvas(pen, send=server is not None)
         with right:
+            if server is None:
+                live.live_panel(loaded, canvas="canvas",
+                                explanation=lambda digit: explanation_panel(loaded.model, digit, key="draw"))
+                return
+            st.caption(f"Classified on the server: {server}.")
             if drawn is None:
                 digit = prediction_panel(loaded, None, empty_message="Draw a digit", key="draw")
             else:

@@ -131,17 +131,21 @@ class Drawing:
     number: int
 
 
-def drawing_canvas(pen_width: int, *, key: str = "canvas") -> Drawing | None:
-    """The canvas and its Clear button; the drawing on it, or None when it is empty or just cleared."""
+def drawing_canvas(pen_width: int, *, key: str = "canvas", send: bool = True) -> Drawing | None:
+    """The canvas and its Clear button; the drawing on it, or None when it is empty or just cleared.
+
+    `send=False`: the canvas never sends its drawing (the page reads it in the browser, see `ui/live.py`),
+    so a stroke costs the server nothing, and this returns None.
+    """
     ss = st.session_state
     seen_key, stale_key, number_key, reloads_key = (f"{key}_{s}" for s in ("seen", "stale", "number", "reloads"))
     result = st_canvas(
         stroke_width=pen_width, stroke_color="#FFFFFF", background_color="#000000", height=SIZE, width=SIZE,
-        drawing_mode="freedraw", return_image_data=True, update_streamlit=True,
+        drawing_mode="freedraw", return_image_data=send, update_streamlit=send,
         # A new dict only when Clear falls back to a reload: the same one on every other rerun.
         initial_drawing={"objects": [], "digitrec_reload": ss.get(reloads_key, 0)}, key=key,
     )
-    png = result.image_bytes if result is not None else None
+    png = result.image_bytes if result is not None and send else None
     seen = hashlib.blake2b(png, digest_size=16).hexdigest() if png else None
     if seen != ss.get(seen_key):
         ss[seen_key] = seen
@@ -161,6 +165,6 @@ def drawing_canvas(pen_width: int, *, key: str = "canvas") -> Drawing | None:
     _clear_in_browser(key=f"{key}_clear_js", data={"button": f"{key}_clear", "canvas": key, "reset": RESET_LABEL},
                       on_fallback_change=reload)
     drawn = result is not None and result.json_data is not None and result.json_data.get("objects")
-    if not drawn or seen is None or seen == ss.get(stale_key):
+    if not send or not drawn or seen is None or seen == ss.get(stale_key):
         return None
     return Drawing(np.asarray(Image.open(io.BytesIO(png))), ss[number_key])  # result.image_data decodes base64 again

@@ -32,12 +32,12 @@ def correction_bar(raw: np.ndarray, predicted: int, probability: float, *, model
         with st.container(horizontal=True, vertical_alignment="center", gap="small"):
             saved = f":green[:material/check_circle:] Saved to My digits as a **{state['label']}**"
             st.markdown(saved, width="content")
-            st.button("Undo", key=f"{key}_undo", icon=":material/undo:", type="tertiary", on_click=_undo, args=(key,),
+            st.button("Undo", key=f"{key}_undo", icon=":material/undo:", type="tertiary", on_click=undo, args=(key,),
                       help="Remove this digit from My digits")
     else:
         args = (key, sample, raw, predicted, probability, model)
         with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
-            st.button("Right", key=f"{key}_right", icon=":material/check:", on_click=_save, args=(*args, predicted),
+            st.button("Right", key=f"{key}_right", icon=":material/check:", on_click=save, args=(*args, predicted),
                       help=f"The model is right: keep this digit as a {predicted} in My digits")
             # One widget per image, so a digit chosen for an earlier one is never shown selected.
             st.segmented_control("or it's a …", DIGITS, key=_choice_key(key, sample), on_change=_save_chosen, args=args)
@@ -49,12 +49,20 @@ def _choice_key(key: str, sample: str) -> str:
     return f"{key}_label_{sample}"
 
 
-def _save(key: str, sample: str, raw: np.ndarray, predicted: int, probability: float, model: str, label: int) -> None:
+def state(key: str) -> dict | None:
+    """The bar's last outcome: {"sample", "id", "label"} once stored, {"sample", "error"} when that failed."""
+    return st.session_state.get(f"{key}_correction")
+
+
+def save(key: str, sample: str, raw: np.ndarray, predicted: int, probability: float, model: str, label: int,
+         digit: np.ndarray | None = None) -> None:
+    """Store `raw` as a `label` (once per `sample`); `digit`, when given, is the 28x28 the user saw."""
     state = st.session_state.get(f"{key}_correction")
     if state is not None and state["sample"] == sample and "id" in state:
         return  # this image is stored already: the second click of a double click, say
     try:
-        sample_id = resources.personal().add(raw, label, predicted=predicted, probability=probability, model=model)
+        sample_id = resources.personal().add(raw, label, predicted=predicted, probability=probability, model=model,
+                                             digit=digit)
     except (PersonalDigitsError, OSError) as e:
         st.session_state[f"{key}_correction"] = {"sample": sample, "error": f"Not saved: {e}"}
         return
@@ -64,10 +72,10 @@ def _save(key: str, sample: str, raw: np.ndarray, predicted: int, probability: f
 def _save_chosen(key: str, sample: str, *args) -> None:
     label = st.session_state.get(_choice_key(key, sample))
     if label is not None:  # None: the chosen digit was clicked again, which unselects it
-        _save(key, sample, *args, label)
+        save(key, sample, *args, label)
 
 
-def _undo(key: str) -> None:
+def undo(key: str) -> None:
     state = st.session_state.pop(f"{key}_correction", None)
     if state is None or "id" not in state:
         return

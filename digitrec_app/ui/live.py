@@ -1,0 +1,186 @@
+"""The Draw page's live classifier: the model runs in the visitor's browser, and the server hears of a drawing
+only when the user acts on it.
+
+The component (`digitrec/web/live_draw.js`) reads the drawable canvas's pixels at every animation frame of
+a stroke, prepares them as `canvas_to_mnist` does (`preprocess.js`), runs this session's model in
+onnxruntime-web, and shows the prediction, the probabilities, the 28x28 and the correction buttons. What
+passes between the two sides:
+
+- data, server to page: the model's name and SHA-256, and its ONNX bytes (base64) only when the page asked
+  for them (`need`); what became of the last action (stored as a D, or why not); which drawing the
+  explanation below is of.
+- state `need` {sha, n}: the page has no copy of that model (none in its cache): the next run sends it, once
+  per `n`.
+- state `fallback` {sha, reason}: the model cannot run in this page ("*": no model can, e.g. no
+  WebAssembly): the page is then classified on the server, as before (`server_reason`).
+- trigger `act` {kind, drawing, png, digit, predicted, probability, model, label}: Right, It's a …, Undo or
+  Why this answer?, with the drawing as the user saw it. The PNG goes through `read_image`'s gate (PNG only,
+  bounded bytes and pixels) before anything keeps it.
+
+Only pages import this module: it declares a Streamlit component.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import math
+import numbers
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+import digitrec
+from digitrec_app.ui import corrections
+from digitrec_core import LoadedModel, read_image
+from digitrec_core.preprocess import MAX_SIDE, MB, SIZE, ImageError
+
+log = logging.getLogger("digitrec")
+
+WEB = Path(digitrec.__file__).parent / "web"
+ORT_VERSION = (WEB / "ort" / "VERSION").read_text().strip()
+KEY = "live"
+WHY_BOX = "live_why"  # the container of the explanation, which the page hides once the drawing changes
+MAX_DRAWING_BYTES = 2 * MB  # a 600x600 RGBA canvas of pure noise is 1.4 MB as PNG; the page's is 280x280
+UNSURE = 0.6  # as components.UNSURE: below this top probability the panel names the runner-up
+KINDS = ("right", "label", "undo", "why")
+
+
+def _declare():
+    try:
+        return st.components.v2.component("digitrec.live_draw", js="live_draw.js", css="live_draw.css",
+                                          html='<div class="dr-live"></div>')
+    except Exception as e:  # its files are not where Streamlit looks: a copy of DigitRec that was not installed
+        log.warning("The Draw page's live classifier is unavailable (%s: %s); the server classifies.",
+                    type(e).__name__, e)
+        return None
+
+
+_component = _declare()
+
+
+def server_reason(loaded: LoadedModel) -> str | None:
+    """None when this page classifies in the browser; else why the server does, in a few words for the user."""
+    if _component is None:
+        return "DigitRec's browser files are not installed with this copy (`pip install .` installs them)"
+    failed = st.session_state.get(f"{KEY}_fallback")
+    if failed and failed["sha"] in ("*", loaded.model.sha256):
+        return f"this browser cannot run the model ({failed['reason']})"
+    return None
+
+
+def live_panel(loaded: LoadedModel, *, canvas: str, explanation) -> None:
+    """The live prediction of the canvas keyed `canvas`, and below it, once asked for, `explanation(digit)`."""
+    model = loaded.model
+    state = st.session_state.get(KEY) or {}
+    need = state.get("need") if isinstance(state, dict) else None
+    send = isinstance(need, dict) and need.get("sha") == model.sha256 and need.get("n") != st.session_state.get(
+        f"{KEY}_sent")
+    if send:
+        st.session_state[f"{KEY}_sent"] = need.get("n")
+    outcome = corrections.state(KEY) or {}
+    why = st.session_state.get(f"{KEY}_why")
+    _component(
+        key=KEY,
+        data={
+            "model": {"name": loaded.info.name, "sha": model.sha256,
+                      "bytes": base64.b64encode(model.onnx_bytes).decode() if send else None},
+            "ort": ORT_VERSION,
+            "canvas": canvas,
+            "why_box": WHY_BOX,
+            "unsure": UNSURE,
+            "saved": {"drawing": outcome["sample"], "label": outcome["label"]} if "id" in outcome else None,
+            "error": {"drawing": outcome["sample"], "message": outcome["error"]} if "error" in outcome else None,
+            "why": why["drawing"] if why else None,
+        },
+        on_need_change=lambda: None,
+        on_fallback_change=_fell_back,
+        on_act_change=lambda: _act(loaded),
+        width="stretch",
+    )
+    if why:
+        with st.container(key=WHY_BOX):
+            explanation(why["digit"])
+
+
+def _fell_back() -> None:
+    failed = (st.session_state.get(KEY) or {}).get("fallback")
+    if isinstance(failed, dict) and isinstance(failed.get("sha"), str) and isinstance(failed.get("reason"), str):
+        st.session_state[f"{KEY}_fallback"] = {"sha": failed["sha"], "reason": failed["reason"][:200]}
+
+
+class ActError(ValueError):
+    """An action whose drawing the server cannot take; the message is for the user."""
+
+
+def _act(loaded: LoadedModel) -> None:
+    act = (st.session_state.get(KEY) or {}).get("act")
+    try:
+        kind, drawing = _kind(act), _drawing_id(act)
+        if kind == "undo":
+            corrections.undo(KEY)
+            return
+        raw, digit = read_drawing(act)
+        if kind == "why":
+            st.session_state[f"{KEY}_why"] = {"drawing": drawing, "digit": digit}
+            st.session_state["draw_why"] = True  # the explanation's expander, open
+            return
+        if act.get("model") != loaded.info.name:
+            raise ActError("The model changed since this drawing was classified: draw it again.")
+        label = _digit_value(act.get("predicted" if kind == "right" else "label"))
+        corrections.save(KEY, drawing, raw, _digit_value(act.get("predicted")), _probability(act.get("probability")),
+                         loaded.info.name, label, digit=digit)
+    except ActError as e:
+        if isinstance(act, dict) and isinstance(act.get("drawing"), str):
+            said = "Could not explain it" if act.get("kind") == "why" else "Not saved"
+            st.session_state[f"{KEY}_correction"] = {"sample": act["drawing"][:64], "error": f"{said}: {e}"}
+        log.info("A drawing's action was refused: %s", e)
+
+
+def read_drawing(act: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The drawing an action carries, through the uploads' gate: its pixels (a PNG data URL, decoded under
+    the byte and pixel caps) and the 28x28 the user saw (784 finite values from 0 to 1)."""
+    png, prefix = act.get("png"), "data:image/png;base64,"
+    longest = len(prefix) + 4 * MAX_DRAWING_BYTES // 3 + 4  # base64 of MAX_DRAWING_BYTES: refused before decoding
+    if not isinstance(png, str) or not png.startswith(prefix) or len(png) > longest:
+        raise ActError("the drawing did not arrive as a PNG of a canvas.")
+    try:
+        data = base64.b64decode(png[len(prefix):], validate=True)
+        raw = read_image(data, max_bytes=MAX_DRAWING_BYTES, max_pixels=MAX_SIDE * MAX_SIDE, formats=("PNG",))
+    except (binascii.Error, ImageError) as e:
+        raise ActError(f"the drawing could not be read ({e})") from e
+    values = act.get("digit")
+    if not isinstance(values, list) or len(values) != SIZE * SIZE or not all(map(_fraction, values)):
+        raise ActError(f"the {SIZE}x{SIZE} digit did not arrive whole.")
+    return raw, np.asarray(values, np.float32).reshape(SIZE, SIZE)
+
+
+def _fraction(v: object) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and 0 <= v <= 1
+
+
+def _kind(act: object) -> str:
+    if not isinstance(act, dict) or act.get("kind") not in KINDS:
+        raise ActError("the page sent an action the server does not know.")
+    return act["kind"]
+
+
+def _drawing_id(act: dict) -> str:
+    drawing = act.get("drawing")
+    if not isinstance(drawing, str) or not 0 < len(drawing) <= 64:
+        raise ActError("the page did not say which drawing this is.")
+    return drawing
+
+
+def _digit_value(v: object) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 9:
+        raise ActError("a digit must be one of 0 to 9.")
+    return v
+
+
+def _probability(v: object) -> float:
+    if not _fraction(v):
+        raise ActError("the probability shown must be a number from 0 to 1.")
+    return float(v)

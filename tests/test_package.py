@@ -43,6 +43,18 @@ def test_the_wheel_carries_the_pretrained_model_and_every_page(wheel):
     assert not [n for n in names if n.startswith(("tests/", "bench/", "assets/"))]  # nothing of the clone's
 
 
+def test_the_wheel_carries_the_browsers_files_and_the_manifest_streamlit_finds_them_by(wheel):
+    from digitrec_app.ui.live import ORT_VERSION, WEB
+
+    names = set(wheel.namelist())
+    for f in ("live_draw.js", "live_draw.css", "preprocess.js", "classifier.js", "ort/ort.wasm.min.mjs",
+              "ort/ort-wasm-simd-threaded.mjs", "ort/ort-wasm-simd-threaded.wasm.gz", "ort/LICENSE"):
+        assert wheel.read(f"digitrec/web/{f}") == (WEB / f).read_bytes(), f
+    assert "digitrec/pyproject.toml" in names and "asset_dir" in wheel.read("digitrec/pyproject.toml").decode()
+    # the one pinned version is the one shipped: onnxruntime-web names itself in its module
+    assert f'"{ORT_VERSION}"' in wheel.read("digitrec/web/ort/ort.wasm.min.mjs").decode()
+
+
 def test_the_wheel_installs_a_digitrec_command_and_needs_no_tensorflow_to_serve(wheel):
     (meta,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
     requires = email.message_from_bytes(wheel.read(meta)).get_all("Requires-Dist")

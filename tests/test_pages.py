@@ -57,6 +57,20 @@ def open_app(page: str | None = None) -> AppTest:
     return at
 
 
+def open_draw() -> AppTest:
+    """The Draw page as a browser without WebAssembly gets it: the live classifier reported that it cannot run
+    the model (ui/live.py), so the server classifies each stroke, as it did before the browser could."""
+    at = open_app()
+    at.session_state["live_fallback"] = {"sha": "*", "reason": "no WebAssembly here"}
+    return run(at.switch_page(PAGES["draw"]))
+
+
+def live_data(at: AppTest) -> dict:
+    """What the Draw page gives its live classifier (ui/live.py): the model, and what became of an action."""
+    (live,) = [c for c in at.main.get("bidi_component") if c.key == "live"]
+    return json.loads(live.proto.json)
+
+
 def markdowns(at: AppTest) -> list[str]:
     return [m.value for m in at.main.markdown]
 
@@ -170,7 +184,7 @@ def test_without_mnist_every_page_says_so_and_none_crashes(app_env, tmp_path, mo
         run(at.switch_page(PAGES[page]))
         assert len(at.error) == 1 and MNIST_DIR_ENV in at.error[0].value
     run(at.switch_page(PAGES["draw"]))
-    assert not at.error and [i.value for i in at.info] == ["Draw a digit"]
+    assert not at.error and live_data(at)["model"]["name"] == SHIPPED["name"]  # the live classifier, ready
 
 
 # ---- Train -----------------------------------------------------------------------------------------
@@ -469,14 +483,14 @@ def showing_nothing(at: AppTest) -> bool:
 
 
 def test_draw_classifies_the_canvas_and_clear_empties_it(app_env, synthetic_dir):
-    at = open_app("draw")
+    at = open_draw()
     assert showing_nothing(at)
-    assert SHIPPED["name"] in at.caption[0].value
+    assert SHIPPED["name"] in at.caption[0].value and at.caption[1].value.startswith("Classified on the server")
     mounted = canvas_element(at)
 
     draw(at, stroke_one())
     assert "## Prediction: 1" in markdowns(at) and not at.info
-    assert re.fullmatch(r"probability \d+\.\d%", at.caption[1].value)
+    assert re.fullmatch(r"probability \d+\.\d%", at.caption[2].value)
     draw(at, black_canvas())  # strokes, but no ink (drawn in black)
     assert showing_nothing(at)
 
@@ -498,12 +512,50 @@ def test_draw_classifies_the_canvas_and_clear_empties_it(app_env, synthetic_dir)
 
 def test_draw_a_stroke_right_after_clear_is_classified(app_env, synthetic_dir):
     """The canvas's next picture may come before its empty one (a stroke at once after Clear): it is shown."""
-    at = open_app("draw")
+    at = open_draw()
     draw(at, stroke_one())
     run(at.button(key="canvas_clear").click())
     assert showing_nothing(at)
     draw(at, drawn(7))
     assert "## Prediction: 7" in markdowns(at)
+
+
+def test_draw_in_the_browser_the_server_gives_the_model_once_asked_and_never_reads_a_stroke(app_env, synthetic_dir):
+    from digitrec_core.serving import OnnxModel
+
+    shipped = OnnxModel.load(SHIPPED_DIR)
+    at = open_app("draw")
+    data = live_data(at)
+    assert data["model"] == {"name": SHIPPED["name"], "sha": shipped.sha256, "bytes": None}  # no bytes unasked
+    assert data["canvas"] == "canvas" and data["saved"] is None and data["why"] is None
+    (canvas,) = [c for c in at.main.get("bidi_component") if c.key == "canvas"]
+    assert json.loads(canvas.proto.json)["realtimeUpdateStreamlit"] is False  # a stroke sends nothing
+    assert not any("Classified on the server" in c.value for c in at.caption)
+
+    at.session_state["live"] = {"need": {"sha": shipped.sha256, "n": 1}}  # the page has no copy of the model
+    run(at)
+    assert base64.b64decode(live_data(at)["model"]["bytes"]) == shipped.onnx_bytes  # the file the server runs
+    run(at)
+    assert live_data(at)["model"]["bytes"] is None  # once per asking: the reruns after it send nothing more
+    at.session_state["live"] = {"need": {"sha": "another model's", "n": 2}}
+    run(at)
+    assert live_data(at)["model"]["bytes"] is None
+
+
+def test_draw_falls_back_to_the_server_for_the_model_the_browser_cannot_run(app_env, synthetic_dir):
+    from digitrec_core.serving import OnnxModel
+
+    at = open_app("draw")
+    at.session_state["live_fallback"] = {"sha": "not this model", "reason": "x"}
+    run(at)
+    assert live_data(at)["model"]["name"] == SHIPPED["name"]  # another model's failure changes nothing here
+    at.session_state["live_fallback"] = {"sha": OnnxModel.load(SHIPPED_DIR).sha256, "reason": "it has an odd layer"}
+    run(at)
+    assert not [c for c in at.main.get("bidi_component") if c.key == "live"]
+    assert "Classified on the server: this browser cannot run the model (it has an odd layer)." in [
+        c.value for c in at.caption]
+    draw(at, stroke_one())
+    assert "## Prediction: 1" in markdowns(at)
 
 
 def correction_message(at: AppTest) -> str | None:
@@ -515,7 +567,7 @@ def correction_message(at: AppTest) -> str | None:
 def test_draw_right_stores_the_drawing_once_and_undo_removes_it(app_env, synthetic_dir):
     from digitrec_core import PersonalDigits, canvas_to_mnist
 
-    at = open_app("draw")
+    at = open_draw()
     assert not has_key(at.button, "draw_right") and not at.button_group  # nothing drawn: nothing to correct
     draw(at, black_canvas())
     assert not has_key(at.button, "draw_right") and not at.button_group  # no ink: nothing to correct either
@@ -527,7 +579,7 @@ def test_draw_right_stores_the_drawing_once_and_undo_removes_it(app_env, synthet
 
     (sample,) = personal_samples().values()
     assert sample.label == sample.predicted == 1 and sample.model == SHIPPED["name"]
-    assert at.caption[1].value == f"probability {sample.probability:.1%}"  # what the page showed
+    assert at.caption[2].value == f"probability {sample.probability:.1%}"  # what the page showed
     personal = PersonalDigits(ModelStore().root)
     np.testing.assert_array_equal(personal.raw(sample.id), stroke_one())  # the canvas's RGBA, as it was
     np.testing.assert_allclose(personal.digit(sample.id), canvas_to_mnist(stroke_one()), atol=1 / 65535)
@@ -545,7 +597,7 @@ def test_draw_right_stores_the_drawing_once_and_undo_removes_it(app_env, synthet
 
 
 def test_draw_its_a_stores_the_chosen_label_and_a_new_stroke_is_a_new_sample(app_env, synthetic_dir):
-    at = open_app("draw")
+    at = open_draw()
     draw(at, stroke_one())
     run(at.button_group[0].set_value(3))  # "It's a 3"
     (first,) = personal_samples().values()
@@ -564,7 +616,7 @@ def test_draw_its_a_stores_the_chosen_label_and_a_new_stroke_is_a_new_sample(app
 
 def test_draw_two_clicks_in_one_run_store_one_sample(app_env, synthetic_dir):
     """Both "Right" and a digit clicked before the page could update (both reach the same run)."""
-    at = open_app("draw")
+    at = open_draw()
     draw(at, stroke_one())
     at.button(key="draw_right").click()
     at.button_group[0].set_value(4)
@@ -577,7 +629,7 @@ def test_draw_a_failed_save_says_why_and_keeps_the_buttons(app_env, synthetic_di
     def full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    at = open_app("draw")
+    at = open_draw()
     draw(at, stroke_one())
     with pytest.MonkeyPatch.context() as mp:  # its own patch: undoing it leaves DIGITREC_HOME alone
         mp.setattr("digitrec_core.personal.PersonalDigits.add", full)
@@ -598,7 +650,7 @@ def upload_one(at: AppTest, name: str = "one.png") -> np.ndarray:
 
 
 def test_draw_upload_classifies_a_photo_and_rejects_a_broken_file(app_env, synthetic_dir):
-    at = open_app("draw")
+    at = open_draw()
     upload_one(at)
     assert markdowns(at).count("## Prediction: 1") == 1
     run(at.file_uploader(key="upload").set_value(("broken.png", b"not a png at all", "image/png")))
@@ -609,7 +661,7 @@ def test_draw_upload_classifies_a_photo_and_rejects_a_broken_file(app_env, synth
 def test_draw_upload_gets_the_correction_buttons_too(app_env, synthetic_dir):
     from digitrec_core import PersonalDigits
 
-    at = open_app("draw")
+    at = open_draw()
     photo = upload_one(at)
     assert not has_key(at.button, "draw_right") and has_key(at.button, "upload_right")  # the canvas is empty
     run(at.button(key="upload_right").click())
@@ -941,7 +993,7 @@ def test_draw_uploader_takes_the_formats_and_the_size_read_image_and_the_server_
     import digitrec_app
     from digitrec_core.preprocess import FORMATS, MAX_UPLOAD_MB
 
-    at = open_app("draw")
+    at = open_draw()
     uploader = at.file_uploader(key="upload").proto
     assert sorted(uploader.type) == [".jpeg", ".jpg", ".png"] and set(FORMATS) == {"PNG", "JPEG"}
     assert uploader.max_upload_size_mb == MAX_UPLOAD_MB == int(digitrec_app.SERVER_OPTIONS["server.maxUploadSize"])
@@ -950,14 +1002,14 @@ def test_draw_uploader_takes_the_formats_and_the_size_read_image_and_the_server_
 
 @pytest.mark.parametrize("fmt, kind", [("GIF", "a GIF image"), ("BMP", "a BMP image"), ("TIFF", "a TIFF image")])
 def test_draw_upload_of_another_format_named_png_is_refused_in_words(app_env, synthetic_dir, fmt, kind):
-    at = open_app("draw")
+    at = open_draw()
     upload(at, "digit.png", png(255 - stroke_one(200)[..., 0], fmt))
     assert [e.value for e in at.error] == [f"digit.png: That file is {kind}: only PNG and JPEG images are accepted."]
     assert not any("Prediction:" in t for t in markdowns(at)) and not has_key(at.button, "upload_right")
 
 
 def test_draw_upload_of_an_eps_named_png_is_refused_before_any_decoder(app_env, synthetic_dir):
-    at = open_app("draw")
+    at = open_draw()
     upload(at, "digit.png", b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\nshowpage\n")
     assert [e.value for e in at.error] == ["digit.png: That file is a PostScript file: only PNG and JPEG images "
                                            "are accepted."]
@@ -966,7 +1018,7 @@ def test_draw_upload_of_an_eps_named_png_is_refused_before_any_decoder(app_env, 
 def test_draw_upload_over_the_limit_is_refused_in_words(app_env, synthetic_dir):
     from digitrec_core.preprocess import MAX_UPLOAD_MB, MB
 
-    at = open_app("draw")  # AppTest skips the server, whose maxUploadSize refuses this first: the page says it too
+    at = open_draw()  # AppTest skips the server, whose maxUploadSize refuses this first: the page says it too
     upload(at, "big.png", png(255 - stroke_one(200)[..., 0]) + bytes(MAX_UPLOAD_MB * MB + MB // 2))
     (error,) = at.error
     assert error.value == f"big.png: Image is too large (10.5 MB); the limit is {MAX_UPLOAD_MB} MB."
@@ -974,13 +1026,13 @@ def test_draw_upload_over_the_limit_is_refused_in_words(app_env, synthetic_dir):
 
 @pytest.mark.parametrize("shape", [(1, 300), (300, 1), (1, 1)])
 def test_draw_upload_of_a_one_pixel_line_says_there_is_no_digit(app_env, synthetic_dir, shape):
-    at = open_app("draw")
+    at = open_draw()
     upload(at, "line.png", png(np.full(shape, 255, np.uint8)))
     assert "No digit found in this image." in [i.value for i in at.info] and not at.error
 
 
 def test_draw_upload_of_a_16_bit_png_holding_8_bit_values_is_read_as_the_digit(app_env, synthetic_dir):
-    at = open_app("draw")
+    at = open_draw()
     one = (255 - stroke_one(200)[..., 0]).astype(np.uint16)  # dark ink on white, 0-255 in a 16-bit PNG
     upload(at, "one16.png", png(one))
     assert markdowns(at).count("## Prediction: 1") == 1 and not at.error
@@ -993,7 +1045,7 @@ def test_draw_upload_shows_a_value_error_as_a_message_not_a_traceback(app_env, s
         raise ValueError("Expected an image array (H, W) or (H, W, C) with 1 to 4 channels, got shape (2, 2, 9)")
 
     monkeypatch.setattr(digitrec_core, "canvas_to_mnist", refuse)  # what the panel calls
-    at = open_app("draw")
+    at = open_draw()
     upload_one(at)
     assert [e.value for e in at.error] == ["one.png: Expected an image array (H, W) or (H, W, C) with 1 to 4 "
                                            "channels, got shape (2, 2, 9)"]
@@ -1126,7 +1178,7 @@ def assert_full_panel(box, predicted: int, runner_up: int) -> None:
 def test_draw_why_this_answer_is_lazy_and_shows_the_evidence_layers_and_filters(app_env, synthetic_dir, explain_calls):
     from digitrec_core import canvas_to_mnist, explain, load_model
 
-    at = open_app("draw")
+    at = open_draw()
     assert not [e for e in at.get("expander") if e.label == "Why this answer?"]  # nothing drawn: nothing to explain
     draw(at, drawn(7))
     box = why(at)
@@ -1166,7 +1218,7 @@ def test_draw_why_this_answer_is_lazy_and_shows_the_evidence_layers_and_filters(
 
 
 def test_draw_why_this_answer_for_an_upload(app_env, synthetic_dir, explain_calls):
-    at = open_app("draw")
+    at = open_draw()
     upload_one(at)
     at = open_why(at, "upload_why")
     box = why(at)
@@ -1181,7 +1233,7 @@ def test_why_this_answer_of_a_model_with_an_old_onnx_file_says_so(app_env, synth
     real = panel.explain
     monkeypatch.setattr(panel, "explain", lambda *a, **k: dataclasses.replace(real(*a, **k), activations={},
                                                                                filters=None, filters_layer=None))
-    at = open_app("draw")
+    at = open_draw()
     draw(at, drawn(7))
     at = open_why(at, "draw_why")
     box = why(at)

@@ -58,7 +58,19 @@ def check_blocked() -> None:
 
 def check_dashboard() -> None:
     """Home, Draw, Test browser, My digits and Train, one after the other in one session."""
-    from test_pages import PAGES, SHIPPED, add_digits, draw, has_key, markdowns, metrics, open_app, run, stroke_one
+    from test_pages import (
+        PAGES,
+        SHIPPED,
+        add_digits,
+        draw,
+        has_key,
+        live_data,
+        markdowns,
+        metrics,
+        open_app,
+        run,
+        stroke_one,
+    )
 
     from digitrec_core.optional import install_hint
 
@@ -66,7 +78,9 @@ def check_dashboard() -> None:
     assert SHIPPED["name"] in "\n".join(markdowns(at)), "Home: no card for the shipped model"
     assert metrics(at)["Test images"] == "10,000", metrics(at)
 
-    run(at.switch_page(PAGES["draw"]))
+    run(at.switch_page(PAGES["draw"]))  # the browser's files came with the install: the page classifies
+    assert live_data(at)["model"]["name"] == SHIPPED["name"], "Draw: no live classifier"
+    at.session_state["live_fallback"] = {"sha": "*", "reason": "no WebAssembly"}  # and without WebAssembly:
     draw(at, stroke_one())
     assert "## Prediction: 1" in markdowns(at), ("Draw", markdowns(at))
 

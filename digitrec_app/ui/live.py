@@ -48,22 +48,28 @@ UNSURE = 0.6  # as components.UNSURE: below this top probability the panel names
 KINDS = ("right", "label", "undo", "why")
 
 
-def _declare():
-    try:
-        return st.components.v2.component("digitrec.live_draw", js="live_draw.js", css="live_draw.css",
-                                          html='<div class="dr-live"></div>')
-    except Exception as e:  # its files are not where Streamlit looks: a copy of DigitRec that was not installed
-        log.warning("The Draw page's live classifier is unavailable (%s: %s); the server classifies.",
-                    type(e).__name__, e)
-        return None
+_declared, _warned = [], []
 
 
-_component = _declare()
+def _component():
+    """The component, declared once per process; None where Streamlit cannot serve its files (a copy of
+    DigitRec that was not installed, or no Streamlit runtime: then it is tried again next time)."""
+    if not _declared:
+        try:
+            _declared.append(st.components.v2.component("digitrec.live_draw", js="live_draw.js",
+                                                        css="live_draw.css", html='<div class="dr-live"></div>'))
+        except Exception as e:
+            if not _warned:
+                _warned.append(True)
+                log.warning("The Draw page's live classifier is unavailable (%s: %s); the server classifies.",
+                            type(e).__name__, e)
+            return None
+    return _declared[0]
 
 
 def server_reason(loaded: LoadedModel) -> str | None:
     """None when this page classifies in the browser; else why the server does, in a few words for the user."""
-    if _component is None:
+    if _component() is None:
         return "DigitRec's browser files are not installed with this copy (`pip install .` installs them)"
     failed = st.session_state.get(f"{KEY}_fallback")
     if failed and failed["sha"] in ("*", loaded.model.sha256):
@@ -82,7 +88,7 @@ def live_panel(loaded: LoadedModel, *, canvas: str, explanation) -> None:
         st.session_state[f"{KEY}_sent"] = need.get("n")
     outcome = corrections.state(KEY) or {}
     why = st.session_state.get(f"{KEY}_why")
-    _component(
+    _component()(
         key=KEY,
         data={
             "model": {"name": loaded.info.name, "sha": model.sha256,

@@ -47,6 +47,7 @@ with draw_tab:
         except ModelStoreError as e:
             st.error(resources.explain(e))
             return
+        live.follow(resources.active_info())
         model = loaded.info.name
         server = live.server_reason(loaded)  # None: this browser classifies, and the server stays out of strokes
         left, right = st.columns([1, 1.4])
@@ -70,6 +71,15 @@ with draw_tab:
             explanation_panel(loaded.model, digit, key="draw")
 
     drawing()
+
+    @st.fragment(run_every=live.FOLLOW_SECONDS)
+    def follow_the_model() -> None:
+        # Strokes never reach the server now, so nothing else would notice another tab (or the CLI) switching
+        # the active model: a look every few seconds (two small JSON reads), and the page again when it moved.
+        if live.moved(resources.active_info()):
+            st.rerun()
+
+    follow_the_model()
 
 with upload_tab:
     # Streamlit's server.maxUploadSize is MAX_UPLOAD_MB too (digitrec_app.SERVER_OPTIONS), so a bigger file

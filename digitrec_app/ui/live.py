@@ -34,7 +34,7 @@ import streamlit as st
 
 import digitrec
 from digitrec_app.ui import corrections
-from digitrec_core import LoadedModel, read_image
+from digitrec_core import LoadedModel, ModelInfo, read_image
 from digitrec_core.preprocess import MAX_SIDE, MB, SIZE, ImageError
 
 log = logging.getLogger("digitrec")
@@ -46,6 +46,7 @@ WHY_BOX = "live_why"  # the container of the explanation, which the page hides o
 MAX_DRAWING_BYTES = 2 * MB  # a 600x600 RGBA canvas of pure noise is 1.4 MB as PNG; the page's is 280x280
 UNSURE = 0.6  # as components.UNSURE: below this top probability the panel names the runner-up
 KINDS = ("right", "label", "undo", "why")
+FOLLOW_SECONDS = 5  # how often the Draw page looks whether another tab switched the model it shows
 
 
 _declared, _warned = [], []
@@ -109,6 +110,17 @@ def live_panel(loaded: LoadedModel, *, canvas: str, explanation) -> None:
     if why:
         with st.container(key=WHY_BOX):
             explanation(why["digit"])
+
+
+def follow(info: ModelInfo | None) -> None:
+    """Remember which model this session was to use when the page last drew (see `moved`)."""
+    st.session_state[f"{KEY}_followed"] = info.name if info is not None else None
+
+
+def moved(info: ModelInfo | None) -> bool:
+    """Whether the model this session is to use is another than when the page last drew."""
+    return f"{KEY}_followed" in st.session_state and (info.name if info else None) != st.session_state[
+        f"{KEY}_followed"]
 
 
 def _fell_back() -> None:

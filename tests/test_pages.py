@@ -540,6 +540,9 @@ def test_draw_in_the_browser_the_server_gives_the_model_once_asked_and_never_rea
     at.session_state["live"] = {"need": {"sha": "another model's", "n": 2}}
     run(at)
     assert live_data(at)["model"]["bytes"] is None
+    at.session_state["live"] = {"need": {"sha": shipped.sha256, "n": 3}}  # again at once: a page asking in a loop
+    run(at)
+    assert live_data(at)["model"]["bytes"] is None  # waits RESEND_SECONDS (the page asks again after 8 s)
 
 
 def test_draw_falls_back_to_the_server_for_the_model_the_browser_cannot_run(app_env, synthetic_dir):

@@ -156,9 +156,9 @@ function normaliseStroke(crop, h, w) {
   const dilate = radius > 0;
   for (let i = 0; i < steps; i++) ink = grow(ink, iw, ih, dilate, i % 2 === 1);
   const grown = grow(ink, iw, ih, dilate, steps % 2 === 1);
-  const f = f32(frac); // numpy: a Python float times a float32 array is float32 arithmetic
+  // numpy: frac is a float64 scalar (from _stroke_width), so the step is float64 arithmetic, stored as float32
   const img = new Float32Array(iw * ih);
-  for (let i = 0; i < img.length; i++) img[i] = f32(ink[i] + f32(f * (grown[i] - ink[i])));
+  for (let i = 0; i < img.length; i++) img[i] = ink[i] + frac * (grown[i] - ink[i]);
   let top = ih, bottom = -1, left = iw, right = -1;
   for (let y = 0; y < ih; y++) {
     for (let x = 0; x < iw; x++) {

@@ -27,6 +27,7 @@ import binascii
 import logging
 import math
 import numbers
+import time
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,7 @@ WHY_BOX = "live_why"  # the container of the explanation, which the page hides o
 MAX_DRAWING_BYTES = 2 * MB  # a 600x600 RGBA canvas of pure noise is 1.4 MB as PNG; the page's is 280x280
 UNSURE = 0.6  # as components.UNSURE: below this top probability the panel names the runner-up
 KINDS = ("right", "label", "undo", "why")
+RESEND_SECONDS = 5  # the page asks again after 8 s (live_draw.js): a lost answer is made good, a loop is not
 FOLLOW_SECONDS = 5  # how often the Draw page looks whether another tab switched the model it shows
 
 
@@ -83,10 +85,7 @@ def live_panel(loaded: LoadedModel, *, canvas: str, explanation) -> None:
     model = loaded.model
     state = st.session_state.get(KEY) or {}
     need = state.get("need") if isinstance(state, dict) else None
-    send = isinstance(need, dict) and need.get("sha") == model.sha256 and need.get("n") != st.session_state.get(
-        f"{KEY}_sent")
-    if send:
-        st.session_state[f"{KEY}_sent"] = need.get("n")
+    send = _send_model(need, model.sha256)
     outcome = corrections.state(KEY) or {}
     why = st.session_state.get(f"{KEY}_why")
     _component()(
@@ -110,6 +109,18 @@ def live_panel(loaded: LoadedModel, *, canvas: str, explanation) -> None:
     if why:
         with st.container(key=WHY_BOX):
             explanation(why["digit"])
+
+
+def _send_model(need: object, sha: str) -> bool:
+    """Whether this run sends the model's bytes: the page asked for this very model, in a request not answered
+    yet, and not the same model again within RESEND_SECONDS (a page asking in a loop gets no megabyte a run)."""
+    if not isinstance(need, dict) or need.get("sha") != sha:
+        return False
+    last = st.session_state.get(f"{KEY}_sent") or {}
+    if need.get("n") == last.get("n") or (last.get("sha") == sha and time.monotonic() - last["at"] < RESEND_SECONDS):
+        return False
+    st.session_state[f"{KEY}_sent"] = {"n": need.get("n"), "sha": sha, "at": time.monotonic()}
+    return True
 
 
 def follow(info: ModelInfo | None) -> None:

@@ -11,8 +11,9 @@ import { Classifier, cachedModel, keepModel, startRuntime, startup } from "./cla
 const SEEN_PX = 168; // the 28x28 shown at 6x
 const SETTLE_FRAMES = 12; // frames sampled after the pen or a click: the canvas renders a finished stroke late
 const PAGE = Math.random().toString(36).slice(2, 8); // drawings of this page load: "<PAGE>-<n>"
-const RECORDED = 2000;
-const ASK_AGAIN_MS = 8000; // a model's bytes asked for and not come (a rerun lost): ask again // frames kept in window.digitrecLive for the benchmarks and tests
+const RECORDED = 2000; // frames kept in window.digitrecLive for the benchmarks and tests
+const SEND_LABEL = "Update the app with this drawing"; // streamlit-drawable-canvas 0.13's toolbar
+const ASK_AGAIN_MS = 8000; // a model's bytes asked for and not come (a rerun lost): ask again
 
 // What the benchmarks and the browser tests read: timings, never anything the page depends on.
 const record = (window.digitrecLive ??= { startup, frames: [], penUps: [], shown: null, mode: "loading" });
@@ -51,7 +52,7 @@ class LiveDraw {
     this.raf = 0;
     this.frames = 0;
     this.busy = false;
-    this.again = false;
+    this.next = null;
     this.penDown = false;
     this.penUpAt = null;
     this.hold = 0;
@@ -157,6 +158,12 @@ class LiveDraw {
     // in progress. Fabric marks the first two "lower-canvas" alike; the component's own classes tell them apart.
     const lower = root?.querySelector("canvas.dc-canvas");
     if (!lower) return null;
+    if (!root.querySelector("style[data-digitrec-live]")) {
+      // The toolbar's "Update the app with this drawing" would send what this page reads itself: not offered.
+      const style = root.appendChild(document.createElement("style"));
+      style.dataset.digitrecLive = "";
+      style.textContent = `button[aria-label="${SEND_LABEL}"] { display: none; }`;
+    }
     return { host, background: root.querySelector("canvas.dc-background-canvas"), lower, upper: root.querySelector("canvas.upper-canvas") };
   }
 
@@ -188,13 +195,10 @@ class LiveDraw {
     if (this.penDown || this.frames > 0) this.raf = requestAnimationFrame(() => this.tick());
   }
 
-  /** Read the canvas; when it changed, classify it, unless a classification is running (then once after it). */
+  /** Read the canvas; when it changed, classify it, or, while a classification runs, keep it for right after
+   * (only the latest: nothing queues behind the pen). */
   sample() {
     if (!this.classifier) return;
-    if (this.busy) {
-      this.again = true;
-      return;
-    }
     const found = this.canvases();
     if (!found) return;
     const { background, lower, upper } = found;
@@ -205,16 +209,20 @@ class LiveDraw {
     for (const layer of [background, lower, upper]) if (layer) ctx.drawImage(layer, 0, 0);
     const pixels = ctx.getImageData(0, 0, w, h).data;
     const sum = checksum(pixels);
+    if (this.busy) {
+      this.next = { pixels, w, h, sum };
+      return;
+    }
     if (sum === this.checksum) {
       if (this.penUpAt !== null && !this.penDown) this.penUpShown(this.penUpAt); // what is shown is final
       return;
     }
-    this.checksum = sum;
-    this.classify(pixels, w, h);
+    this.classify(pixels, w, h, sum);
   }
 
-  async classify(pixels, w, h) {
+  async classify(pixels, w, h, sum) {
     this.busy = true;
+    this.checksum = sum;
     const penUp = this.penUpAt;
     try {
       const t0 = performance.now();
@@ -225,17 +233,17 @@ class LiveDraw {
       if (record.frames.length >= RECORDED) record.frames.shift();
       record.frames.push({ at: t2, preprocessMs: t1 - t0, modelMs: digit ? t2 - t1 : null });
       this.drawing = `${PAGE}-${++this.count}`;
-      this.shown = digit ? { digit, probs, top: argmax(probs) } : null;
+      this.shown = digit ? { digit, probs, top: argmax(probs), pixels, w, h } : null;
       this.render();
       if (penUp !== null && !this.penDown && this.penUpAt === penUp) this.penUpShown(penUp);
     } catch (error) {
       this.fallback(error, this.sha);
     } finally {
       this.busy = false;
-      if (this.again) {
-        this.again = false;
-        this.sample();
-      }
+      const next = this.next;
+      this.next = null;
+      if (next && next.sum !== this.checksum) this.classify(next.pixels, next.w, next.h, next.sum);
+      else if (next && this.penUpAt !== null && !this.penDown) this.penUpShown(this.penUpAt);
     }
   }
 
@@ -284,11 +292,11 @@ class LiveDraw {
 
   act(kind, label) {
     if (!this.shown) return;
-    const { digit, probs, top } = this.shown;
+    const { digit, probs, top, pixels, w, h } = this.shown;
     const payload = { kind, drawing: this.drawing, model: this.data.model.name, predicted: top, probability: probs[top] };
     if (kind !== "undo") {
       payload.label = kind === "right" ? top : label;
-      payload.png = this.scratch.toDataURL("image/png");
+      payload.png = toPng(pixels, w, h); // the very pixels this prediction was made from
       payload.digit = Array.from(digit);
     }
     this.setTriggerValue("act", payload);
@@ -355,6 +363,12 @@ function drawDigit(canvas, digit) {
     image.data.set([v, v, v, 255], 4 * i);
   }
   ctx.putImageData(image, 0, 0);
+}
+
+function toPng(pixels, w, h) {
+  const canvas = Object.assign(document.createElement("canvas"), { width: w, height: h });
+  canvas.getContext("2d").putImageData(new ImageData(new Uint8ClampedArray(pixels), w, h), 0, 0);
+  return canvas.toDataURL("image/png");
 }
 
 function checksum(pixels) {

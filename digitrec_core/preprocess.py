@@ -275,6 +275,15 @@ def read_image(
 
 _NOT_ACCEPTED = "That file is {kind}: only PNG and JPEG images are accepted."
 
+# A canvas's drawing: the Draw page's is 280x280; 600x600 RGBA of pure noise is 1.4 MB as a PNG.
+MAX_DRAWING_BYTES = 2 * MB
+
+
+def read_drawing(data: bytes) -> np.ndarray:
+    """A canvas's drawing, as the page sends it (a PNG), through `read_image`'s gate: PNG only, at most
+    MAX_DRAWING_BYTES and MAX_SIDE x MAX_SIDE pixels (checked before decoding). ImageError otherwise."""
+    return read_image(data, max_bytes=MAX_DRAWING_BYTES, max_pixels=MAX_SIDE * MAX_SIDE, formats=("PNG",))
+
 
 def _read_bytes(data: bytes | str | os.PathLike | BinaryIO, max_bytes: int) -> bytes:
     """Read at most max_bytes + 1 bytes: enough to tell an oversized file without loading all of it."""

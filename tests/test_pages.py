@@ -561,6 +561,22 @@ def test_draw_falls_back_to_the_server_for_the_model_the_browser_cannot_run(app_
     assert "## Prediction: 1" in markdowns(at)
 
 
+@pytest.mark.parametrize("fmt, size", [("BMP", (280, 280)), ("PNG", (4000, 4000))])
+def test_draw_on_the_server_a_canvas_drawing_goes_through_the_uploads_gate(app_env, synthetic_dir, fmt, size):
+    """A visitor can put anything in the canvas's message: a BMP, or a PNG of 16 Mpx in a few KB."""
+    at = open_draw()
+    buf = io.BytesIO()
+    Image.new("1" if fmt == "PNG" else "RGB", size, 1).save(buf, fmt)
+    state = canvas_state(stroke_one())
+    state["drawing"]["data"] = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    at.session_state["canvas"] = state
+    run(at)
+    (error,) = [e.value for e in at.error]
+    assert error.startswith("This drawing could not be read:") and not any("Prediction" in t for t in markdowns(at))
+    draw(at, stroke_one())  # and the next drawing is read as ever
+    assert "## Prediction: 1" in markdowns(at) and not at.error
+
+
 def correction_message(at: AppTest) -> str | None:
     saved = [t for t in markdowns(at) if "Saved to My digits" in t]
     assert len(saved) <= 1, saved

@@ -29,15 +29,15 @@ Only pages import this module: streamlit-drawable-canvas raises on import outsid
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import sys
 from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
-from PIL import Image
 from streamlit_drawable_canvas import st_canvas
+
+from digitrec_core.preprocess import ImageError, read_drawing
 
 log = logging.getLogger("digitrec")
 
@@ -167,4 +167,10 @@ def drawing_canvas(pen_width: int, *, key: str = "canvas", send: bool = True) ->
     drawn = result is not None and result.json_data is not None and result.json_data.get("objects")
     if not send or not drawn or seen is None or seen == ss.get(stale_key):
         return None
-    return Drawing(np.asarray(Image.open(io.BytesIO(png))), ss[number_key])  # result.image_data decodes base64 again
+    try:  # what the page sent, through the uploads' gate: a visitor can send anything in its place
+        image = read_drawing(png)  # from the bytes: result.image_data would decode the base64 again
+    except ImageError as e:
+        log.warning("A canvas drawing was refused: %s", e)
+        st.error(f"This drawing could not be read: {e}")
+        return None
+    return Drawing(image, ss[number_key])

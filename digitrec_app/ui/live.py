@@ -35,8 +35,9 @@ import streamlit as st
 
 import digitrec
 from digitrec_app.ui import corrections
-from digitrec_core import LoadedModel, ModelInfo, read_image
-from digitrec_core.preprocess import MAX_SIDE, MB, SIZE, ImageError
+from digitrec_core import LoadedModel, ModelInfo
+from digitrec_core.preprocess import MAX_DRAWING_BYTES, SIZE, ImageError
+from digitrec_core.preprocess import read_drawing as read_png
 
 log = logging.getLogger("digitrec")
 
@@ -44,7 +45,6 @@ WEB = Path(digitrec.__file__).parent / "web"
 ORT_VERSION = (WEB / "ort" / "VERSION").read_text().strip()
 KEY = "live"
 WHY_BOX = "live_why"  # the container of the explanation, which the page hides once the drawing changes
-MAX_DRAWING_BYTES = 2 * MB  # a 600x600 RGBA canvas of pure noise is 1.4 MB as PNG; the page's is 280x280
 UNSURE = 0.6  # as components.UNSURE: below this top probability the panel names the runner-up
 KINDS = ("right", "label", "undo", "why")
 RESEND_SECONDS = 5  # the page asks again after 8 s (live_draw.js): a lost answer is made good, a loop is not
@@ -177,7 +177,7 @@ def read_drawing(act: dict) -> tuple[np.ndarray, np.ndarray]:
         raise ActError("the drawing did not arrive as a PNG of a canvas.")
     try:
         data = base64.b64decode(png[len(prefix):], validate=True)
-        raw = read_image(data, max_bytes=MAX_DRAWING_BYTES, max_pixels=MAX_SIDE * MAX_SIDE, formats=("PNG",))
+        raw = read_png(data)
     except (binascii.Error, ImageError) as e:
         raise ActError(f"the drawing could not be read ({e})") from e
     values = act.get("digit")

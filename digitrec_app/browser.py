@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page, Playwright
+    from playwright.sync_api import Browser, BrowserType, Page, Playwright
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's: Playwright's own downloads are never used
 CHROMIUM_ARGS = [
@@ -229,3 +229,78 @@ def command_line(script: str, server_args: list[str]) -> str:
     argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
     return (f"`{env}python {script}{' ' + argv if argv else ''}`\n({os.cpu_count()} CPU cores, chromium {CHROMIUM}, "
             f"streamlit run options: {' '.join(server_args) or 'the defaults'})")
+
+
+# ---- the Draw page's live classifier (digitrec/web/live_draw.js, digitrec_app/ui/live.py) ----------------
+
+# chromium as a browser without WebAssembly (a locked-down one): the Draw page then classifies on the server.
+# V8's --noexpose_wasm leaves WebAssembly in place in Debian's chromium 156 (`typeof WebAssembly` is still
+# "object", alone or before --jitless); --jitless alone removes it, as it does in browsers' hardened modes.
+NO_WASM_ARGS = ["--js-flags=--jitless"]
+LIVE_STATUS = "Classified in your browser by"  # the start of the live panel's status line, once the model runs
+
+
+def launch_without_wasm(playwright: Playwright | BrowserType) -> Browser:
+    """Debian's chromium with no WebAssembly in its pages (`NO_WASM_ARGS`); from a Playwright, or from the
+    BrowserType of a browser already running (`browser.browser_type`: one Playwright drives both)."""
+    kind = getattr(playwright, "chromium", playwright)
+    return kind.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *NO_WASM_ARGS])
+
+
+def live_panel(page: Page):
+    """The live classifier's panel (in its component's open shadow root: Playwright's selectors pierce it)."""
+    return main_area(page).locator(".dr-live")
+
+
+def wait_live(page: Page, timeout: float = 60_000) -> str:
+    """Wait until the page classifies in the browser (its model loaded); the model's name it names."""
+    from playwright.sync_api import expect
+
+    status = live_panel(page).locator(".dr-status")
+    expect(status).to_have_text(re.compile(rf"^{LIVE_STATUS} (\S+), as you draw\.$"), timeout=timeout)
+    page.wait_for_function("() => window.digitrecLive && window.digitrecLive.mode === 'browser'", timeout=timeout)
+    return re.match(rf"^{LIVE_STATUS} (\S+),", status.inner_text()).group(1)
+
+
+def shown_prediction(page: Page):
+    """`Prediction: d` as the user sees it: the live panel keeps its last text, hidden, once the canvas empties."""
+    return prediction(page).filter(visible=True)
+
+
+def live_shown(page: Page) -> dict | None:
+    """What the live panel shows ({drawing, digit, probability}), or None (window.digitrecLive.shown)."""
+    return page.evaluate("() => window.digitrecLive ? window.digitrecLive.shown : null")
+
+
+def touch_stroke(page: Page, box: dict, points: list[tuple[float, float]], steps: int = 12) -> None:
+    """One finger stroke through `points` (canvas pixels of `box`) as real touch events, through the DevTools
+    protocol: touchStart, `steps` touchMoves to each next point, touchEnd (a page made with has_touch=True)."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        def touch(kind: str, x: float | None = None, y: float | None = None) -> None:
+            at = [] if x is None else [{"x": box["x"] + x, "y": box["y"] + y, "radiusX": 4, "radiusY": 4, "force": 1}]
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": at})
+
+        touch("touchStart", *points[0])
+        (px, py) = points[0]
+        for x, y in points[1:]:
+            for k in range(1, steps + 1):
+                touch("touchMove", px + (x - px) * k / steps, py + (y - py) * k / steps)
+            px, py = x, y
+        touch("touchEnd")
+    finally:
+        cdp.detach()
+
+
+def wait_live_settled(page: Page, quiet_ms: float = 500, timeout: float = 20_000) -> dict | None:
+    """Wait until the live panel has classified nothing new for `quiet_ms` (the canvas repaints a finished
+    stroke a frame or two after the pen lifts, and the panel reads it again); what it shows then."""
+    page.evaluate("() => { window.__liveQuiet = {last: null, since: performance.now()}; }")
+    page.wait_for_function(
+        """quiet => {
+            const frames = window.digitrecLive.frames, q = window.__liveQuiet;
+            const last = frames.length ? frames[frames.length - 1].at : null;
+            if (last !== q.last) { q.last = last; q.since = performance.now(); return false; }
+            return performance.now() - q.since >= quiet;
+        }""", arg=quiet_ms, timeout=timeout)
+    return live_shown(page)

@@ -3,7 +3,9 @@
 One Streamlit server (fresh, empty model store in a temporary DIGITREC_HOME; real MNIST) and one
 chromium serve the whole module; every test gets a fresh page that opens `/` and moves between
 pages by clicking the sidebar, like a user. Every test also fails on any browser console error or
-uncaught page exception.
+uncaught page exception. The Draw page classifies in the browser (its live panel); the Draw tests that
+matter on the server's path too run twice (`draw_page`), the second time in a chromium without
+WebAssembly, where the page falls back to the server. tests/test_live_browser.py tests the live panel itself.
 
 Tests run in file order; only test_screenshots uses another test's work (it shows the Train page
 after the Train test's run). Screenshots go to $DIGITREC_SCREENSHOTS (default: a temp folder).
@@ -32,10 +34,14 @@ from digitrec_app.browser import (  # shared with the benchmarks
     VIEWPORT,
     Server,
     canvas_box,
+    launch_without_wasm,
+    live_panel,
     pen,
-    prediction,
+    shown_prediction,
     stroke,
     wait_drawable,
+    wait_live,
+    wait_live_settled,
 )
 
 pytestmark = pytest.mark.browser
@@ -102,14 +108,39 @@ SUPERSEDED_MEDIA = re.compile(
 )
 
 
-@pytest.fixture
-def page(browser, app_url):
-    """A fresh page on `/`, Home rendered; fails the test on any console error or page exception."""
+# Where the Draw page classifies: in the page (onnxruntime-web, digitrec/web/live_draw.js), or, in a browser
+# without WebAssembly, on the server as before (the canvas sends its drawing after mouse-up). The Draw tests
+# that matter on both paths run on both: `draw_page`.
+LIVE, SERVER = "browser", "server"
+FALLBACK_WARNING = "DigitRec: the model cannot run in this page, the server classifies instead:"
+_modes: dict[int, str] = {}  # id(page) -> LIVE or SERVER, for the helpers below
+
+
+@pytest.fixture(scope="module")
+def no_wasm_browser(browser):
+    """A second chromium, driven by the same Playwright, with no WebAssembly in its pages."""
+    b = launch_without_wasm(browser.browser_type)
+    yield b
+    b.close()
+
+
+def open_app(browser, app_url: str, mode: str = LIVE):
+    """A fresh page on `/`, Home rendered; fails the test on any console error or page exception, and on the
+    live classifier's warning that it cannot run, but where the browser has no WebAssembly (`mode` SERVER)."""
     context = browser.new_context(viewport=VIEWPORT)
     pg = context.new_page()
+    _modes[id(pg)] = mode
     pg.set_default_timeout(30_000)
     errors: list[str] = []
-    pg.on("console", lambda m: m.type == "error" and errors.append(f"console.error: {m.text} ({m.location['url']})"))
+
+    def console(m) -> None:
+        if m.type == "error":
+            errors.append(f"console.error: {m.text} ({m.location['url']})")
+        elif m.type == "warning" and m.text.startswith("DigitRec") and not (
+                mode == SERVER and m.text.startswith(FALLBACK_WARNING)):
+            errors.append(f"console.warn: {m.text}")
+
+    pg.on("console", console)
     pg.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
     pg.goto(app_url + "/")
     expect(pg.get_by_test_id("stSidebar").get_by_text("Active model")).to_be_visible(timeout=60_000)
@@ -119,8 +150,23 @@ def page(browser, app_url):
             settle(pg)  # raises if an image on the page never loaded
         errors = [e for e in errors if not SUPERSEDED_MEDIA.match(e)]
     finally:
+        _modes.pop(id(pg), None)
         context.close()
     assert not errors, "browser errors:\n" + "\n".join(errors)
+
+
+@pytest.fixture
+def page(browser, app_url):
+    """A fresh page on `/` in chromium (the Draw page classifies in it)."""
+    yield from open_app(browser, app_url)
+
+
+@pytest.fixture(params=[LIVE, SERVER])
+def draw_page(request, app_url):
+    """`page`, once in chromium and once in a chromium without WebAssembly (the Draw page classifies on the
+    server)."""
+    browser = request.getfixturevalue("browser" if request.param == LIVE else "no_wasm_browser")
+    yield from open_app(browser, app_url, request.param)
 
 
 # ---- helpers ----------------------------------------------------------------------------------------
@@ -161,6 +207,31 @@ def canvas(page: Page):
     return page.locator(CANVAS)
 
 
+def mode_of(page: Page) -> str:
+    """Where the Draw page classifies in this page: LIVE (in the page) or SERVER."""
+    return _modes.get(id(page), LIVE)
+
+
+def empty_prompt(page: Page):
+    """The Draw page's "Draw a digit" notice, shown while the canvas is empty."""
+    main = page.get_by_test_id("stMain")
+    if mode_of(page) == LIVE:
+        return live_panel(page).locator(".dr-empty").filter(has_text="Draw a digit")
+    return main.get_by_test_id("stAlert").filter(has_text="Draw a digit")
+
+
+def expect_nothing_predicted(page: Page) -> None:
+    """No prediction on screen, and "Draw a digit" instead."""
+    main = page.get_by_test_id("stMain")
+    if mode_of(page) == LIVE:  # the panel keeps its last answer's text, hidden
+        expect(shown_prediction(page)).to_have_count(0)
+        expect(live_panel(page).locator(".dr-result")).to_be_hidden()
+        page.wait_for_function("() => window.digitrecLive.shown === null", timeout=20_000)
+    else:
+        expect(main.get_by_text("Prediction:")).to_have_count(0)
+    expect(empty_prompt(page)).to_be_visible()
+
+
 def clear_canvas(page: Page) -> None:
     """Press Clear: the same canvas is empty at once, and the page forgets the drawing.
 
@@ -171,8 +242,7 @@ def clear_canvas(page: Page) -> None:
     page.get_by_role("button", name="Clear", exact=True).click()
     assert ink_pixels(page) == 0, "Clear left ink on the canvas"
     expect(page.locator(CANVAS + "[data-before-clear]")).to_have_count(1)  # the same canvas, not a new one
-    expect(page.get_by_test_id("stMain").get_by_text("Prediction:")).to_have_count(0)
-    expect(page.get_by_test_id("stMain").get_by_test_id("stAlert").filter(has_text="Draw a digit")).to_be_visible()
+    expect_nothing_predicted(page)
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
     canvas(page).evaluate("c => c.removeAttribute('data-before-clear')")
 
@@ -205,10 +275,19 @@ def ink_pixels(page: Page) -> int:
     )
 
 
+def expect_shown(page: Page, digit: int, timeout: float = 30_000) -> None:
+    """`Prediction: digit` on screen; in the page, its answer to the whole of the stroke just drawn."""
+    expect(shown_prediction(page)).to_have_text(f"Prediction: {digit}", timeout=timeout)
+    if mode_of(page) == LIVE:  # it answers while the pen moves, and once more when the canvas has the stroke
+        shown = wait_live_settled(page)
+        assert shown is not None and shown["digit"] == digit, f"the page settled on {shown}"
+        expect(shown_prediction(page)).to_have_text(f"Prediction: {digit}")
+
+
 def draw_and_expect(page: Page, points, digit: int) -> None:
     stroke(page, points)
     try:
-        expect(prediction(page)).to_have_text(f"Prediction: {digit}", timeout=30_000)
+        expect_shown(page, digit)
     except AssertionError as e:
         raise AssertionError(f"{e}\n(ink on the canvas: {ink_pixels(page)} pixels)") from None
 
@@ -248,7 +327,7 @@ def test_drawing_and_browsing_load_neither_tensorflow_nor_pandas(page: Page, ser
     """First in this file, on the fresh server: Home, Draw with a digit classified and the Test browser run on
     ONNX Runtime alone. TensorFlow (~550 MB) is for training; pandas (~70 MB) would come in through Streamlit's
     components, which look for a dataframe in the canvas's arguments (ui/canvas.py keeps them from it)."""
-    goto(page, "Draw")
+    open_draw(page)
     draw_and_expect(page, SEVEN, 7)
     goto(page, "Test browser")
     expect(page.get_by_test_id("stMain").get_by_text(re.compile(r"^Predicted: \d$"))).to_be_visible(timeout=60_000)
@@ -271,19 +350,30 @@ def test_sidebar_lists_the_pages(page: Page):
         goto(page, name)
 
 
-def test_draw_predicts_what_is_drawn_and_clear_empties_it(page: Page):
-    goto(page, "Draw")
-    main = page.get_by_test_id("stMain")
-    empty = main.get_by_test_id("stAlert").filter(has_text="Draw a digit")
-    expect(empty).to_be_visible(timeout=60_000)  # the first visit loads the model
+def test_draw_predicts_what_is_drawn_and_clear_empties_it(draw_page: Page):
+    page = draw_page
+    main = open_draw(page)  # the first visit loads the model
+    empty = empty_prompt(page)
     expect(canvas(page)).to_have_count(1)
     assert ink_pixels(page) == 0
 
     draw_and_expect(page, SEVEN, 7)
     assert ink_pixels(page) > 500
-    expect(empty).to_have_count(0)
+    expect(empty).to_be_hidden()
     expect(main.get_by_text("What the model sees (28x28)")).to_be_visible()
-    expect(main.get_by_test_id("stPlotlyChart")).to_have_count(1)
+    if mode_of(page) == LIVE:  # the page's own chart: ten bars, the 7's the top one; nothing from the server
+        bars = live_panel(page).locator(".dr-chart .dr-bar")
+        expect(bars).to_have_count(10)
+        expect(live_panel(page).locator(".dr-chart .dr-bar.top")).to_have_count(1)
+        expect(bars.nth(7)).to_have_class(re.compile(r"\btop\b"))
+        assert live_panel(page).locator("canvas.dr-seen").evaluate(
+            "c => c.getContext('2d').getImageData(0, 0, 28, 28).data.some((v, i) => i % 4 === 0 && v > 128)"), \
+            "the 28x28 shown is blank"
+        expect(main.get_by_test_id("stPlotlyChart")).to_have_count(0)
+        expect(main.get_by_test_id("stAlert")).to_have_count(0)
+    else:
+        expect(empty).to_have_count(0)
+        expect(main.get_by_test_id("stPlotlyChart")).to_have_count(1)
 
     clear_canvas(page)
     assert ink_pixels(page) == 0, "Clear left ink on the canvas"
@@ -291,15 +381,21 @@ def test_draw_predicts_what_is_drawn_and_clear_empties_it(page: Page):
 
     draw_and_expect(page, ONE, 1)
     clear_canvas(page)
-    expect(main.get_by_text("Prediction:")).to_have_count(0)
-    expect(empty).to_be_visible()
+    expect_nothing_predicted(page)
 
 
 def open_draw(page: Page):
-    """The Draw page, its empty canvas ready for the pen; returns the page's main area."""
+    """The Draw page, its empty canvas ready for the pen and its model ready (in the page, or on the server
+    for a browser without WebAssembly); returns the page's main area."""
     goto(page, "Draw")
     main = page.get_by_test_id("stMain")
-    expect(main.get_by_test_id("stAlert").filter(has_text="Draw a digit")).to_be_visible(timeout=60_000)
+    expect(empty_prompt(page)).to_be_visible(timeout=60_000)
+    if mode_of(page) == LIVE:
+        wait_live(page)
+    else:
+        expect(main.get_by_text(re.compile(r"^Classified on the server: this browser cannot run the model "
+                                           r"\(this browser runs no WebAssembly\)\.$"))).to_be_visible()
+        expect(main.locator(".dr-live")).to_have_count(0)
     wait_drawable(page)
     return main
 
@@ -327,12 +423,26 @@ def shown_images(panel) -> dict[str, dict]:
     return {alt: {"loaded": done, "natural": nat, "width": w} for alt, done, nat, w in rows}
 
 
-def test_draw_why_this_answer_shows_the_evidence_and_what_each_layer_sees(page: Page, server):
+def ask_why(page: Page):
+    """On the live panel: press "Why this answer?"; the explanation the server then shows, open, below it."""
+    box = page.get_by_test_id("stMain").locator(".st-key-live_why")
+    expect(box).to_have_count(0)  # nothing was sent before the question
+    live_panel(page).get_by_role("button", name=WHY, exact=True).click()
+    panel = box.get_by_test_id("stExpander").filter(has_text=WHY)
+    expect(panel).to_have_count(1)
+    for alt in EXPLAINED:
+        expect(panel.locator(f"img[alt^='{alt}']")).to_have_count(1, timeout=30_000)
+    settle(page)
+    return panel
+
+
+def test_draw_why_this_answer_shows_the_evidence_and_what_each_layer_sees(draw_page: Page, server):
+    page = draw_page
     main = open_draw(page)
     draw_and_expect(page, SEVEN, 7)
     maps = Path(f"/proc/{server.proc.pid}/maps").exists()
     libraries = loaded_libraries(server.proc.pid) if maps else set()  # TensorFlow, if an earlier test trained
-    panel = open_why(main, page)
+    panel = ask_why(page) if mode_of(page) == LIVE else open_why(main, page)
     imgs = shown_images(panel)
     assert len(imgs) == len(EXPLAINED), imgs
     for alt, img in imgs.items():
@@ -343,15 +453,33 @@ def test_draw_why_this_answer_shows_the_evidence_and_what_each_layer_sees(page: 
     expect(panel.get_by_test_id("stPlotlyChart")).to_have_count(1)  # the dense layer's top units
     if maps:  # explaining runs on the ONNX file alone, like the answer: neither TensorFlow nor pandas comes in
         assert loaded_libraries(server.proc.pid) == libraries | {"ONNX Runtime"}
-    full_screenshot(page, SCREENSHOTS / "explain.png")
+    if mode_of(page) == LIVE:  # the README's picture: the page as most browsers show it
+        full_screenshot(page, SCREENSHOTS / "explain.png")
 
-    # Another class: another picture, the panel still open; a new stroke keeps it open with its own pictures.
+    # Another class: another picture, the panel still open.
     before = panel.locator("img[alt='evidence for 7']").get_attribute("src")
     panel.get_by_role("combobox", name="Evidence for").click()
     page.get_by_role("option", name="1", exact=True).click()
     expect(panel.locator("img[alt='evidence for 1']")).to_have_count(1)
     settle(page)
     assert panel.locator("img[alt='evidence for 1']").get_attribute("src") != before
+
+    # More ink, another drawing: on the server's path the panel, left open, explains it with its own pictures;
+    # in the page the explanation of the drawing before goes at once, and the new one is explained when asked.
+    why_before = panel.locator("img[alt^='why ']").get_attribute("src")
+    stroke(page, [(60, 150), (220, 150)])
+    if mode_of(page) == LIVE:
+        wait_live_settled(page)
+        try:
+            expect(panel).to_be_hidden(timeout=5_000)
+        except AssertionError:
+            raise AssertionError(f"the explanation of the 7 stayed on screen under the new drawing's "
+                                 f"{shown_prediction(page).inner_text()!r}") from None
+        live_panel(page).get_by_role("button", name=WHY, exact=True).click()
+    expect(panel.locator("img[alt^='why ']")).not_to_have_attribute("src", why_before, timeout=30_000)
+    settle(page)
+    digit = int(shown_prediction(page).inner_text()[-1])
+    expect(panel.locator(f"img[alt^='why {digit} and not ']")).to_have_count(1)
 
 
 @pytest.mark.mnist
@@ -376,39 +504,42 @@ def test_test_browser_why_this_answer_opens_in_the_gallery_dialog(page: Page):
     page.screenshot(path=str(shot))
 
 
-def test_draw_a_stroke_0_ms_after_clear_is_kept_whole_and_classified(page: Page):
+def test_draw_a_stroke_0_ms_after_clear_is_kept_whole_and_classified(draw_page: Page):
     """Before the fix (Clear remounting the canvas, or reloading it through `initial_drawing`), such a stroke
     was lost or cut short: 1 of 4 read right with the reload (see ui/canvas.py)."""
+    page = draw_page
     open_draw(page)
     whole = {}  # the ink of each quick stroke drawn on an empty canvas, nothing racing it
     for digit, points in ((7, SEVEN), (1, ONE)):
         if whole:
             clear_canvas(page)
         pen(page, canvas_box(page), points, steps=2)
-        expect(prediction(page)).to_have_text(f"Prediction: {digit}", timeout=30_000)
+        expect_shown(page, digit)
         whole[digit] = ink_pixels(page)
     for digit, points in ((7, SEVEN), (1, ONE), (7, SEVEN), (1, ONE)):  # each after the other digit
         clear_then_stroke(page, points)
-        expect(prediction(page)).to_have_text(f"Prediction: {digit}", timeout=30_000)
+        expect_shown(page, digit)
         assert ink_pixels(page) == whole[digit], "the stroke drawn right after Clear was cut"
         expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
 
 
-def test_draw_a_stroke_started_at_the_canvas_top_edge_is_classified(page: Page):
+def test_draw_a_stroke_started_at_the_canvas_top_edge_is_classified(draw_page: Page):
     """The canvas's hidden toolbar used to sit over its top rows until the pointer had hovered for
     0.1 s: a quick stroke (or a touch) started there never reached the canvas (found by bench/load.py)."""
+    page = draw_page
     open_draw(page)
     for k, x in enumerate((60, 153, 200, 250)):
         if k:
-            clear_canvas(page)
+            clear_canvas(page)  # nothing on screen after it: the next `Prediction: 1` is the next stroke's
         pen(page, canvas_box(page), [(x, 8), (x, 220)], steps=6)  # the pointer lands there and presses at once
         try:
-            expect(prediction(page)).to_have_text("Prediction: 1", timeout=30_000)
+            expect_shown(page, 1)
         except AssertionError as e:
             raise AssertionError(f"a stroke started at ({x}, 8) did not register: {e}") from None
 
 
-def test_draw_clear_and_draw_again_ten_times_registers_every_stroke(page: Page):
+def test_draw_clear_and_draw_again_ten_times_registers_every_stroke(draw_page: Page):
+    page = draw_page
     open_draw(page)
     for k in range(10):
         digit, points = (1, ONE) if k % 2 == 0 else (7, SEVEN)
@@ -417,25 +548,28 @@ def test_draw_clear_and_draw_again_ten_times_registers_every_stroke(page: Page):
         else:
             clear_then_stroke(page, points, steps=6)
         try:
-            expect(prediction(page)).to_have_text(f"Prediction: {digit}", timeout=30_000)
+            expect_shown(page, digit)
         except AssertionError as e:
             raise AssertionError(f"stroke {k + 1} of 10 did not register: {e}") from None
 
 
-def test_draw_clear_empties_the_canvas_in_place_even_without_its_reset_button(page: Page):
+def test_draw_clear_empties_the_canvas_in_place_even_without_its_reset_button(draw_page: Page):
     """The fallback, should another version of the canvas lack the reset button Clear presses: the page
     reloads the canvas's initial drawing, which empties the same canvas once the rerun arrives."""
+    page = draw_page
     main = open_draw(page)
     draw_and_expect(page, SEVEN, 7)
     bin_ = page.locator('[data-testid=stBidiComponentIsolated] button[aria-label="Reset canvas & history"]')
     bin_.evaluate("b => b.remove()")
     canvas(page).evaluate("c => c.setAttribute('data-before-clear', '')")
     page.get_by_role("button", name="Clear", exact=True).click()
-    expect(main.get_by_test_id("stAlert").filter(has_text="Draw a digit")).to_be_visible()
+    if mode_of(page) == SERVER:  # the server forgets the drawing within the click's rerun
+        expect(main.get_by_test_id("stAlert").filter(has_text="Draw a digit")).to_be_visible()
     deadline = time.monotonic() + 20
     while ink_pixels(page):
         assert time.monotonic() < deadline, "Clear did not empty the canvas"
         page.wait_for_timeout(50)
+    expect_nothing_predicted(page)  # in the page: once the reloaded canvas is empty
     expect(page.locator(CANVAS + "[data-before-clear]")).to_have_count(1)  # the same canvas, not a new one
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
     draw_and_expect(page, ONE, 1)
@@ -446,20 +580,59 @@ def personal_files(store_dir: Path) -> set[str]:
     return {p.name for p in folder.iterdir() if not p.name.startswith(".")} if folder.exists() else set()
 
 
-def test_draw_corrections_are_stored_at_once_and_undo_removes_them(page: Page, store_dir: Path):
+def right_button(page: Page):
+    if mode_of(page) == LIVE:
+        return live_panel(page).get_by_role("button", name="Right", exact=True)
+    return page.get_by_test_id("stMain").locator(".st-key-draw_right").get_by_role("button", name="Right")
+
+
+def its_a(page: Page, digit: int | None = None):
+    """The "or it's a …" choice of `digit` (all ten when None)."""
+    if mode_of(page) == LIVE:
+        choices = live_panel(page).get_by_role("group", name="or it's a …").get_by_role("button")
+    else:
+        choices = page.get_by_test_id("stMain").get_by_test_id("stButtonGroup").get_by_role("radio")
+    return choices if digit is None else choices.filter(has_text=re.compile(rf"^{digit}$"))
+
+
+def undo_button(page: Page):  # not the canvas's own Undo
+    if mode_of(page) == LIVE:
+        return live_panel(page).locator(".dr-saved").get_by_role("button", name="Undo", exact=True)
+    return page.get_by_test_id("stMain").locator(".st-key-draw_undo").get_by_role("button", name="Undo")
+
+
+def saved_note(page: Page, label: int | str = r"\d"):
+    """"Saved to My digits as a <label>", on screen."""
+    if mode_of(page) == LIVE:  # "Saved to My digits as a 4" and its Undo button, in one line
+        return live_panel(page).locator(".dr-saved").filter(
+            has_text=re.compile(rf"^Saved to My digits as a {label}\s*Undo$"), visible=True)
+    return page.get_by_test_id("stMain").get_by_text(re.compile(rf"Saved to My digits as a {label}$"))
+
+
+def live_model(page: Page, name: str) -> None:
+    """In the page: wait until the live panel classifies with the model `name`."""
+    expect(live_panel(page).locator(".dr-status")).to_have_text(f"Classified in your browser by {name}, as you draw.",
+                                                                timeout=60_000)
+
+
+def test_draw_corrections_are_stored_at_once_and_undo_removes_them(draw_page: Page, store_dir: Path):
     import json
 
     from PIL import Image
 
-    main = open_draw(page)
-    undo = main.locator(".st-key-draw_undo").get_by_role("button", name="Undo")  # not the canvas's own Undo
+    page = draw_page
+    open_draw(page)
+    undo = undo_button(page)
     before = personal_files(store_dir)
     draw_and_expect(page, SEVEN, 7)
-    expect(main.get_by_role("button", name="Right")).to_be_visible()
-    main.get_by_test_id("stButtonGroup").get_by_role("radio", name="4", exact=True).click()  # "It's a 4"
-    saved = main.get_by_text(re.compile(r"Saved to My digits as a 4$"))
+    expect(right_button(page)).to_be_visible()
+    expect(its_a(page)).to_have_count(10)
+    its_a(page, 4).click()  # "It's a 4"
+    saved = saved_note(page, 4)
     expect(saved).to_be_visible()
-    expect(main.get_by_test_id("stButtonGroup")).to_have_count(0)  # nothing more to click for this drawing
+    expect(its_a(page)).to_have_count(0)  # nothing more to click for this drawing
+    expect(right_button(page)).to_have_count(0)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
 
     new = personal_files(store_dir) - before
     (meta,) = [n for n in new if n.endswith(".json")]
@@ -474,29 +647,37 @@ def test_draw_corrections_are_stored_at_once_and_undo_removes_them(page: Page, s
 
     undo.click()
     expect(saved).to_have_count(0)
-    expect(main.get_by_role("button", name="Right")).to_be_visible()
+    expect(right_button(page)).to_be_visible()
+    expect(its_a(page)).to_have_count(10)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
     assert personal_files(store_dir) == before
 
-    main.get_by_role("button", name="Right").click()
-    expect(main.get_by_text(re.compile(r"Saved to My digits as a 7$"))).to_be_visible()
+    right_button(page).click()
+    expect(saved_note(page, 7)).to_be_visible()
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
     (meta,) = [n for n in personal_files(store_dir) - before if n.endswith(".json")]
     assert json.loads((store_dir / "personal" / meta).read_text())["label"] == 7
 
     clear_canvas(page)  # the confirmation goes with the drawing; the next one gets the buttons
-    expect(main.get_by_text("Saved to My digits")).to_have_count(0)
+    expect(saved_note(page)).to_have_count(0)
     draw_and_expect(page, ONE, 1)
-    expect(main.get_by_role("button", name="Right")).to_be_visible()
-    main.get_by_test_id("stButtonGroup").get_by_role("radio", name="1", exact=True).click()
-    expect(main.get_by_text(re.compile(r"Saved to My digits as a 1$"))).to_be_visible()
+    expect(saved_note(page)).to_have_count(0)
+    expect(right_button(page)).to_be_visible()
+    its_a(page, 1).click()
+    expect(saved_note(page, 1)).to_be_visible()
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
     assert len([n for n in personal_files(store_dir) - before if n.endswith(".json")]) == 2
     undo.click()  # leave the store as it was for the tests after this one
-    expect(main.get_by_role("button", name="Right")).to_be_visible()
+    expect(right_button(page)).to_be_visible()
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
+    assert len([n for n in personal_files(store_dir) - before if n.endswith(".json")]) == 1
     for name in personal_files(store_dir) - before:
         (store_dir / "personal" / name).unlink()
 
 
-def test_draw_classifies_with_the_model_another_tab_made_active(page: Page, store_dir: Path):
-    """The drawing part of the page reruns alone at each stroke: it must still ask which model is active."""
+def test_draw_classifies_with_the_model_another_tab_made_active(draw_page: Page, store_dir: Path):
+    """Strokes no longer reach the server (in the page) or rerun the drawing part of the page alone (on the
+    server): either way a model made active elsewhere must classify, and be named with, the next drawing."""
     import json
     import shutil
 
@@ -504,8 +685,8 @@ def test_draw_classifies_with_the_model_another_tab_made_active(page: Page, stor
 
     from digitrec_core import ModelStore
 
-    goto(page, "Draw")
-    main = page.get_by_test_id("stMain")
+    page = draw_page
+    open_draw(page)
     draw_and_expect(page, ONE, 1)
     store = ModelStore(store_dir)
     was = store.active_info().name
@@ -513,12 +694,20 @@ def test_draw_classifies_with_the_model_another_tab_made_active(page: Page, stor
     before = personal_files(store_dir)
     try:
         clear_canvas(page)
+        if mode_of(page) == LIVE:
+            live_model(page, other.name)
         stroke(page, SEVEN)
-        expect(main.get_by_text(re.compile(r"^Prediction: \d$"))).to_be_visible(timeout=30_000)
-        main.get_by_role("button", name="Right").click()
-        expect(main.get_by_text(re.compile(r"Saved to My digits as a \d$"))).to_be_visible()
+        expect(shown_prediction(page)).to_have_text(re.compile(r"^Prediction: \d$"), timeout=30_000)
+        if mode_of(page) == LIVE:
+            shown = wait_live_settled(page)
+            assert page.evaluate("() => window.digitrecLive.model.name") == other.name
+        right_button(page).click()
+        expect(saved_note(page)).to_be_visible()
         (meta,) = [n for n in personal_files(store_dir) - before if n.endswith(".json")]
-        assert json.loads((store_dir / "personal" / meta).read_text())["model"] == other.name
+        stored = json.loads((store_dir / "personal" / meta).read_text())
+        assert stored["model"] == other.name
+        if mode_of(page) == LIVE:
+            assert (stored["predicted"], stored["label"]) == (shown["digit"], shown["digit"])
     finally:  # leave the store as the tests after this one expect it
         store.activate(was)
         shutil.rmtree(other.path)
@@ -748,15 +937,14 @@ def test_a_correction_lands_on_my_digits_and_a_fine_tune_shows_before_and_after(
     kept = len(personal)
     assert kept + 1 >= FINE_TUNE.min_samples
 
-    goto(page, "Draw")
-    main = page.get_by_test_id("stMain")
-    expect(main.get_by_test_id("stAlert").filter(has_text="Draw a digit")).to_be_visible(timeout=60_000)
+    main = open_draw(page)
     stroke(page, ONE)
-    expect(prediction(page)).to_be_visible(timeout=30_000)
-    predicted = int(prediction(page).inner_text()[-1])
+    expect(shown_prediction(page)).to_be_visible(timeout=30_000)
+    predicted = wait_live_settled(page)["digit"]
+    expect(shown_prediction(page)).to_have_text(f"Prediction: {predicted}")
     label = 4 if predicted != 4 else 9  # a correction: not what the model said
-    main.get_by_test_id("stButtonGroup").get_by_role("radio", name=str(label), exact=True).click()  # "It's a 4"
-    expect(main.get_by_text(re.compile(rf"Saved to My digits as a {label}"))).to_be_visible()
+    its_a(page, label).click()  # "It's a 4"
+    expect(saved_note(page, label)).to_be_visible()
     samples = personal.samples()
     assert len(samples) == kept + 1
     mine = samples[-1]  # oldest first
@@ -836,8 +1024,7 @@ def test_screenshots(page: Page):
     shots["browse"] = SCREENSHOTS / "browse.png"
     full_screenshot(page, shots["browse"])
 
-    goto(page, "Draw")
-    expect(main.get_by_test_id("stAlert").filter(has_text="Draw a digit")).to_be_visible(timeout=60_000)
+    open_draw(page)
     draw_and_expect(page, SEVEN, 7)
     expect(main.get_by_text("What the model sees (28x28)")).to_be_visible()
     shots["draw"] = SCREENSHOTS / "draw.png"

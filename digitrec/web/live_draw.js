@@ -57,6 +57,7 @@ class LiveDraw {
     this.penUpAt = null;
     this.hold = 0;
     this.scratch = document.createElement("canvas");
+    this.whyStyle = document.head.appendChild(document.createElement("style"));
     this.onEvent = (e) => this.event(e);
     for (const type of ["pointerdown", "pointermove", "pointerup", "pointercancel", "click", "keydown"]) {
       document.addEventListener(type, this.onEvent, true); // capture: before the canvas's own handlers
@@ -69,6 +70,7 @@ class LiveDraw {
     }
     cancelAnimationFrame(this.raf);
     clearTimeout(this.askAgain);
+    this.whyStyle.remove();
   }
 
   update({ data, setStateValue, setTriggerValue }) {
@@ -235,6 +237,7 @@ class LiveDraw {
       this.drawing = `${PAGE}-${++this.count}`;
       this.shown = digit ? { digit, probs, top: argmax(probs), pixels, w, h } : null;
       this.render();
+      this.showWhy();
       if (penUp !== null && !this.penDown && this.penUpAt === penUp) this.penUpShown(penUp);
     } catch (error) {
       this.fallback(error, this.sha);
@@ -286,8 +289,9 @@ class LiveDraw {
 
   /** The server's explanation is of one drawing: hidden once the canvas holds another. */
   showWhy() {
-    const box = document.querySelector(`.st-key-${CSS.escape(this.data.why_box)}`);
-    if (box) box.style.display = this.data.why && this.data.why === this.drawing ? "" : "none";
+    // A style rule, not the box's own style: the server may render the box after this runs, or anew on a rerun.
+    const stale = !(this.data.why && this.data.why === this.drawing);
+    this.whyStyle.textContent = stale ? `.st-key-${CSS.escape(this.data.why_box)} { display: none !important; }` : "";
   }
 
   act(kind, label) {

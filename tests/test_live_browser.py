@@ -18,6 +18,7 @@ import json
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,7 @@ from digitrec_app.browser import (
     wait_live,
     wait_live_settled,
 )
+from digitrec_app.ui.live import FOLLOW_SECONDS
 
 pytestmark = pytest.mark.browser
 
@@ -238,9 +240,13 @@ def reruns_asked(messages: list[BackMsg], baseline: BackMsg) -> list[str]:
 
 
 def last_rerun(page: Page) -> BackMsg:
-    reruns = [m for m in sent(page) if m.WhichOneof("type") == "rerun_script"]
-    assert reruns, "the page never ran the script"
-    return reruns[-1]
+    """The page's last rerun request, once it has made a timed one: that one carries every widget's value (the
+    page's first request, its navigation, carries none), the values later timed ones must repeat."""
+    deadline = time.monotonic() + FOLLOW_SECONDS + 10
+    while not any(m.rerun_script.is_auto_rerun for m in sent(page)):
+        assert time.monotonic() < deadline, "the page never looked at the active model"
+        page.wait_for_timeout(200)
+    return [m for m in sent(page) if m.WhichOneof("type") == "rerun_script"][-1]
 
 
 def acts(messages: list[BackMsg]) -> list[dict]:

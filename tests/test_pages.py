@@ -520,14 +520,21 @@ def test_draw_a_stroke_right_after_clear_is_classified(app_env, synthetic_dir):
     assert "## Prediction: 7" in markdowns(at)
 
 
-def test_draw_in_the_browser_the_server_gives_the_model_once_asked_and_never_reads_a_stroke(app_env, synthetic_dir):
+def test_draw_in_the_browser_the_server_gives_the_model_once_asked_and_never_reads_a_stroke(
+        app_env, synthetic_dir, monkeypatch):
+    from digitrec_app.ui import live
     from digitrec_core.serving import OnnxModel
 
     shipped = OnnxModel.load(SHIPPED_DIR)
     at = open_app("draw")
     data = live_data(at)
-    assert data["model"] == {"name": SHIPPED["name"], "sha": shipped.sha256, "bytes": None}  # no bytes unasked
+    # A browser that keeps no copy (no cookie says so) gets the model's bytes with the page, unasked:
+    assert data["model"] == {"name": SHIPPED["name"], "sha": shipped.sha256, "bytes": data["model"]["bytes"]}
+    assert base64.b64decode(data["model"]["bytes"]) == shipped.onnx_bytes  # the file the server runs
     assert data["canvas"] == "canvas" and data["saved"] is None and data["why"] is None
+    run(at)
+    assert live_data(at)["model"]["bytes"] is None  # once a session
+    monkeypatch.setattr(live, "RESEND_SECONDS", 0)
     (canvas,) = [c for c in at.main.get("bidi_component") if c.key == "canvas"]
     assert json.loads(canvas.proto.json)["realtimeUpdateStreamlit"] is False  # a stroke sends nothing
     assert not any("Classified on the server" in c.value for c in at.caption)
@@ -540,6 +547,7 @@ def test_draw_in_the_browser_the_server_gives_the_model_once_asked_and_never_rea
     at.session_state["live"] = {"need": {"sha": "another model's", "n": 2}}
     run(at)
     assert live_data(at)["model"]["bytes"] is None
+    monkeypatch.setattr(live, "RESEND_SECONDS", 5)
     at.session_state["live"] = {"need": {"sha": shipped.sha256, "n": 3}}  # again at once: a page asking in a loop
     run(at)
     assert live_data(at)["model"]["bytes"] is None  # waits RESEND_SECONDS (the page asks again after 8 s)

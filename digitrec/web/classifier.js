@@ -7,6 +7,7 @@ import * as ort from "./ort/ort.wasm.min.mjs";
 const ORT_DIR = new URL("./ort/", import.meta.url).href;
 const WASM = "ort-wasm-simd-threaded.wasm.gz";
 const MODELS_KEPT = 4;
+const MODELS_COOKIE = "digitrec_models";
 
 /** Timings of the start, for the benchmarks: what it cost and whether the cache answered. */
 export const startup = {};
@@ -62,7 +63,7 @@ export async function cachedModel(sha) {
   return hit ? new Uint8Array(await hit.arrayBuffer()) : null;
 }
 
-/** Keep a model's bytes for the next visit, and only the last few models. */
+/** Keep a model's bytes for the next visit, and only the last few models; tell the server which it has. */
 export async function keepModel(sha, bytes) {
   const cache = await openCache("digitrec-models");
   if (!cache) return;
@@ -70,6 +71,9 @@ export async function keepModel(sha, bytes) {
     await cache.put(modelUrl(sha), new Response(bytes));
     const keys = await cache.keys();
     for (const old of keys.slice(0, Math.max(0, keys.length - MODELS_KEPT))) await cache.delete(old);
+    // Read by the server on the next visit (digitrec_app/ui/live.py): a model listed here is not sent unasked.
+    const kept = (await cache.keys()).map((r) => r.url.split("/").pop().slice(0, 16));
+    document.cookie = `${MODELS_COOKIE}=${kept.join(".")}; path=/; max-age=31536000; SameSite=Strict`;
   } catch {
     // a full quota: the model comes from the server next time
   }

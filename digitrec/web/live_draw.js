@@ -19,6 +19,8 @@ const ASK_AGAIN_MS = 8000; // a model's bytes asked for and not come (a rerun lo
 const record = (window.digitrecLive ??= { startup, frames: [], penUps: [], shown: null, mode: "loading" });
 
 const instances = new WeakMap();
+const sessions = new Map(); // sha -> Classifier, for the page's life: a model switched back to, or a Draw page
+// visited again, is ready at once
 
 export default function (component) {
   const { parentElement } = component;
@@ -39,14 +41,14 @@ class LiveDraw {
     this.root = parent.querySelector(".dr-live") ?? parent.appendChild(document.createElement("div"));
     this.root.className = "dr-live";
     this.ui = build(this.root, (action, label) => this.act(action, label));
-    this.sessions = new Map(); // sha -> Classifier: a model switched back to is ready at once
     this.classifier = null;
     this.sha = null;
     this.opening = null;
     this.waiting = null;
     this.need = 0;
     this.checksum = null;
-    this.drawing = null; // the id of what is on the canvas, when it holds a digit
+    this.drawing = null; // the id of what is on the canvas
+    this.changedByUser = false;
     this.shown = null; // {digit, probs, top} as on screen
     this.count = 0;
     this.raf = 0;
@@ -89,7 +91,7 @@ class LiveDraw {
     const sha = model.sha;
     if (sha !== this.sha) {
       this.sha = sha;
-      this.classifier = this.sessions.get(sha) ?? null;
+      this.classifier = sessions.get(sha) ?? null;
       this.checksum = null; // classify what is on the canvas with this model
     }
     if (this.classifier || (this.opening === sha && !(model.bytes && this.waiting === sha))) return;
@@ -97,7 +99,7 @@ class LiveDraw {
     this.open(model).then(
       (classifier) => {
         if (!classifier) return; // the server was asked for the bytes: the next update brings them
-        this.sessions.set(sha, classifier);
+        sessions.set(sha, classifier);
         this.opening = null;
         if (this.sha !== sha) return;
         this.classifier = classifier;
@@ -173,6 +175,10 @@ class LiveDraw {
     const found = this.canvases();
     const onCanvas = found && e.composedPath().includes(found.host);
     if (e.type === "pointerdown" && onCanvas) this.penDown = true;
+    // Every change the user makes to the canvas starts with a press: a stroke, Clear, the toolbar, a key.
+    if ((e.type === "pointerdown" || e.type === "keydown") && !e.composedPath().includes(this.root)) {
+      this.changedByUser = true;
+    }
     if ((e.type === "pointerup" || e.type === "pointercancel") && this.penDown) {
       this.penDown = false;
       this.penUpAt = performance.now();
@@ -234,7 +240,10 @@ class LiveDraw {
       const t2 = performance.now();
       if (record.frames.length >= RECORDED) record.frames.shift();
       record.frames.push({ at: t2, preprocessMs: t1 - t0, modelMs: digit ? t2 - t1 : null });
-      this.drawing = `${PAGE}-${++this.count}`;
+      // A new drawing when the user changed it (a stroke, Clear, Undo); the canvas painting a finished stroke
+      // again after the pen lifts is the same drawing: a Right already given for it still holds.
+      if (this.changedByUser || this.drawing === null) this.drawing = `${PAGE}-${++this.count}`;
+      this.changedByUser = false;
       this.shown = digit ? { digit, probs, top: argmax(probs), pixels, w, h } : null;
       this.render();
       this.showWhy();
@@ -268,22 +277,23 @@ class LiveDraw {
     if (!shown) return;
     const { probs, top, digit } = shown;
     const order = [...probs.keys()].sort((a, b) => probs[b] - probs[a]);
-    ui.prediction.textContent = `Prediction: ${top}`;
-    ui.probability.textContent = `probability ${percent(probs[top], 1)}`;
+    // Only what changed is touched: the same answer read again leaves the page as it is.
+    setText(ui.prediction, `Prediction: ${top}`);
+    setText(ui.probability, `probability ${percent(probs[top], 1)}`);
     ui.unsure.hidden = probs[top] >= data.unsure;
-    ui.unsure.textContent = `The model is unsure: it could also be a ${order[1]} (${percent(probs[order[1]], 0)}).`;
+    setText(ui.unsure, `The model is unsure: it could also be a ${order[1]} (${percent(probs[order[1]], 0)}).`);
     ui.right.title = `The model is right: keep this digit as a ${top} in My digits`;
     const saved = data.saved && data.saved.drawing === this.drawing ? data.saved : null;
     ui.actions.hidden = Boolean(saved);
     ui.saved.hidden = !saved;
-    if (saved) ui.savedLabel.textContent = String(saved.label);
+    if (saved) setText(ui.savedLabel, String(saved.label));
     ui.error.hidden = !(data.error && data.error.drawing === this.drawing);
-    ui.error.textContent = ui.error.hidden ? "" : data.error.message;
+    setText(ui.error, ui.error.hidden ? "" : data.error.message);
     drawDigit(ui.seen, digit);
     probs.forEach((p, d) => {
       ui.bars[d].bar.style.height = `${(p * 100).toFixed(1)}%`;
       ui.bars[d].bar.classList.toggle("top", d === top);
-      ui.bars[d].value.textContent = p >= 0.01 ? percent(p, 0) : "";
+      setText(ui.bars[d].value, p >= 0.01 ? percent(p, 0) : "");
     });
   }
 
@@ -380,6 +390,10 @@ function checksum(pixels) {
   let h = 0x811c9dc5;
   for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i], 0x01000193);
   return h;
+}
+
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
 }
 
 const argmax = (a) => a.reduce((best, v, i) => (v > a[best] ? i : best), 0);

@@ -6,8 +6,9 @@ a stroke, prepares them as `canvas_to_mnist` does (`preprocess.js`), runs this s
 onnxruntime-web, and shows the prediction, the probabilities, the 28x28 and the correction buttons. What
 passes between the two sides:
 
-- data, server to page: the model's name and SHA-256, and its ONNX bytes (base64) only when the page asked
-  for them (`need`); what became of the last action (stored as a D, or why not); which drawing the
+- data, server to page: the model's name and SHA-256, and its ONNX bytes (base64) the first time a session
+  shows that model unless the browser's cookie `digitrec_models` says it keeps a copy, and again only when the
+  page asks (`need`); what became of the last action (stored as a D, or why not); which drawing the
   explanation below is of.
 - state `need` {sha, n}: the page has no copy of that model (none in its cache): the next run sends it, once
   per `n`.
@@ -48,6 +49,7 @@ WHY_BOX = "live_why"  # the container of the explanation, which the page hides o
 UNSURE = 0.6  # as components.UNSURE: below this top probability the panel names the runner-up
 KINDS = ("right", "label", "undo", "why")
 RESEND_SECONDS = 5  # the page asks again after 8 s (live_draw.js): a lost answer is made good, a loop is not
+MODELS_COOKIE = "digitrec_models"  # the models the browser keeps (their SHA-256's first 16 hex digits)
 FOLLOW_SECONDS = 5  # how often the Draw page looks whether another tab switched the model it shows
 
 
@@ -85,7 +87,7 @@ def live_panel(loaded: LoadedModel, *, canvas: str, explanation) -> None:
     model = loaded.model
     state = st.session_state.get(KEY) or {}
     need = state.get("need") if isinstance(state, dict) else None
-    send = _send_model(need, model.sha256)
+    send = _send_model(need, model.sha256) or _push_model(model.sha256)
     outcome = corrections.state(KEY) or {}
     why = st.session_state.get(f"{KEY}_why")
     _component()(
@@ -120,6 +122,18 @@ def _send_model(need: object, sha: str) -> bool:
     if need.get("n") == last.get("n") or (last.get("sha") == sha and time.monotonic() - last["at"] < RESEND_SECONDS):
         return False
     st.session_state[f"{KEY}_sent"] = {"n": need.get("n"), "sha": sha, "at": time.monotonic()}
+    return True
+
+
+def _push_model(sha: str) -> bool:
+    """Whether this run sends the model unasked: the first time this session shows it, unless the browser said
+    (its cookie, set by classifier.js) that it keeps a copy. A first visit then needs no round trip to ask."""
+    pushed = st.session_state.setdefault(f"{KEY}_pushed", [])
+    kept = str(st.context.cookies.get(MODELS_COOKIE) or "").split(".")
+    if sha in pushed or sha[:16] in kept:
+        return False
+    pushed.append(sha)
+    st.session_state[f"{KEY}_sent"] = {"n": None, "sha": sha, "at": time.monotonic()}
     return True
 
 

@@ -1,5 +1,9 @@
 """The dashboard as a user meets it, in a real browser: cold start and stroke-to-prediction latency.
 
+Its pages have no WebAssembly (digitrec_app.browser.NO_WASM_SCRIPT), so Draw takes the server path, the
+fallback of a browser that cannot run the model: what is timed here is that path. The page's own path (the
+model in the browser) is bench/live.py's.
+
 What it measures, with Debian's chromium driven by Playwright (headless, 1400x1000):
 
 * **Cold start**: from launching `streamlit run app.py` (a fresh server process, fresh empty model
@@ -54,6 +58,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from digitrec_app.browser import (
     CHROMIUM,
+    NO_WASM_SCRIPT,
     ONE,
     SEVEN,
     VIEWPORT,
@@ -76,6 +81,7 @@ def cold_start(browser, app_dir: Path, extra: list[str]) -> tuple[dict, Server]:
     server = Server(app_dir, extra)
     ready = server.wait_healthy()
     context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(NO_WASM_SCRIPT)  # the server path: the browser path's figures are bench/live.py's
     page = context.new_page()
     page.goto(server.url + "/")
     expect(page.get_by_text("Active model").first).to_be_visible(timeout=60_000)

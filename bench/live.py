@@ -80,6 +80,7 @@ from digitrec_app.browser import (  # noqa: E402
     CANVAS,
     CHROMIUM,
     CHROMIUM_ARGS,
+    NO_WASM_SCRIPT,
     ONE,
     SEVEN,
     VIEWPORT,
@@ -96,10 +97,8 @@ from digitrec_app.browser import (  # noqa: E402
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-# No WebAssembly in a page: it then classifies on the server, as before the live path. Chromium 156 ignores
-# `--js-flags=--noexpose_wasm` (WebAssembly stays an object) and `--js-flags=--jitless`, which does hide it,
-# slows all of the page's JavaScript; this script, run in every page before the page's own, hides only it.
-NO_WASM = "delete globalThis.WebAssembly;"
+# No WebAssembly in a page: it then classifies on the server, as before the live path (see NO_WASM_SCRIPT).
+NO_WASM = NO_WASM_SCRIPT
 MOVE_HZ = 60  # a mouse's moves per second while drawing
 SETTLE_S = 0.4  # after the final answer: the component samples 12 more frames (200 ms) then stops
 TIMEOUT = 60_000

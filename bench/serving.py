@@ -1,5 +1,8 @@
 """Serving: the first visit to Draw, the server's memory, the Test browser's report over 10,000 digits.
 
+Its pages have no WebAssembly (digitrec_app.browser.NO_WASM_SCRIPT): Draw classifies on the server, the path
+whose cost this measures. The browser path's first visit and memory are bench/live.py's.
+
 Each server is a fresh `streamlit run app.py` from the clone's root (digitrec_app.browser.Server) with a
 fresh, empty model store (so the pages use the shipped pretrained model) and no training; the browser
 is Debian's chromium, one tab, 1400x1000.
@@ -47,6 +50,7 @@ from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 from digitrec_app.browser import (
     CANVAS,
     CHROMIUM,
+    NO_WASM_SCRIPT,
     SEVEN,
     VIEWPORT,
     Server,
@@ -139,6 +143,7 @@ def first_stroke(page: Page) -> float:
 def first_visit(browser, app_dir: Path, extra: list[str], direct: bool) -> dict[str, float]:
     server = Server(app_dir, extra)
     context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(NO_WASM_SCRIPT)  # the server path: the browser path's figures are bench/live.py's
     try:
         server.wait_healthy()
         page = context.new_page()
@@ -160,6 +165,7 @@ def memory(browser, app_dir: Path, extra: list[str]) -> dict:
     """RSS at each stage on one fresh server, the Test browser's first visit, the peak, what got loaded."""
     server = Server(app_dir, extra)
     context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(NO_WASM_SCRIPT)  # the server path: the browser path's figures are bench/live.py's
     try:
         server.wait_healthy()
         time.sleep(2)  # past start-up's allocations

@@ -237,6 +237,9 @@ def command_line(script: str, server_args: list[str]) -> str:
 # V8's --noexpose_wasm leaves WebAssembly in place in Debian's chromium 156 (`typeof WebAssembly` is still
 # "object", alone or before --jitless); --jitless alone removes it, as it does in browsers' hardened modes.
 NO_WASM_ARGS = ["--js-flags=--jitless"]
+# The same for one browser context (`context.add_init_script`), without slowing the rest of the page's
+# JavaScript as --jitless does: what the benchmarks use to time the server path.
+NO_WASM_SCRIPT = "delete globalThis.WebAssembly;"
 LIVE_STATUS = "Classified in your browser by"  # the start of the live panel's status line, once the model runs
 
 

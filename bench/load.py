@@ -371,9 +371,14 @@ async def live_drawer(page: Page, home_url: str, k: int, until: float, out: dict
         await asyncio.sleep(rng.uniform(2, 4))
 
 
-async def bench_live(args, home: Path) -> dict:
+def public_server(args, home: Path) -> Server:
+    """The dashboard in public mode, with the real MNIST (without it Home would load TensorFlow)."""
     env = {"DIGITREC_PUBLIC": "1", "DIGITREC_MNIST_DIR": os.environ["DIGITREC_MNIST_DIR"]}
-    server = Server(args.app_dir, ["--server.fileWatcherType", "none", *args.server_arg], home=home, env=env)
+    return Server(args.app_dir, ["--server.fileWatcherType", "none", *args.server_arg], home=home, env=env)
+
+
+async def bench_live(args, home: Path) -> dict:
+    server = public_server(args, home)
     res: dict = {"mem": {}}
     try:
         server.wait_healthy()
@@ -520,8 +525,7 @@ def quantile(xs: list[float], q: float) -> float:
 
 
 async def bench(args, home: Path) -> dict:
-    env = {"DIGITREC_PUBLIC": "1", "DIGITREC_MNIST_DIR": os.environ["DIGITREC_MNIST_DIR"]}
-    server = Server(args.app_dir, ["--server.fileWatcherType", "none", *args.server_arg], home=home, env=env)
+    server = public_server(args, home)
     res: dict = {"mem": {}}
     try:
         server.wait_healthy()

@@ -72,7 +72,7 @@ def store_home(tmp_path, monkeypatch) -> Path:
 
 def serving(server):
     """A module fixture's body for a dashboard server (digitrec_app.browser.Server): healthy, then
-    stopped however the tests end."""
+    stopped however the tests end, with the server's tracebacks (a failed training, say) in the report."""
     try:
         try:
             server.wait_healthy(timeout=60)
@@ -81,6 +81,9 @@ def serving(server):
         yield server
     finally:
         server.stop()
+        log = server.log.read_text(errors="replace")
+        if "Traceback" in log:
+            print("---- streamlit server log ----\n" + log[-6000:])
 
 
 @pytest.fixture(scope="module")

@@ -83,13 +83,7 @@ def server(mnist_dir, store_dir):
     # hundred) and reloads the app's modules mid-test whenever someone edits a file.
     server = Server(ROOT, ["--server.fileWatcherType", "none"], home=store_dir,
                     env={"DIGITREC_MNIST_DIR": str(mnist_dir)})
-    try:
-        yield from serving(server)
-    finally:
-        server_log = server.log.read_text(errors="replace")
-        # Print the server's tracebacks (a failed training thread, say) into the pytest report.
-        if "Traceback" in server_log:
-            print("---- streamlit server log ----\n" + server_log[-6000:])
+    yield from serving(server)
 
 
 @pytest.fixture(scope="module")

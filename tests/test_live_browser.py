@@ -125,13 +125,7 @@ def store_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(store_dir):
-    server = Server(ROOT, ["--server.fileWatcherType", "none"], home=store_dir)
-    try:
-        yield from serving(server)
-    finally:
-        log = server.log.read_text(errors="replace")
-        if "Traceback" in log:
-            print("---- streamlit server log ----\n" + log[-6000:])
+    yield from serving(Server(ROOT, ["--server.fileWatcherType", "none"], home=store_dir))
 
 
 @pytest.fixture(scope="module")

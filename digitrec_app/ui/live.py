@@ -36,6 +36,7 @@ import streamlit as st
 
 import digitrec
 from digitrec_app.ui import corrections
+from digitrec_app.ui.components import UNSURE  # below this top probability the panel names the runner-up
 from digitrec_core import LoadedModel, ModelInfo
 from digitrec_core.preprocess import MAX_DRAWING_BYTES, SIZE, ImageError
 from digitrec_core.preprocess import read_drawing as read_png
@@ -46,7 +47,6 @@ WEB = Path(digitrec.__file__).parent / "web"
 ORT_VERSION = (WEB / "ort" / "VERSION").read_text().strip()
 KEY = "live"
 WHY_BOX = "live_why"  # the container of the explanation, which the page hides once the drawing changes
-UNSURE = 0.6  # as components.UNSURE: below this top probability the panel names the runner-up
 KINDS = ("right", "label", "undo", "why")
 RESEND_SECONDS = 5  # the page asks again after 8 s (live_draw.js): a lost answer is made good, a loop is not
 MODELS_COOKIE = "digitrec_models"  # the models the browser keeps (their SHA-256's first 16 hex digits)

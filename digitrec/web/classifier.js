@@ -38,11 +38,11 @@ export function startRuntime(version) {
 }
 
 /** A cached response for `url` when there is one, else the network's (kept for next time). */
-async function cachedFetch(cacheName, url, fetchIt = () => fetch(url)) {
+async function cachedFetch(cacheName, url) {
   const cache = await openCache(cacheName);
   const hit = cache && (await cache.match(url).catch(() => undefined));
   if (hit) return { response: hit, cached: true };
-  const response = await fetchIt();
+  const response = await fetch(url);
   if (!response.ok) throw new Error(`the runtime could not be downloaded (HTTP ${response.status})`);
   if (cache) await cache.put(url, response.clone()).catch(() => {}); // a full quota: next time, from the network
   return { response, cached: false };

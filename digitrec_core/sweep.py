@@ -16,6 +16,8 @@ any run (`save_sweep`): one writer, no shared filesystem, and a stopped trial le
 How data reaches the trials: the driver loads MNIST once and Ray hands the arrays to every trial
 through its object store (`tune.with_parameters`), so a worker needs the package, not the data.
 
+What a sweep killed hard leaves: nothing of a Ray it started here, within a few seconds (`ray_reaper`).
+
 Ray and TensorFlow are imported only inside the functions that need them: this module's search
 space and results are usable without either.
 """
@@ -40,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from digitrec_core.data import Mnist
 from digitrec_core.models import get_architecture
+from digitrec_core.ray_reaper import SessionReaper
 from digitrec_core.runs import TrainConfig, TrainResult
 from digitrec_core.store import write_atomic
 from digitrec_core.text import percent, plural
@@ -396,8 +399,9 @@ def _last_line(error: BaseException | None) -> str | None:
     return lines[-1] if lines else None
 
 
-def _connect(address: str | None) -> str:
-    """Connect to the cluster at `address` (else RAY_ADDRESS), or start Ray here with this machine's cores."""
+def _connect(address: str | None) -> tuple[str, SessionReaper | None]:
+    """Connect to the cluster at `address` (else RAY_ADDRESS), or start Ray here with this machine's cores;
+    where it runs, and for a Ray started here the reaper that stops its processes when this one ends."""
     import logging
 
     import ray
@@ -415,9 +419,9 @@ def _connect(address: str | None) -> str:
                                                                "also needs RAY_AUTH_MODE=token here)")
             raise SweepError(f"Could not connect to the Ray cluster at {address}: {str(e).splitlines()[0]}{hint}"
                              ) from None
-        return address
-    ray.init(address="local", num_cpus=os.cpu_count() or 1, **common)  # "local": never join a cluster by chance
-    return "local"
+        return address, None
+    context = ray.init(address="local", num_cpus=os.cpu_count() or 1, **common)  # "local": never join one by chance
+    return "local", SessionReaper.start(context.address_info["session_dir"], os.path.dirname(ray.__file__))
 
 
 class SweepError(RuntimeError):
@@ -460,7 +464,7 @@ def run_sweep(
 
     sweep_id = sweep_id or new_sweep_id()
     started_here = not ray.is_initialized()
-    where = _connect(address) if started_here else "this process's Ray"
+    where, reaper = _connect(address) if started_here else ("this process's Ray", None)
     storage = tempfile.mkdtemp(prefix="digitrec-sweep-")  # Tune's own bookkeeping; the models go to the store
     started = time.perf_counter()
     try:
@@ -490,6 +494,8 @@ def run_sweep(
     finally:
         if started_here:
             ray.shutdown()
+        if reaper is not None:
+            reaper.close()
         shutil.rmtree(storage, ignore_errors=True)
     trials.sort(key=lambda t: t.index)
     return Sweep(sweep_id, trials, time.perf_counter() - started, where)

@@ -10,12 +10,14 @@ import secrets
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import test_pages
 from conftest import ROOT, make_synthetic
 from test_cli import run_cli, write_idx
+from test_launch import command, descendants, in_session, kill_all, wait_gone
 
 from digitrec_core.runs import TrainConfig
 from digitrec_core.store import ModelInfo, ModelStore, ModelStoreError, shipped_info
@@ -137,6 +139,38 @@ def test_the_flags_other_tools_use_leave_two_models_in_an_empty_store(tmp_path):
     assert progress["id"] == sweep_id and progress["finished_at"] and not progress["alive"]
     assert [(t["trial"], t["status"], t["epoch"], len(t["val_accuracy"])) for t in progress["trials"]] == [
         (1, "completed", 1, 1), (2, "completed", 1, 1)]
+
+
+def test_a_sweep_killed_hard_leaves_no_ray_process_of_its_own(tmp_path):
+    """kill -9 of a local sweep's driver while its trials run: within 30 s nothing it started is left (Ray's two
+    agents used to stay ~60 s). The driver runs in a session of its own, which the Ray processes it starts share:
+    the test watches that session and the driver's descendants (the reaper has a session of its own)."""
+    write_idx(tmp_path / "data", make_synthetic(1200, 200))
+    log = tmp_path / "sweep.log"
+    env = {**os.environ, "DIGITREC_MNIST_DIR": str(tmp_path / "data"), "DIGITREC_HOME": str(tmp_path / "home"),
+           "RAY_ADDRESS": ""}
+    with open(log, "wb") as out:  # 50 epochs: still training when it is killed
+        driver = subprocess.Popen([sys.executable, "-m", "digitrec_core", "sweep", "--trials", "2", "--limit", "1000",
+                                   "--epochs", "50"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    started: set[int] = set()
+    try:
+        deadline = time.monotonic() + 180
+        while "trial 1/2 started" not in log.read_text(errors="replace"):
+            assert driver.poll() is None, log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "no trial started within 180 s:\n" + log.read_text()[-3000:]
+            time.sleep(0.2)
+        started = (descendants(driver.pid) | in_session(driver.pid)) - {driver.pid}
+        names = {command(p) for p in started}
+        assert {"ray::DashboardAgent", "ray::RuntimeEnvAgent"} <= names, names  # what used to be left
+        driver.kill()
+        driver.wait(timeout=10)
+        left = wait_gone(started | in_session(driver.pid), timeout=30)
+        assert not left, f"left running: {sorted(command(p) for p in left)}"
+        assert not in_session(driver.pid)  # nothing started after the snapshot either
+    finally:
+        kill_all(started | in_session(driver.pid))
+        driver.wait(timeout=10)
 
 
 def _free_port() -> int:

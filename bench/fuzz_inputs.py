@@ -5,7 +5,10 @@ few hundred of each in CI. Arrays: drawn digits, noise and uniform images of eve
 empty, 0 to 5 channels, 0-d, 1-d, 4-d, up to 1200 px), dtype (bool, uint8, uint16, int32, float32, float64 and
 rarer ones), range, polarity, noise, NaN/inf, non-contiguous views. Files: PNG and JPEG of every mode and
 size, the same truncated, bit-flipped or with a huge size in their header, other formats (GIF, BMP, TIFF,
-WebP, EPS, ...), and random bytes.
+WebP, EPS, ...), random bytes, and hostile files (`hostile_file`, also timed by bench/hostile_images.py):
+progressive JPEGs with a scan repeated thousands of times, JPEGs of thousands of segments or of junk, PNGs of
+thousands of chunks or compressed texts, huge pixel counts in small files (decompression bombs, interlaced,
+16-bit, palette), each read through `read_image` (uploads, the CLI) and `read_drawing` (the canvas).
 
 A failure is any exception other than the documented ones (a ValueError naming the shape or dtype for an
 array that is not an image; an ImageError for a file that is not a readable PNG or JPEG), a valid input
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
 import struct
 import sys
 import time
@@ -29,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_image
+from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_drawing, read_image
 
 DTYPES = [np.uint8, np.uint8, bool, np.uint16, np.int32, np.float32, np.float64, np.float16, np.int8, np.int64]
 
@@ -247,13 +251,111 @@ def image_file(rng: np.random.Generator) -> Case:
     return Case(f"{what} claiming {w}x{h}", patched, False)
 
 
-def check_file(case: Case) -> str | None:
-    """None if read_image (then canvas_to_mnist) answered `case` as documented, else what went wrong.
+# -- hostile files: small to send, costly to decode ---------------------------------------------
+
+_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+
+
+def jpeg_scans(side: int, repeats: int, mode: str = "L") -> bytes:
+    """A progressive JPEG of a uniform side x side image whose first AC scan (a few bytes: one run of empty
+    bands) comes `repeats` more times: libjpeg goes through every block again for each."""
+    data = _encode(np.full((side, side), 128, np.uint8) if mode == "L" else np.full((side, side, 3), 128, np.uint8),
+                   "JPEG", progressive=True)
+    start = [m.start() for m in re.finditer(rb"\xff\xda", data)][1]
+    end = _NEXT_MARKER.search(data, start + 2 + struct.unpack_from(">H", data, start + 2)[0]).start()
+    return data[:end] + data[start:end] * repeats + data[end:]
+
+
+def jpeg_segments(n: int) -> bytes:
+    """A small JPEG with `n` empty comment segments first: Pillow reads each in Python."""
+    data = _encode(np.full((64, 64), 128, np.uint8), "JPEG")
+    return data[:2] + b"\xff\xfe\x00\x02" * n + data[2:]
+
+
+def jpeg_junk(n: int) -> bytes:
+    """A small JPEG with `n` junk bytes between two segments: Pillow skips them one at a time."""
+    data = _encode(np.full((64, 64), 128, np.uint8), "JPEG")
+    i = data.find(b"\xff\xdb")
+    return data[:i] + bytes(n) + data[i:]
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png_rows(width: int, height: int, color: int = 6, depth: int = 8, interlace: int = 0, chunk: int = 1 << 16,
+             extra: tuple[bytes, ...] = ()) -> bytes:
+    """A PNG of zero pixels, every row Paeth-filtered (the costliest to undo), written chunk by chunk: a few
+    hundred KB for any pixel count. `color` is PNG's colour type (0 grey, 2 RGB, 3 palette, 4 grey+alpha,
+    6 RGBA); `interlace=1` is Adam7; `extra` chunks come before the image data."""
+    bpp = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[color] * depth
+    packer = zlib.compressobj(1)  # fast; zeros shrink ~100 times even so
+    passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+    parts = []
+    for x0, y0, dx, dy in passes if interlace else [(0, 0, 1, 1)]:
+        w, h = -(-(width - x0) // dx), -(-(height - y0) // dy)
+        if w > 0 and h > 0:
+            row = b"\x04" + bytes(-(-w * bpp // 8))
+            parts += [packer.compress(row) for _ in range(h)]
+    data = b"".join(parts) + packer.flush()
+    head = struct.pack(">IIBBBBB", width, height, depth, color, 0, 0, interlace)
+    return b"".join([b"\x89PNG\r\n\x1a\n", png_chunk(b"IHDR", head),
+                     *([png_chunk(b"PLTE", bytes(range(256)) * 3)] if color == 3 else []), *extra,
+                     *(png_chunk(b"IDAT", data[i : i + chunk]) for i in range(0, len(data), chunk)),
+                     png_chunk(b"IEND", b"")])
+
+
+def png_texts(n: int) -> bytes:
+    """A small PNG with `n` zTXt chunks, each inflating to 1 MB (Pillow's limit for one)."""
+    packed = zlib.compress(b"a" * 1_000_000, 9)
+    return png_rows(64, 64, extra=tuple(png_chunk(b"zTXt", b"k%d\x00\x00" % i + packed) for i in range(n)))
+
+
+def hostile_file(rng: np.random.Generator) -> Case:
+    """A file built to cost time or memory to decode: every one must be refused."""
+    what, data = _hostile(rng)
+    return Case(f"hostile: {what}", data, False)
+
+
+def _hostile(rng: np.random.Generator) -> tuple[str, bytes]:
+    kind = int(rng.integers(0, 9))
+    if kind == 0:
+        side, repeats = int(rng.choice([64, 600, 1200, 2400])), int(rng.integers(65, 3000))
+        return f"progressive JPEG {side}x{side}, a scan {repeats} more times", jpeg_scans(side, repeats)
+    if kind == 1:
+        n = int(rng.integers(1001, 100_000))
+        return f"JPEG of {n:,} segments", jpeg_segments(n)
+    if kind == 2:
+        n = int(rng.integers(70_000, 2_000_000))
+        return f"JPEG with {n:,} junk bytes", jpeg_junk(n)
+    if kind == 3:
+        n = int(rng.integers(10_001, 60_000))
+        return f"PNG of {n:,} chunks", png_rows(64, 64, extra=(png_chunk(b"abCd", b""),) * n)
+    if kind == 4:
+        n = int(rng.integers(17, 40))
+        return f"PNG of {n} compressed texts", png_texts(n)
+    if kind == 5:  # tiny IDAT chunks: a real image, split in pieces
+        return "PNG 3000x3000 in 1-byte chunks", png_rows(3000, 3000, chunk=1)
+    if kind == 6:  # more pixels than a PNG may have, in every layout
+        color, depth = [(6, 8), (6, 16), (0, 16), (3, 8), (0, 1)][int(rng.integers(0, 5))]
+        side, interlace = int(rng.choice([3163, 5000])), int(rng.integers(0, 2))
+        what = f"PNG {side}x{side} colour type {color}, {depth}-bit" + (" interlaced" if interlace else "")
+        return what, png_rows(side, side, color, depth, interlace)
+    if kind == 7:  # huge dimensions in the header of a tiny file
+        w, h = (int(x) for x in rng.choice([6000, 30000, 65535], 2))
+        return f"JPEG claiming {w}x{h}", _jpeg_with_size(_encode(np.zeros((8, 8), np.uint8), "JPEG"), w, h)
+    fmt = str(rng.choice(["BMP", "TIFF"]))  # named .png or .jpg: only the bytes count
+    return f"a {fmt} file renamed", _encode(rng.integers(0, 256, (300, 300, 3), dtype=np.uint8), fmt)
+
+
+def check_file(case: Case, read=read_image) -> str | None:
+    """None if `read` (read_image, or read_drawing) then canvas_to_mnist answered `case` as documented, else what
+    went wrong.
 
     A damaged file may still decode (a changed byte in the pixels, a cut after the image data): then its
     array must be an image canvas_to_mnist takes."""
     try:
-        image = read_image(case.value)
+        image = read(case.value)
     except ImageError as e:
         return f"valid file refused: {e}" if case.valid else None
     except Exception as e:
@@ -262,11 +364,19 @@ def check_file(case: Case) -> str | None:
         image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4))
     ):
         return f"bad array {getattr(image, 'shape', '')} {getattr(image, 'dtype', '')}"
+    if case.what.startswith("hostile: "):
+        return "a hostile file was decoded"
     try:
         out = canvas_to_mnist(image)
     except Exception as e:
         return f"canvas_to_mnist on read_image's array, {type(e).__name__}: {e} {image.shape}"
     return _check_result(out)
+
+
+def check_drawing(case: Case) -> str | None:
+    """check_file through the canvas's gate: PNG only, 2 MB, 600x600; a valid file it refuses is no failure."""
+    problem = check_file(case, read_drawing)
+    return None if problem and problem.startswith("valid file refused") else problem
 
 
 # -- the run -----------------------------------------------------------------------------------
@@ -278,7 +388,9 @@ def fuzz(make, check, n: int, seed: int) -> tuple[int, list[tuple[int, str, str]
     failures, outcomes = [], Counter()
     for i in range(n):
         case = make(rng)
+        start = time.perf_counter()
         problem = check(case)
+        outcomes["slowest"] = max(outcomes["slowest"], round(1000 * (time.perf_counter() - start)))  # ms
         outcomes["valid" if case.valid else "invalid"] += 1
         if problem is not None:
             failures.append((i, case.what, problem))
@@ -287,16 +399,21 @@ def fuzz(make, check, n: int, seed: int) -> tuple[int, list[tuple[int, str, str]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=10_000, help="inputs of each kind (default 10,000)")
+    parser.add_argument("--n", type=int, default=10_000, help="inputs of each kind (default 10,000; "
+                        "hostile files: a tenth)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     total = 0
-    for name, make, check in (("canvas_to_mnist", image_array, check_array), ("read_image", image_file, check_file)):
+    runs = (("canvas_to_mnist", image_array, check_array, args.n), ("read_image", image_file, check_file, args.n),
+            ("read_drawing", image_file, check_drawing, args.n),
+            ("read_image, hostile files", hostile_file, check_file, args.n // 10),
+            ("read_drawing, hostile files", hostile_file, check_drawing, args.n // 10))
+    for name, make, check, n in runs:
         start = time.perf_counter()
-        tried, failures, outcomes = fuzz(make, check, args.n, args.seed)
+        tried, failures, outcomes = fuzz(make, check, n, args.seed)
         took = time.perf_counter() - start
         print(f"{name}: {tried:,} inputs tried ({outcomes['valid']:,} valid images, {outcomes['invalid']:,} not), "
-              f"{len(failures):,} failures, {took:.0f} s")
+              f"{len(failures):,} failures, {took:.0f} s, at most {outcomes['slowest'] / 1000:.2f} s for one")
         for i, what, problem in failures[:20]:
             print(f"  #{i} {what}: {problem}")
         kinds = Counter(problem.split(":")[0] for _, _, problem in failures)

@@ -6,7 +6,8 @@ need locking between processes and a repair pass; separate entries need neither,
 remove touch one sample's files only):
 
     personal/<id>.json      the metadata, and the commit point: a sample exists once this file does
-    personal/<id>.png       the raw image as given (a canvas drawing: 280x280 RGBA, lossless)
+    personal/<id>.png       the raw image: 8-bit, lossless, its longer side at most RAW_SIDE (280, the canvas's
+                            size: a canvas drawing is kept as drawn, a bigger image averaged down to it)
     personal/<id>.28.png    the 28x28 digit exactly as the model saw it: 16-bit greyscale PNG holding
                             round(value * 65535), so it reads back within 1/65535 of `canvas_to_mnist`'s output
 
@@ -14,8 +15,11 @@ remove touch one sample's files only):
 the label (0-9), what the model predicted and with which probability (or null), the model's name
 (or null), and when the sample was stored (UTC, ISO 8601 to the second, as `store.py` writes it).
 Unknown keys are ignored, so a later version can add some. A 28x28 float digit given to `add` is
-stored as it is, as the raw image too; a photo wider than preprocess.MAX_SIDE is stored shrunk the
-way `canvas_to_mnist` shrinks it first, so the stored raw image still gives the same digit.
+stored as it is, as the raw image too. The 28x28 is always made from the image as given, before the
+raw image is shrunk, so a photo is recognised as well as ever while it keeps at most ~310 KB.
+One sample, its three files together, takes at most MAX_SAMPLE_BYTES (320,000 bytes: a 280x280 RGBA
+PNG of pure noise, which no compression shrinks, is 314 KB); tests/test_personal.py stores the worst
+case of every way in and checks it.
 
 Ids look like `20261201-074512-123-3f9a`: UTC date, time, milliseconds and a random suffix, so they
 sort by time (the set lists oldest first) and are short enough to show. An id is taken by creating
@@ -45,6 +49,8 @@ the bytes actually inflated counted too), every row and image is validated, bad 
 and described in `last_import`, and an id already in the set is skipped, so importing the same zip
 twice adds nothing. A row whose 28x28 PNG is missing or unusable gets it recomputed from the raw
 image with `canvas_to_mnist`; a row whose raw image is unusable keeps its 28x28 as the raw image.
+A raw image comes in through `read_drawing`'s gate (PNG only, bounded bytes, pixels and decoding
+work) and is stored re-encoded as `add` stores it, never as the zip's bytes.
 """
 
 from __future__ import annotations
@@ -67,7 +73,15 @@ from typing import IO, Any
 import numpy as np
 from PIL import Image
 
-from digitrec_core.preprocess import MAX_SIDE, MIN_CONTRAST, SIZE, as_uint8, canvas_to_mnist, read_image
+from digitrec_core.preprocess import (
+    MAX_DRAWING_BYTES,
+    MIN_CONTRAST,
+    SIZE,
+    as_uint8,
+    canvas_to_mnist,
+    check_decode_cost,
+    read_drawing,
+)
 from digitrec_core.store import default_home, write_atomic
 
 FOLDER = "personal"
@@ -81,10 +95,14 @@ ORPHAN_AGE = 3600.0  # seconds before an image without its JSON counts as a cras
 MAX_META_BYTES = 64_000  # a sample's JSON is ~200 bytes; a bigger one is not ours
 MAX_DIGIT_BYTES = 64_000  # a 28x28 16-bit PNG is at most ~1.6 KB (noise)
 MAX_MODEL_NAME = 200
-# Import limits: an exported 280x280 canvas PNG is ~5-15 KB and a photo is stored at most MAX_SIDE
-# wide (<= 1.5 MB even as RGBA noise), so these only refuse what is absurd or hostile.
-MAX_RAW_BYTES = 8_000_000
-MAX_RAW_PIXELS = 4_000_000
+RAW_SIDE = 280  # a stored raw image's longer side at most: the Draw page's canvas
+# The most one sample's files take together: a RAW_SIDE x RAW_SIDE RGBA PNG of noise (313,880 bytes of rows,
+# which zlib stores as they are, ~314,000 with the PNG's chunks), a 28x28 16-bit PNG of noise (~1,700) and
+# the JSON with the longest model name (~2,900). Checked with the worst case of each way in by the tests.
+MAX_SAMPLE_BYTES = 320_000
+# Import limits: an exported 280x280 canvas PNG is ~5-15 KB, and earlier versions stored photos up to
+# 600x600 (<= 1.5 MB even as RGBA noise): a raw image is read through `read_drawing`'s gate.
+MAX_RAW_BYTES = MAX_DRAWING_BYTES
 MAX_INDEX_BYTES = 8_000_000
 MAX_ROWS = 20_000
 MAX_MEMBERS = 3 * MAX_ROWS + 10
@@ -172,7 +190,7 @@ class PersonalDigits:
         """The sample's raw image as a uint8 array (L, RGB or RGBA), ready for `canvas_to_mnist`."""
         data = self._read_file(sample_id, RAW, MAX_RAW_BYTES)
         try:
-            return read_image(data, max_bytes=MAX_RAW_BYTES, max_pixels=MAX_RAW_PIXELS)
+            return read_drawing(data)
         except ValueError as e:
             raise PersonalDigitsError(f"The raw image of sample {sample_id} is damaged ({e}).") from e
 
@@ -579,7 +597,8 @@ def _decode_digit(data: bytes) -> np.ndarray:
     """A stored 28x28 PNG as float32 in [0, 1]; 8-bit greyscale is accepted too (hand-made zips).
     Raises ValueError, whatever Pillow raised, for anything else."""
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        check_decode_cost(data)
+        with Image.open(io.BytesIO(data), formats=("PNG",)) as im:
             if im.format != "PNG" or im.size != (SIZE, SIZE):
                 raise ValueError(f"not a {SIZE}x{SIZE} PNG")
             full = {"L": 255, "I;16": 65535, "I;16B": 65535, "I": 65535}.get(im.mode)
@@ -596,22 +615,19 @@ def _decode_digit(data: bytes) -> np.ndarray:
 
 
 def _encode_raw(a: np.ndarray) -> bytes:
-    """The raw image as a PNG Pillow can write (8-bit L/LA/RGB/RGBA, or 16-bit grey).
+    """The raw image as an 8-bit PNG (L, LA, RGB or RGBA), averaged down to RAW_SIDE if it is larger.
 
-    Larger than MAX_SIDE it is shrunk by the same whole factor `canvas_to_mnist` shrinks a uint8
-    image (the canvas's, `read_image`'s) first, so the stored image gives the same digit while a
-    phone photo does not add megabytes.
+    The 28x28 digit is made from the image before this, so shrinking it costs the model nothing; it keeps
+    a sample within MAX_SAMPLE_BYTES whatever was drawn or uploaded.
     """
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
     if a.ndim == 3 and a.shape[2] > 4:
         raise PersonalDigitsError(f"Expected an image with 1 to 4 channels, got {a.shape[2]}.")
-    if a.dtype == np.uint16 and a.ndim == 2 and max(a.shape) <= MAX_SIDE:
-        return _png(Image.fromarray(a))  # 16-bit grey, kept whole
-    a = as_uint8(a)  # canvas_to_mnist's own rule for every dtype, so the stored image reads the same
-    im = Image.fromarray(a)
-    if max(a.shape[:2]) > MAX_SIDE:
-        im = im.reduce(-(-max(a.shape[:2]) // MAX_SIDE))
+    im = Image.fromarray(as_uint8(a))  # canvas_to_mnist's own rule for every dtype, so the stored image reads the same
+    if max(im.size) > RAW_SIDE:
+        scale = RAW_SIDE / max(im.size)
+        im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BOX)
     return _png(im)
 
 
@@ -758,7 +774,8 @@ class _ZipReader:
                 raw_png = self.read(prefix + raw_name, MAX_RAW_BYTES)
                 if not raw_png.startswith(PNG_SIGNATURE):
                     raise PersonalDigitsError("it is not a PNG.")
-                raw = read_image(raw_png, max_bytes=MAX_RAW_BYTES, max_pixels=MAX_RAW_PIXELS)
+                raw = read_drawing(raw_png)
+                raw_png = _encode_raw(raw)  # stored as add stores it, never as the zip's bytes
             except ValueError as e:  # PersonalDigitsError and ImageError
                 raw_error, raw_png = f"the raw image {raw_name} is unusable: {e}", None
         if digit is None and raw is not None:

@@ -12,6 +12,8 @@ import contextlib
 import io
 import math
 import os
+import re
+import struct
 import threading
 from typing import BinaryIO
 
@@ -42,6 +44,28 @@ _OTHER_FORMATS = {b"GIF8": "a GIF image", b"BM": "a BMP image", b"II*\x00": "a T
                   b"%!PS": "a PostScript file", b"\xc5\xd0\xd3\xc6": "an EPS file", b"%PDF": "a PDF document",
                   b"RIFF": "a WebP image", b"\x00\x00\x01\x00": "an ICO icon", b"8BPS": "a Photoshop file",
                   b"\x00\x00\x00\x0cjP": "a JPEG 2000 image", b"\xffO\xffQ": "a JPEG 2000 image"}
+
+# What decoding a file may cost.
+# Pillow reads every PNG chunk and every JPEG segment before the image in Python, and libjpeg goes through every
+# block once per scan of a progressive JPEG; none of them has a limit. Measured on the project's 2-core machine
+# (bench/hostile_images.py): a 10 MB PNG of 800,000 empty chunks took 3.8 s to open, a JPEG of 2.5 million empty
+# comments 4.8 s, a 300 KB progressive JPEG of 23,000 scans at 1200x1200 5.5 s. The limits below keep each under
+# ~0.05 s, far above what encoders write: libjpeg's progressive JPEGs have 6-10 scans, cameras' 1, files ~20
+# segments, PNG encoders 8-64 KB chunks (a 10 MB PNG: ~1,300).
+MAX_PIXELS = 25_000_000  # a JPEG's (a 24 Mpx phone photo): decoded at 1/8 scale, 0.1 s and a few MB
+MAX_PNG_PIXELS = 10_000_000  # a PNG's: decoded whole, 40 MB and up to 0.3 s (16-bit RGBA, every row Paeth-filtered)
+MAX_PNG_CHUNKS = 10_000  # ~5 us each in Pillow
+MAX_PNG_PACKED = 16  # zTXt, iTXt, iCCP chunks: Pillow inflates each up to 1 MB and keeps it
+MAX_JPEG_SEGMENTS = 1_000  # markers outside the scans
+MAX_JPEG_JUNK = 65_536  # bytes between segments (libjpeg skips them as corrupt data; Pillow one at a time)
+MAX_JPEG_SCANS = 64
+# A progressive (or multi-scan) JPEG is decoded whole into its DCT coefficients, 2 bytes each: 3 bytes a pixel
+# at the usual 4:2:0 (what cameras and editors write), 6 at 4:4:4. 80 MB allows 4:2:0 up to MAX_PIXELS (75 MB,
+# 0.35 s), 4:4:4 up to 13 Mpx.
+MAX_JPEG_COEF_BYTES = 80 * MB
+# Blocks visited by all scans together: libjpeg's own progressive JPEGs visit each block 5-6 times, ~3.5 million
+# visits at 25 Mpx. A scan of empty bands costs ~5 ns a block, a DC scan ~10.
+MAX_JPEG_BLOCK_VISITS = 8 * MAX_JPEG_COEF_BYTES // 128
 
 
 class ImageError(ValueError):
@@ -240,27 +264,35 @@ def _center(digit: np.ndarray) -> np.ndarray:
 
 
 def read_image(
-    data: bytes | str | os.PathLike | BinaryIO, *, max_bytes: int = MAX_UPLOAD_MB * MB, max_pixels: int = 25_000_000,
+    data: bytes | str | os.PathLike | BinaryIO, *, max_bytes: int = MAX_UPLOAD_MB * MB, max_pixels: int = MAX_PIXELS,
     formats: tuple[str, ...] = FORMATS,
 ) -> np.ndarray:
     """Decode an uploaded PNG or JPEG (or only the `formats` named) into a uint8 array for `canvas_to_mnist`.
 
     Uploads are untrusted, so huge files, decompression bombs, junk and every other format (whatever
     the file's name: Pillow reads ~40, and hands EPS to Ghostscript) become an ImageError with a
-    sentence fit to show the user. Photos come upright (EXIF orientation). The result is RGBA when
-    the image has transparency (a canvas export: the ink may be in the alpha), else RGB or L.
+    sentence fit to show the user. So does a file whose decoding would cost more than about 0.5 s or
+    100 MB: `check_decode_cost` reads its structure from the bytes before any decoder runs, and a PNG
+    may have at most MAX_PNG_PIXELS (decoded whole), a JPEG `max_pixels` (decoded at 1/2-1/8 scale).
+    Photos come upright (EXIF orientation). The result is RGBA when the image has transparency (a
+    canvas export: the ink may be in the alpha), else RGB or L.
     """
     raw = _read_bytes(data, max_bytes)
     accepted = tuple(f for f in formats if f in FORMATS)
     try:
+        buffered = check_decode_cost(raw)  # before Image.open: Pillow walks a file's headers in Python
         with Image.open(io.BytesIO(raw), formats=accepted) as im:  # only these decoders ever see the bytes
             if im.format not in (*accepted, *(("MPO",) if "JPEG" in accepted else ())):  # MPO: a camera's JPEG
                 raise ImageError(_NOT_ACCEPTED.format(kind=f"a {im.format} image"))
-            if im.width * im.height > max_pixels:  # checked from the header, before decoding anything
-                raise ImageError(f"Image is {im.width}x{im.height} pixels; the limit is {max_pixels:,} pixels.")
-            with _BIG_DECODE if im.width * im.height > _BIG_PIXELS else contextlib.nullcontext():
+            limit = min(max_pixels, MAX_PNG_PIXELS) if im.format == "PNG" else max_pixels
+            if im.width * im.height > limit:  # checked from the header, before decoding anything
+                kind = " for a PNG (a JPEG may be larger)" if limit < max_pixels else ""
+                raise ImageError(f"Image is {im.width}x{im.height} pixels; the limit{kind} is {limit:,} pixels.")
+            if im.format == "PNG":
+                buffered = im.width * im.height * 4  # decoded whole, at most 4 bytes a pixel
+            with _BIG_DECODE if buffered > _BIG_BYTES else contextlib.nullcontext():
                 small = _averaged_down(im)
-            ImageOps.exif_transpose(small, in_place=True)  # reduce() kept the EXIF; upright only what is small
+            ImageOps.exif_transpose(small, in_place=True)  # the EXIF came along; upright only what is small
             return _to_array(small)
     except ImageError:
         raise
@@ -270,10 +302,11 @@ def read_image(
         kind = next((kind for magic, kind in _OTHER_FORMATS.items() if raw.startswith(magic)), None)
         raise ImageError(_NOT_ACCEPTED.format(kind=kind or "not a PNG or JPEG image")) from e
     except Exception as e:  # Pillow raises many types (OSError, SyntaxError, struct.error...) on bad data
-        raise ImageError("The image is truncated or corrupt and could not be decoded.") from e
+        raise ImageError(_CORRUPT) from e
 
 
 _NOT_ACCEPTED = "That file is {kind}: only PNG and JPEG images are accepted."
+_CORRUPT = "The image is truncated or corrupt and could not be decoded."
 
 # A canvas's drawing: the Draw page's is 280x280; 600x600 RGBA of pure noise is 1.4 MB as a PNG.
 MAX_DRAWING_BYTES = 2 * MB
@@ -308,26 +341,148 @@ def _read_bytes(data: bytes | str | os.PathLike | BinaryIO, max_bytes: int) -> b
     return raw
 
 
-# Decoding is where an upload costs memory: a 100 KB PNG can hold 25 Mpx (100 MB as RGBA). Such images are
-# decoded one at a time, so visitors uploading together cannot stack those peaks.
-_BIG_PIXELS = 4 * MAX_SIDE * MAX_SIDE
+# Decoding is where an upload costs memory: a 100 KB PNG can hold 10 Mpx (40 MB as RGBA), a progressive JPEG keeps
+# every coefficient (up to MAX_JPEG_COEF_BYTES). Such images are decoded one at a time, so visitors uploading
+# together cannot stack those peaks; a baseline JPEG (decoded at 1/8 scale, a few MB) never waits for them.
+_BIG_BYTES = 16 * MAX_SIDE * MAX_SIDE
 _BIG_DECODE = threading.Lock()
+_BAND_PIXELS = 1 << 20  # a big image is converted and averaged down this many pixels at a time
 
 
 def _averaged_down(im: Image.Image) -> Image.Image:
     """The decoded image, its longer side averaged down to at most MAX_SIDE as canvas_to_mnist would do
     (that many pixels are all it reads), without holding more than one full-size copy: a JPEG is decoded
-    straight at 1/2, 1/4 or 1/8 scale by libjpeg, other images are reduced right after decoding."""
+    straight at 1/2, 1/4 or 1/8 scale by libjpeg, other images are reduced right after decoding, in bands
+    (Pillow's reduce() of an RGBA image makes a full-size premultiplied copy; so would converting a whole
+    palette or 16-bit image)."""
     if max(im.size) <= MAX_SIDE:
         return im
     if im.format in ("JPEG", "MPO"):
         im.draft(im.mode, tuple(max(1, side * MAX_SIDE // max(im.size)) for side in im.size))
     im.load()
-    if im.mode in ("P", "1", "I;16", "I;16B", "I;16L", "I;16N"):  # modes reduce() refuses: to what _to_array reads
-        im = im.convert("RGBA" if im.mode == "P" and _has_alpha(im) else "I" if im.mode.startswith("I;16") else
-                        "RGB" if im.mode == "P" else "L")
     factor = -(-max(im.size) // MAX_SIDE)
-    return im.reduce(factor) if factor > 1 else im
+    mode = ("RGBA" if im.mode == "P" and _has_alpha(im) else "I" if im.mode.startswith("I;16") else
+            "RGB" if im.mode == "P" else "L" if im.mode == "1" else im.mode)  # modes reduce() refuses: converted
+    if factor == 1:
+        return im.convert(mode) if mode != im.mode else im
+    width, height = im.size
+    band = factor * max(1, _BAND_PIXELS // (width * factor))  # whole blocks of rows: the same sums as in one go
+    out = Image.new(mode, (-(-width // factor), -(-height // factor)))
+    for top in range(0, height, band):
+        part = im.crop((0, top, width, min(top + band, height)))
+        out.paste((part.convert(mode) if mode != part.mode else part).reduce(factor), (0, top // factor))
+    out.info = dict(im.info)  # the EXIF, for turning the photo upright
+    return out
+
+
+# -- what decoding a file would cost, read from its bytes --------------------------------------
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_JPEG_MARKER = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")  # after a scan's data: the next marker, fill bytes first
+_JPEG_FRAMES = {0xC0, 0xC1, 0xC2, 0xC9, 0xCA}  # baseline, extended, progressive; Huffman or arithmetic coded
+_JPEG_PROGRESSIVE = {0xC2, 0xCA}
+_JPEG_OTHER_FRAMES = {0xC3, 0xC5, 0xC6, 0xC7, 0xCB, 0xCD, 0xCE, 0xCF}  # lossless, hierarchical
+
+
+def check_decode_cost(raw: bytes) -> int:
+    """Refuse, from its bytes alone, a PNG or JPEG that would cost too much to decode (an ImageError saying so);
+    return the bytes its decoder will hold at once, as far as the bytes tell (a progressive JPEG's coefficients),
+    else 0. Other bytes are left to Pillow. Limits: MAX_PNG_CHUNKS, MAX_PNG_PACKED, MAX_JPEG_SEGMENTS,
+    MAX_JPEG_JUNK, MAX_JPEG_SCANS, MAX_JPEG_COEF_BYTES, MAX_JPEG_BLOCK_VISITS."""
+    if raw.startswith(_PNG_SIGNATURE):
+        _check_png(raw)
+        return 0
+    if raw.startswith(b"\xff\xd8"):
+        return _check_jpeg(raw)
+    return 0
+
+
+_RESAVE = "save it again with an ordinary image editor and upload that."
+
+
+def _check_png(raw: bytes) -> None:
+    pos, chunks, packed = len(_PNG_SIGNATURE), 0, 0
+    while pos + 8 <= len(raw):  # a cut file ends the walk: the decoder says it is truncated
+        length, kind = struct.unpack_from(">I4s", raw, pos)
+        chunks += 1
+        packed += kind in (b"zTXt", b"iTXt", b"iCCP")
+        if chunks > MAX_PNG_CHUNKS:
+            raise ImageError(f"The PNG is split into more than {MAX_PNG_CHUNKS:,} pieces; {_RESAVE}")
+        if packed > MAX_PNG_PACKED:
+            raise ImageError(f"The PNG holds more than {MAX_PNG_PACKED} compressed texts or profiles; {_RESAVE}")
+        if kind == b"IEND":
+            return
+        pos += 12 + length
+
+
+def _check_jpeg(raw: bytes) -> int:
+    pos, segments, junk, scans, visits = 2, 0, 0, 0, 0
+    blocks: dict[int, int] = {}  # component id: its blocks (whole MCUs)
+    progressive, coefficients = False, 0
+    while pos + 4 <= len(raw):
+        if raw[pos] != 0xFF or raw[pos + 1] in (0x00, 0xFF):  # junk or fill bytes before a marker
+            found = _JPEG_MARKER.search(raw, pos)
+            if found is None:
+                break
+            start = found.end() - 2
+            junk += start - pos - raw.count(b"\xff", pos, start)
+            if junk > MAX_JPEG_JUNK:
+                raise ImageError(_CORRUPT)
+            pos = start
+            continue
+        marker = raw[pos + 1]
+        if marker == 0xD9:  # end of image; what follows (an MPO's other pictures) is never decoded
+            break
+        if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
+            pos += 2
+            continue
+        segments += 1
+        if segments > MAX_JPEG_SEGMENTS:
+            raise ImageError(f"The JPEG holds more than {MAX_JPEG_SEGMENTS:,} segments; {_RESAVE}")
+        (length,) = struct.unpack_from(">H", raw, pos + 2)
+        body = raw[pos + 4 : pos + 2 + length]
+        if marker in _JPEG_OTHER_FRAMES:
+            raise ImageError(_NOT_ACCEPTED.format(kind="a lossless or hierarchical JPEG"))
+        if marker in _JPEG_FRAMES and len(body) >= 6:
+            if blocks:
+                raise ImageError(_CORRUPT)  # two frames: libjpeg refuses it too
+            blocks = _jpeg_blocks(body)
+            progressive = marker in _JPEG_PROGRESSIVE
+        elif marker == 0xDA:
+            if not body or not blocks:
+                raise ImageError(_CORRUPT)
+            scans += 1
+            if scans > MAX_JPEG_SCANS:
+                raise ImageError(f"The JPEG has more than {MAX_JPEG_SCANS} scans (an ordinary one has 1 to 10); "
+                                 + _RESAVE)
+            visits += sum(blocks.get(body[1 + 2 * i], 0) for i in range(min(body[0], (len(body) - 1) // 2)))
+            if progressive or scans > 1:  # every coefficient is kept until the last scan
+                coefficients = 128 * sum(blocks.values())
+                if coefficients > MAX_JPEG_COEF_BYTES:
+                    raise ImageError(f"A progressive JPEG this large needs over {MAX_JPEG_COEF_BYTES // MB} MB to "
+                                     "decode; save it as an ordinary (baseline) JPEG, or smaller, and upload that.")
+            if visits > MAX_JPEG_BLOCK_VISITS:
+                raise ImageError(f"The JPEG's scans would take too long to decode; {_RESAVE}")
+            found = _JPEG_MARKER.search(raw, pos + 2 + length)  # the scan's data runs to the next marker
+            if found is None:
+                break
+            pos = found.end() - 2
+            continue
+        pos += 2 + length
+    return coefficients
+
+
+def _jpeg_blocks(frame: bytes) -> dict[int, int]:
+    """Each component's 8x8 blocks, as libjpeg allocates them (whole MCUs), from a frame header (SOFn)."""
+    height, width, count = struct.unpack_from(">HHB", frame, 1)
+    if height == 0 or width == 0 or count == 0:  # a height set later (DNL) libjpeg does not read either
+        raise ImageError(_CORRUPT)
+    parts = [frame[6 + 3 * i : 9 + 3 * i] for i in range(count)]
+    parts = [p for p in parts if len(p) == 3]
+    h_max = max((p[1] >> 4 for p in parts), default=1) or 1
+    v_max = max((p[1] & 15 for p in parts), default=1) or 1
+    mcus_x, mcus_y = -(-width // (8 * h_max)), -(-height // (8 * v_max))
+    return {p[0]: mcus_x * (p[1] >> 4) * mcus_y * (p[1] & 15) for p in parts}
 
 
 def _has_alpha(im: Image.Image) -> bool:

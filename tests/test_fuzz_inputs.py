@@ -1,7 +1,8 @@
 """Fuzzed inputs, a few hundred of each kind with fixed seeds: `canvas_to_mnist` answers every array with None,
-a (28, 28) float32 image in [0, 1] or a ValueError naming the shape or dtype, and `read_image` every file with
-an array `canvas_to_mnist` takes or an ImageError. The generators and the checks are bench/fuzz_inputs.py's,
-which runs 10,000 of each (`python bench/fuzz_inputs.py`)."""
+a (28, 28) float32 image in [0, 1] or a ValueError naming the shape or dtype, and `read_image` and `read_drawing`
+every file with an array `canvas_to_mnist` takes or an ImageError; every hostile file (costly to decode) is refused
+before any decoder runs. The generators and the checks are bench/fuzz_inputs.py's, which runs 10,000 of each
+(`python bench/fuzz_inputs.py`)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,25 @@ def test_read_image_answers_every_fuzzed_file_as_documented(seed):
     assert outcomes["valid"] > N // 5 and outcomes["invalid"] > N // 2
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_read_drawing_answers_every_fuzzed_file_as_documented(seed):
+    tried, failures, outcomes = fuzz_inputs.fuzz(fuzz_inputs.image_file, fuzz_inputs.check_drawing, N // 2, seed)
+    assert tried == N // 2 and failures == []
+
+
+@pytest.mark.parametrize("check", ["check_file", "check_drawing"])
+def test_every_hostile_file_is_refused_before_it_is_decoded(check, monkeypatch):
+    """Many-scan progressive JPEGs, thousands of segments, chunks or compressed texts, decompression bombs,
+    BMP and TIFF renamed: an ImageError each, and no decoder ever ran (what costs the time and the memory)."""
+    from PIL import ImageFile
+
+    decoded = []
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: decoded.append(self.format))
+    tried, failures, outcomes = fuzz_inputs.fuzz(fuzz_inputs.hostile_file, getattr(fuzz_inputs, check), 40, 3)
+    assert tried == 40 and failures == [] and outcomes["invalid"] == 40
+    assert decoded == []
+
+
 def test_the_generators_cover_what_the_issue_lists():
     """Shapes (1 px, 0 channels, 1-5 channels, up to 1200 px), dtypes, NaN, and the kinds of file."""
     rng = np.random.default_rng(1)
@@ -49,6 +69,8 @@ def test_the_generators_cover_what_the_issue_lists():
     for kind in ("random bytes", "cut at", "bytes changed", "claiming", "PNG I;16", "PNG 1 ", "JPEG CMYK"):
         assert any(kind in what for what in files), kind
     assert len({what for what in files if what.endswith(" file")}) >= 6  # other formats: GIF, BMP, TIFF, EPS...
+    hostile = {fuzz_inputs.hostile_file(rng).what.split(" ")[1] for _ in range(60)}
+    assert {"progressive", "JPEG", "PNG", "a"} <= hostile  # scans, segments/junk/headers, chunks/bombs, renamed
 
 
 def test_the_checks_catch_what_breaks_the_contract():

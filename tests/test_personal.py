@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw
 
 from digitrec_core import personal
 from digitrec_core.personal import ID_RE, PersonalDigits, PersonalDigitsError, Sample
-from digitrec_core.preprocess import canvas_to_mnist
+from digitrec_core.preprocess import SIZE, canvas_to_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE = 1 / 65535  # what the 16-bit digit PNG promises
@@ -134,9 +134,12 @@ def test_every_kind_of_image_is_stored_with_the_digit_it_gives(pd, image):
     expected = canvas_to_mnist(image.astype(np.uint8) * 255 if image.dtype == bool else image)
     assert np.abs(pd.digit(sample_id) - expected).max() <= TOLERANCE
     raw = pd.raw(sample_id)
-    assert max(raw.shape[:2]) <= personal.MAX_SIDE
-    if image.dtype in (np.uint8, bool):  # the stored raw image gives the digit again
-        assert np.abs(canvas_to_mnist(raw) - expected).max() <= TOLERANCE
+    assert max(raw.shape[:2]) <= personal.RAW_SIDE
+    again = canvas_to_mnist(raw)
+    if image.dtype in (np.uint8, bool) and max(image.shape) <= personal.RAW_SIDE:  # kept as given: the same digit
+        assert np.abs(again - expected).max() <= TOLERANCE
+    else:  # averaged down (the photo) or made 8-bit: still plainly the same digit
+        assert np.corrcoef(again.ravel(), expected.ravel())[0, 1] > 0.9
 
 
 def blank_canvas() -> np.ndarray:
@@ -659,3 +662,69 @@ def test_digitrec_digits_exports_and_imports_a_set_from_the_command_line(pd, tmp
     assert cli.main(["digits", "import", str(tmp_path / "missing.zip")]) == 2
     err = capsys.readouterr().err
     assert err.count("missing.zip") == 1 and "does not exist" in err
+
+
+# -- the bytes one sample can take (issue 19) -----------------------------------------------------
+
+
+def noise_png(shape: tuple[int, ...], seed: int = 0) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def sample_bytes(pd: PersonalDigits, sample_id: str) -> int:
+    return sum(p.stat().st_size for p in pd.folder.glob(f"{sample_id}.*"))
+
+
+LONGEST_MODEL = "\U0001f600" * personal.MAX_MODEL_NAME  # 12 bytes each in the JSON (\ud83d\ude00)
+
+
+def test_no_sample_takes_more_than_max_sample_bytes_whatever_comes_in(pd, tmp_path):
+    """The worst case of every way in: pure noise (which no compression shrinks) at the largest size each way
+    takes, in every mode, with the longest model name: through add, add(digit=) and import_zip. The issue's
+    600x600 noisy RGBA upload kept 1.17 MB."""
+    rng = np.random.default_rng(0)
+    details = dict(predicted=1, probability=1 / 3, model=LONGEST_MODEL)
+    sizes = {}
+    for side in (personal.RAW_SIDE, 600, 1500):
+        for channels in (1, 2, 3, 4):
+            noise = rng.integers(0, 256, (side, side, channels)[: 2 if channels == 1 else 3], dtype=np.uint8)
+            if side <= 600:  # bigger noise averages down to grey: no digit there to add
+                sizes[f"add {side} x{channels}"] = sample_bytes(pd, pd.add(noise, 3, **details))
+            digit = rng.random((SIZE, SIZE)).astype(np.float32)
+            sizes[f"add(digit=) {side} x{channels}"] = sample_bytes(pd, pd.add(noise, 3, digit=digit, **details))
+    for dtype, scale in ((np.uint16, 65535), (np.float64, 1.0)):
+        noise = (rng.random((600, 600)) * scale).astype(dtype)
+        sizes[f"add {dtype.__name__}"] = sample_bytes(pd, pd.add(noise, 3, **details))
+    sizes["add 28x28 float"] = sample_bytes(pd, pd.add(rng.random((SIZE, SIZE)).astype(np.float32), 3, **details))
+    # import: raw members as big as the gate lets in (600x600 RGBA noise: 1.4 MB), a 16-bit noise 28x28
+    members = {f"r{k}.png": noise_png(shape, k) for k, shape in enumerate([(600, 600, 4), (280, 280, 4), (600, 600)])}
+    members["d.png"] = personal._encode_digit(rng.random((SIZE, SIZE)))
+    rows = [f"20260101-000000-00{k}-abcd,{k},1,0.5,{LONGEST_MODEL},,r{k}.png,d.png" for k in range(3)]
+    index = ",".join(personal.COLUMNS) + "\n" + "\n".join(rows) + "\n"
+    fresh = PersonalDigits(tmp_path / "fresh")
+    assert fresh.import_zip(write_zip(tmp_path / "noise.zip", {"index.csv": index, **members})) == 3
+    sizes.update({f"import {s.id}": sample_bytes(fresh, s.id) for s in fresh.samples()})
+    assert max(sizes.values()) <= personal.MAX_SAMPLE_BYTES, sizes
+    assert max(sizes.values()) > 0.97 * personal.MAX_SAMPLE_BYTES, sizes  # the bound is the worst case, not a guess
+    for store in (pd, fresh):
+        for s in store.samples():
+            assert max(store.raw(s.id).shape[:2]) <= personal.RAW_SIDE
+
+
+def test_a_zip_naming_one_big_png_in_many_rows_stores_bounded_bytes(pd, tmp_path):
+    """The issue's 14 KB zip named one 7.8 MB PNG in 200 rows and added 510 MB: each row's raw image goes
+    through the gate and is stored re-encoded, never as the zip's bytes."""
+    big = noise_png((600, 600, 4))
+    rows = [f"20260101-000000-{k:03d}-abcd,{k % 10},,,,,big.png," for k in range(20)]
+    index = ",".join(personal.COLUMNS) + "\n" + "\n".join(rows) + "\n"
+    assert pd.import_zip(write_zip(tmp_path / "one.zip", {"index.csv": index, "big.png": big})) == 20
+    stored = sum(p.stat().st_size for p in pd.folder.iterdir())
+    assert stored <= 20 * personal.MAX_SAMPLE_BYTES < 20 * len(big) // 4
+    raw = (pd.folder / f"{pd.samples()[0].id}.png").read_bytes()
+    assert raw != big and Image.open(io.BytesIO(raw)).size == (personal.RAW_SIDE, personal.RAW_SIDE)
+    too_big = noise_png((601, 601, 4))  # past the canvas's gate (600x600): its 28x28 is not there to stand in
+    index = ",".join(personal.COLUMNS) + "\n20260101-000001-000-abcd,3,,,,,huge.png,\n"
+    assert pd.import_zip(write_zip(tmp_path / "huge.zip", {"index.csv": index, "huge.png": too_big})) == 0
+    assert "601x601 pixels; the limit is 360,000" in pd.last_import.problems[0]

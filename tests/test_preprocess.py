@@ -5,6 +5,8 @@ white on opaque black), then moved, shrunk, thinned, fattened, recoloured and ph
 """
 
 import io
+import math
+import threading
 
 import numpy as np
 import pytest
@@ -489,3 +491,136 @@ def test_canvas_to_mnist_frames_any_fuzzed_image_as_mnist_does():
         ink_r, ink_c = np.nonzero(got > 0.05)
         assert max(np.ptp(ink_r), np.ptp(ink_c)) + 1 <= 24, where
     assert 150 < digits < 380, digits  # both outcomes are well exercised
+
+
+# -- what decoding may cost: refused from the bytes, before any decoder runs (issue 19) -----------
+
+from test_fuzz_inputs import fuzz_inputs as hostile  # noqa: E402  the crafted files, shared with the fuzz and the bench
+
+from digitrec_core import preprocess  # noqa: E402
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    """Fails the test if any image decoder runs (ImageFile.load is where they do)."""
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail(f"a {self.format} was decoded"))
+
+
+def scans(data: bytes) -> int:
+    return data.count(b"\xff\xda")  # a uniform image's scans hold no 0xFF byte, so this counts scan headers
+
+
+def test_a_progressive_jpeg_of_one_scan_repeated_is_refused_before_libjpeg_runs(no_decoding):
+    """The issue's 300 KB at 1200x1200 took 3.4 s: thousands of scans, each going through every block again."""
+    data = hostile.jpeg_scans(1200, 20_000)
+    assert scans(data) > 20_000 and len(data) < 400_000
+    with pytest.raises(ImageError, match=f"more than {preprocess.MAX_JPEG_SCANS} scans"):
+        read_image(data)
+
+
+def test_the_scan_limit_counts_scans():
+    base = scans(hostile.jpeg_scans(64, 0))  # libjpeg's own progressive greyscale JPEG
+    assert 2 <= base <= 10
+    assert read_image(hostile.jpeg_scans(64, preprocess.MAX_JPEG_SCANS - base)).shape == (64, 64)
+    with pytest.raises(ImageError, match="scans"):
+        read_image(hostile.jpeg_scans(64, preprocess.MAX_JPEG_SCANS - base + 1))
+
+
+def test_scans_visiting_too_many_blocks_are_refused():
+    """Fewer scans than the limit, but of a big image: the blocks all scans go through are counted."""
+    blocks, base = (2400 // 8) ** 2, scans(hostile.jpeg_scans(64, 0))
+    most = preprocess.MAX_JPEG_BLOCK_VISITS // blocks  # scans of every block that fit the limit
+    assert base < most < preprocess.MAX_JPEG_SCANS
+    assert read_image(hostile.jpeg_scans(2400, most - base)).shape == (600, 600)
+    with pytest.raises(ImageError, match="take too long to decode"):
+        read_image(hostile.jpeg_scans(2400, most - base + 1))
+
+
+def test_a_progressive_jpeg_too_big_to_hold_is_refused_a_baseline_one_read(no_decoding):
+    """A progressive JPEG keeps every coefficient: 6 bytes a pixel at 4:4:4, 150 MB at 25 Mpx."""
+    small = encode(np.full((16, 16, 3), 90, np.uint8), "JPEG", progressive=True, subsampling=0)
+    with pytest.raises(ImageError, match=f"needs over {preprocess.MAX_JPEG_COEF_BYTES // MB} MB"):
+        read_image(hostile._jpeg_with_size(small, 5000, 5000))
+
+
+def test_an_ordinary_progressive_photo_and_a_big_baseline_one_are_read():
+    photo = np.random.default_rng(0).integers(0, 256, (1500, 2000, 3), dtype=np.uint8)
+    assert read_image(encode(photo, "JPEG", progressive=True, quality=90)).shape == (375, 500, 3)
+    assert preprocess.check_decode_cost(encode(photo, "JPEG", progressive=True, subsampling=0)) == (
+        128 * 3 * (1504 // 8) * (2000 // 8))  # its coefficients: what libjpeg will hold
+    assert preprocess.check_decode_cost(encode(photo, "JPEG")) == 0  # baseline: decoded at 1/4, nothing held
+
+
+@pytest.mark.parametrize("data, message", [
+    (hostile.jpeg_segments(preprocess.MAX_JPEG_SEGMENTS + 1), "segments"),
+    (hostile.jpeg_junk(preprocess.MAX_JPEG_JUNK + 1), "truncated or corrupt"),
+    (hostile.png_rows(64, 64, extra=(hostile.png_chunk(b"abCd", b""),) * preprocess.MAX_PNG_CHUNKS), "pieces"),
+    (hostile.png_rows(3000, 3000, chunk=1), "pieces"),  # the pixels in 1-byte chunks
+    (hostile.png_texts(preprocess.MAX_PNG_PACKED + 1), "compressed texts"),
+], ids=["JPEG segments", "JPEG junk", "PNG chunks", "PNG 1-byte chunks", "PNG texts"])
+def test_files_pillow_would_walk_in_python_are_refused_before_it_opens_them(data, message, monkeypatch):
+    """Pillow reads a JPEG's segments and a PNG's chunks one by one in Python: 2.5 million comments took 4.8 s."""
+    monkeypatch.setattr(preprocess.Image, "open", lambda *a, **k: pytest.fail("Pillow opened it"))
+    with pytest.raises(ImageError, match=message):
+        read_image(data)
+
+
+def test_just_under_the_segment_and_chunk_limits_is_read():
+    assert read_image(hostile.jpeg_segments(preprocess.MAX_JPEG_SEGMENTS - 20)).shape == (64, 64)
+    assert read_image(hostile.jpeg_junk(1000)).shape == (64, 64)  # libjpeg skips a little junk
+    extra = (hostile.png_chunk(b"abCd", b""),) * (preprocess.MAX_PNG_CHUNKS - 10)
+    assert read_image(hostile.png_rows(64, 64, extra=extra)).shape == (64, 64, 4)
+    assert read_image(hostile.png_texts(preprocess.MAX_PNG_PACKED)).shape == (64, 64, 4)
+
+
+@pytest.mark.parametrize("color, depth, interlace", [(6, 8, 0), (6, 16, 1), (0, 16, 0), (3, 8, 1), (0, 1, 0)])
+def test_a_png_over_its_pixel_limit_is_refused_from_its_header(color, depth, interlace, no_decoding):
+    """A PNG is decoded whole (4 bytes a pixel): 25 Mpx took 193 MB and 0.9 s, 16-bit RGBA 1.4 s."""
+    side = math.isqrt(preprocess.MAX_PNG_PIXELS) + 1
+    with pytest.raises(ImageError, match=f"{side}x{side} pixels; the limit for a PNG .* is 10,000,000 pixels"):
+        read_image(hostile.png_rows(side, side, color, depth, interlace))
+
+
+def test_a_jpeg_may_have_more_pixels_than_a_png():
+    side = math.isqrt(preprocess.MAX_PNG_PIXELS) + 1
+    image = read_image(encode(np.full((side, side), 200, np.uint8), "JPEG"))
+    assert image.ndim == 2 and image.shape[0] == image.shape[1] <= MAX_SIDE
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "RGB", "L", "P", "PA", "1", "I;16"])
+def test_a_big_png_is_averaged_down_in_bands_exactly_as_in_one_go(mode):
+    rng = np.random.default_rng(1)
+    im = Image.fromarray(rng.integers(0, 256, (1301, 1799, 4), dtype=np.uint8))
+    im = {"P": im.convert("RGB").convert("P"), "PA": im.convert("RGB").convert("P"),
+          "I;16": Image.fromarray(rng.integers(0, 65536, (1301, 1799), dtype=np.uint16))}.get(mode, im.convert(mode))
+    buf = io.BytesIO()
+    im.save(buf, "PNG", **({"transparency": 3} if mode == "PA" else {}))
+    with Image.open(buf) as whole:  # the old way: the whole image converted, then reduced in one go
+        target = {"P": "RGB", "PA": "RGBA", "1": "L", "I;16": "I"}.get(mode, mode)
+        expected = whole.convert(target).reduce(3)
+    np.testing.assert_array_equal(read_image(buf.getvalue()), preprocess._to_array(expected))
+
+
+def test_a_baseline_photo_never_waits_behind_a_big_decode():
+    """Big decodes take turns (_BIG_DECODE); a baseline JPEG, decoded at 1/8 scale, holds little and need not: the
+    issue's 4 Mpx photo waited 9.6 s behind a crafted one. A big PNG still waits its turn."""
+    results = {}
+
+    def read(name, data):
+        results[name] = read_image(data).shape
+
+    photo = encode(np.full((1632, 2448, 3), 200, np.uint8), "JPEG")
+    big_png = encode(np.full((2000, 2000, 4), 200, np.uint8))
+    with preprocess._BIG_DECODE:  # another visitor's big decode, under way
+        threads = {name: threading.Thread(target=read, args=(name, data), daemon=True)
+                   for name, data in (("photo", photo), ("png", big_png))}
+        for t in threads.values():
+            t.start()
+        threads["photo"].join(timeout=30)
+        assert results.get("photo") == (204, 306, 3)
+        threads["png"].join(timeout=0.5)
+        assert "png" not in results  # still waiting for its turn
+    threads["png"].join(timeout=30)
+    assert results["png"] == (500, 500, 4)

@@ -9,7 +9,7 @@ Runtime, and TensorFlow loads only to build, train, fine-tune or export a model,
 from importlib import import_module
 
 from digitrec_core.data import MNIST_DIR_ENV, Mnist, MnistError, load_mnist
-from digitrec_core.evaluation import Evaluation, evaluate, predict_proba
+from digitrec_core.evaluation import Evaluation, ModelOutputError, evaluate, predict_proba
 from digitrec_core.explanations import Explanation, explain
 from digitrec_core.models import ARCHITECTURES, build_model
 from digitrec_core.personal import PersonalDigits, PersonalDigitsError, Sample
@@ -54,6 +54,7 @@ __all__ = [
     "Mnist",
     "MnistError",
     "ModelInfo",
+    "ModelOutputError",
     "ModelStore",
     "ModelStoreError",
     "OnnxModel",

@@ -16,18 +16,19 @@ import numpy as np
 
 from digitrec_core.data import MnistError, load_mnist
 from digitrec_core.evaluation import evaluate, predict_proba
-from digitrec_core.exports import FORMATS, check_target
+from digitrec_core.exports import DIGITS_ZIP, FORMATS, check_target
 from digitrec_core.jobs import StoreLock, TrainingBusy
 from digitrec_core.models import ARCHITECTURES, FINE_TUNE, HOLDOUT, get_architecture
 from digitrec_core.optional import RayMissing, TensorFlowMissing, require_ray_tune, require_tensorflow
 from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_image
-from digitrec_core.runs import STRATEGIES
+from digitrec_core.runs import MAX_SEED, STRATEGIES, is_finite, is_fraction
 from digitrec_core.store import (
     ACTIVATE_POLICIES,
     ModelStore,
     ModelStoreError,
     Saved,
     check_export_target,
+    describe_os_error,
     shipped_info,
     write_model,
 )
@@ -42,8 +43,10 @@ def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _stop_on_ctrl_c(stop: threading.Event) -> None:
-    """First Ctrl-C: finish the current batch and stop cleanly. Second: abort at once."""
+@contextlib.contextmanager
+def _stop_on_ctrl_c(stop: threading.Event) -> Iterator[None]:
+    """First Ctrl-C: finish the current batch and stop cleanly. Second: abort at once. The handler
+    before it is put back afterwards (`main` may run inside a longer-lived program)."""
 
     def handler(signum, frame):
         if stop.is_set():
@@ -51,8 +54,14 @@ def _stop_on_ctrl_c(stop: threading.Event) -> None:
         stop.set()
         print("\nStopping after this batch (Ctrl-C again to abort)...", file=sys.stderr)
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, handler)
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def progress_printer(verbose: int = 1) -> Callable[[Progress], None]:
@@ -98,6 +107,7 @@ def _store_for_a_run(holder: str) -> Iterator[ModelStore]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    require_tensorflow("Training")  # a serve-only install: one sentence, before the store or the data
     if args.export:
         check_export_target(Path(args.export), force=args.force)  # before minutes of training, not after
     with _store_for_a_run("digitrec train") as store:
@@ -156,6 +166,7 @@ def _train(args: argparse.Namespace, store: ModelStore) -> int:
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
+    require_tensorflow("Fine-tuning")
     with _store_for_a_run("digitrec finetune") as store:
         return _finetune(args, store)
 
@@ -182,10 +193,10 @@ def _run_and_save(store: ModelStore, activate: str, report: Callable, run: Calla
     """Run `run(on_progress, stop)` (the caller holds the store's lock: one run at a time, dashboard
     included), print `report(result)`, save it by the activation rule and say what happened; None if stopped."""
     stop = threading.Event()
-    _stop_on_ctrl_c(stop)
     on_progress = progress_printer(verbose=1 if sys.stdout.isatty() else 2)  # a live bar, or a line per epoch in a log
     try:
-        result = run(on_progress, stop)
+        with _stop_on_ctrl_c(stop):
+            result = run(on_progress, stop)
     except KeyboardInterrupt:
         print("\nAborted: nothing was saved.", file=sys.stderr)
         return None
@@ -206,6 +217,30 @@ def _yes_no(text: str) -> bool:
     return value
 
 
+def _checked(parse: Callable[[str], float], ok: Callable[[float], bool], want: str) -> Callable[[str], float]:
+    """An argparse `type=`: `parse` the text, then refuse it unless `ok`, in argparse's one-line error."""
+
+    def convert(text: str):
+        try:
+            value = parse(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {want}")
+        return value
+
+    return convert
+
+
+# Every number a command takes is refused here, before any work, when no run could honour it.
+_COUNT = _checked(int, lambda v: v >= 1, "a whole number >= 1")
+_INDEX = _checked(int, lambda v: v >= 0, "a whole number >= 0")
+_SEED = _checked(int, lambda v: 0 <= v <= MAX_SEED, f"a whole number in 0-{MAX_SEED}")
+_RATE = _checked(float, lambda v: is_finite(v) and v > 0, "a finite number > 0")
+_FRACTION = _checked(float, is_fraction, "a fraction in [0, 1)")
+_FACTOR = _checked(float, lambda v: is_finite(v) and v > 1, "a finite number > 1")
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         require_ray_tune("Sweeping")  # before the store is touched: without Ray nothing changes
@@ -219,8 +254,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     flags = {"arch": args.archs, "lr": args.lr, "batch-size": args.batch_size, "epochs": args.epochs,
              "augment": args.augment, "limit": args.limit}
     space = SearchSpace.from_mapping({k: v for k, v in flags.items() if v is not None}, base=space)
-    if args.trials is not None and args.trials < 1:
-        raise ValueError(f"--trials must be at least 1, not {args.trials}.")
     with _store_for_a_run("digitrec sweep") as store:
         return _sweep(args, space, store)
 
@@ -409,6 +442,8 @@ def cmd_digits(args: argparse.Namespace) -> int:
     server's upload limit, this takes any the import limits allow."""
     from digitrec_core.personal import PersonalDigits, PersonalDigitsError
 
+    if args.action == "export":  # never over a file that is not an earlier export, unless --force
+        check_target(args.zip, DIGITS_ZIP, force=args.force)
     personal = PersonalDigits(ModelStore().root)
     try:
         if args.action == "export":
@@ -435,18 +470,11 @@ def cmd_activate(args: argparse.Namespace) -> int:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    """`streamlit run` on the packaged dashboard, with DigitRec's server options and the user's own after them."""
-    import subprocess
+    """`streamlit run` on the packaged dashboard, with DigitRec's server options and the user's own after them;
+    SIGTERM, SIGINT and SIGHUP are passed on to the server (`run_server`)."""
+    from digitrec_app.launch import run_server  # Streamlit's server loads in the child
 
-    from digitrec_app.launch import streamlit_command  # Streamlit's server loads in the child
-
-    cmd, warning = streamlit_command(args.streamlit_args)
-    if warning:
-        print(f"Warning: {warning}", file=sys.stderr)
-    try:
-        return subprocess.call(cmd)
-    except KeyboardInterrupt:  # Ctrl-C reaches Streamlit too, which shuts down on its own
-        return 130
+    return run_server(args.streamlit_args)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -455,13 +483,13 @@ def parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model and save it to the store (active if it is not worse)")
     t.add_argument("--arch", choices=list(ARCHITECTURES), default="default")
-    t.add_argument("--epochs", type=int, help="default: the architecture's recipe")
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--lr", type=float, help="learning rate")
+    t.add_argument("--epochs", type=_COUNT, help="default: the architecture's recipe")
+    t.add_argument("--batch-size", type=_COUNT)
+    t.add_argument("--lr", type=_RATE, help="learning rate")
     t.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
-    t.add_argument("--limit", type=int, help="use only this many training images")
-    t.add_argument("--val-split", type=float, help="fraction held out for validation")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--limit", type=_COUNT, help="use only this many training images")
+    t.add_argument("--val-split", type=_FRACTION, help="fraction held out for validation")
+    t.add_argument("--seed", type=_SEED, default=0)
     t.add_argument("--strategy", choices=STRATEGIES, default="default",
                    help="mirrored: tf.distribute.MirroredStrategy over this machine's GPUs (the batch size is "
                         "then per GPU); without a GPU it trains on the CPU and says so")
@@ -478,20 +506,20 @@ def parser() -> argparse.ArgumentParser:
     sw.add_argument("--space", metavar="TOML", help="a search space file (keys: arch, lr, batch-size, epochs, augment, "
                                                      "limit; each a value or a list); flags replace its keys")
     sw.add_argument("--arch", dest="archs", nargs="+", choices=list(ARCHITECTURES), help="default: default")
-    sw.add_argument("--lr", nargs="+", type=float, help="learning rates (default: the recipe's)")
-    sw.add_argument("--batch-size", nargs="+", type=int)
-    sw.add_argument("--epochs", nargs="+", type=int, help="default: the recipe's")
+    sw.add_argument("--lr", nargs="+", type=_RATE, help="learning rates (default: the recipe's)")
+    sw.add_argument("--batch-size", nargs="+", type=_COUNT)
+    sw.add_argument("--epochs", nargs="+", type=_COUNT, help="default: the recipe's")
     sw.add_argument("--augment", nargs="+", type=_yes_no, metavar="yes|no", help="e.g. --augment yes no for both")
-    sw.add_argument("--limit", nargs="+", type=int, help="training images to use (default: all)")
-    sw.add_argument("--trials", type=int, help="how many runs (default: one per combination); more than the "
+    sw.add_argument("--limit", nargs="+", type=_COUNT, help="training images to use (default: all)")
+    sw.add_argument("--trials", type=_COUNT, help="how many runs (default: one per combination); more than the "
                                                "combinations repeats them with new seeds, fewer picks at random")
-    sw.add_argument("--val-split", type=float, help="fraction held out for validation")
-    sw.add_argument("--seed", type=int, default=0)
+    sw.add_argument("--val-split", type=_FRACTION, help="fraction held out for validation")
+    sw.add_argument("--seed", type=_SEED, default=0)
     sw.add_argument("--address", help=f"an existing Ray cluster (host:port; default: ${ADDRESS_ENV}, else Ray "
                                       "started here with this machine's cores)")
-    sw.add_argument("--cpus-per-trial", type=float, default=1.0)
-    sw.add_argument("--grace-period", type=int, default=1, help="epochs before a trial can be stopped early")
-    sw.add_argument("--reduction-factor", type=float, default=2.0,
+    sw.add_argument("--cpus-per-trial", type=_RATE, default=1.0)
+    sw.add_argument("--grace-period", type=_COUNT, default=1, help="epochs before a trial can be stopped early")
+    sw.add_argument("--reduction-factor", type=_FACTOR, default=2.0,
                     help="ASHA keeps the best 1/this of the trials at each of its epochs")
     sw.add_argument("--activate", choices=ACTIVATE_POLICIES, default="if-better",
                     help="make the best trial active: " + activate_help.split(": ", 1)[1])
@@ -499,9 +527,9 @@ def parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("finetune", help="fine-tune a stored model on your personal digits (see the My digits page)")
     f.add_argument("--model", help="the model to start from (default: the active one)")
-    f.add_argument("--epochs", type=int, help=f"default: {FINE_TUNE.epochs}")
-    f.add_argument("--holdout", type=float, default=HOLDOUT, help="fraction of your digits held out to judge it")
-    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--epochs", type=_COUNT, help=f"default: {FINE_TUNE.epochs}")
+    f.add_argument("--holdout", type=_FRACTION, default=HOLDOUT, help="fraction of your digits held out to judge it")
+    f.add_argument("--seed", type=_SEED, default=0)
     f.add_argument("--activate", choices=ACTIVATE_POLICIES, default="if-better", help=activate_help)
     f.set_defaults(func=cmd_finetune)
 
@@ -511,7 +539,7 @@ def parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("predict", help="classify a test digit (asks which) or an image file")
     src = pr.add_mutually_exclusive_group()
-    src.add_argument("--index", type=int, help="test-set index")
+    src.add_argument("--index", type=_INDEX, help="test-set index")
     src.add_argument("--image", metavar="FILE", help="a PNG/JPG of a handwritten digit")
     pr.add_argument("--model", help="a stored model's name (default: the active one)")
     pr.add_argument("--plot", metavar="PNG", help="save the digit with its labels")
@@ -536,6 +564,8 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("digits", help="your digits (the My digits page's set) to or from a zip")
     d.add_argument("action", choices=["export", "import"])
     d.add_argument("zip", help="the zip to write (export) or read (import: one exported from DigitRec)")
+    d.add_argument("--force", action="store_true",
+                   help="export: replace what is at ZIP even when it is not an earlier export of your digits")
     d.set_defaults(func=cmd_digits)
 
     a = sub.add_parser("activate", help="make a stored model the active one")
@@ -553,8 +583,14 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_tensorflow()
     if getattr(args, "arch", None):
         get_architecture(args.arch)
+    # The one place a command's failure becomes one line: DigitRec's own errors (ValueError covers
+    # refused settings, exports, damaged models and personal digits) and the file system's (a full
+    # disk, a read-only store). Anything else is a bug, and keeps its traceback.
     try:
         return args.func(args)
-    except (MnistError, ModelStoreError, TrainingBusy, TensorFlowMissing, ValueError) as e:
+    except (MnistError, ModelStoreError, TrainingBusy, TensorFlowMissing, RayMissing, ValueError) as e:
         print(f"Error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"Error: {describe_os_error(e)}", file=sys.stderr)
         return 2

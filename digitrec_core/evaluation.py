@@ -10,17 +10,41 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from digitrec_core.models import INPUT_SHAPE, NUM_CLASSES
-from digitrec_core.serving import OnnxModel
+from digitrec_core.serving import ONNX_FILE, OnnxModel
 
 _compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _BATCH = 1000
 # ONNX Runtime's memory arena keeps what its largest batch needed: 1,000 images leave ~220 MB in the
 # server for good, 100 about 25 MB, at the same speed (bench/serving.py).
 _ONNX_BATCH = 100
+# Softmax outputs in float32 stay within [0, 1] up to rounding; anything further out is not a probability.
+_TOLERANCE = 1e-4
+
+
+class ModelOutputError(ValueError):
+    """A model whose outputs are not probabilities (NaN, inf, 1e33): its file is damaged."""
+
+
+def check_probabilities(probs: np.ndarray, name: str | None = None) -> np.ndarray:
+    """`probs` if every value is finite and within [0, 1]; else ModelOutputError naming the model `name`."""
+    if probs.size and not (np.isfinite(probs).all() and probs.min() >= -_TOLERANCE and probs.max() <= 1 + _TOLERANCE):
+        who = f"The model {name}" if name else "This model"
+        raise ModelOutputError(f"{who} gives outputs that are not probabilities (NaN/inf or outside 0-1): its file "
+                               "is damaged; retrain it or activate another model.")
+    return probs
+
+
+def _model_name(model) -> str | None:
+    """A stored model's name (its folder) from its ONNX file's path; None otherwise."""
+    if isinstance(model, OnnxModel) and model.source != "<bytes>":
+        path = Path(model.source)
+        return path.parent.name if path.name == ONNX_FILE else path.name
+    return None
 
 
 def as_batch(images: np.ndarray) -> np.ndarray:
@@ -62,15 +86,18 @@ def _keras_forward(model):
 
 def predict_proba(model, images: np.ndarray) -> np.ndarray:
     """Class probabilities, float32 `(N, 10)`, from an `OnnxModel` (never imports TensorFlow) or a
-    Keras model (a traced forward pass, never `model.predict`), in batches: 100 images for ONNX, 1,000 for Keras."""
+    Keras model (a traced forward pass, never `model.predict`), in batches: 100 images for ONNX, 1,000 for Keras.
+    ModelOutputError when the model answers with anything but probabilities (NaN, inf, 1e33)."""
     x = as_batch(images)
     if not len(x):
         return np.empty((0, NUM_CLASSES), np.float32)
     onnx = isinstance(model, OnnxModel)
     run, batch = (model.run, _ONNX_BATCH) if onnx else (_keras_forward(model), _BATCH)
     if len(x) <= batch:  # one live image: no concatenate copy
-        return run(x)
-    return np.concatenate([run(x[i : i + batch]) for i in range(0, len(x), batch)])
+        probs = run(x)
+    else:
+        probs = np.concatenate([run(x[i : i + batch]) for i in range(0, len(x), batch)])
+    return check_probabilities(probs, _model_name(model))
 
 
 @dataclass(frozen=True)

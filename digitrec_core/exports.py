@@ -96,6 +96,18 @@ FORMATS: dict[str, Format] = {
 FILE_SUFFIXES = {f.suffix for f in FORMATS.values() if f.suffix} | {".zip", ".pb", ".h5"}
 
 
+def _is_digits_zip(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "index.csv" in {name.rpartition("/")[2] for name in zf.namelist()}
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+# `digitrec digits export`: the personal digit set's zip (`PersonalDigits.export_zip`), by the same rules.
+DIGITS_ZIP = Format("digits", "a zip of your digits", ".zip", _is_digits_zip)
+
+
 def _format(fmt: str | Format) -> Format:
     if isinstance(fmt, Format):
         return fmt

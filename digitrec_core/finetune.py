@@ -24,7 +24,7 @@ import numpy as np
 from digitrec_core.data import Mnist, load_mnist
 from digitrec_core.evaluation import as_batch, evaluate, predict_proba
 from digitrec_core.models import FINE_TUNE, HOLDOUT, FineTuneRecipe
-from digitrec_core.runs import FineTuneResult, Progress, TrainConfig
+from digitrec_core.runs import MAX_SEED, FineTuneResult, Progress, TrainConfig, check_settings, is_fraction, is_whole
 from digitrec_core.store import ModelStore, ModelStoreError
 from digitrec_core.training import fit
 
@@ -75,7 +75,13 @@ def fine_tune(
     `x`, `y`: 28x28 digits and labels (as `PersonalDigits.arrays()` returns), or None for the
     store's personal set. `holdout` of them (a fixed split per sample id) are kept out of training
     to measure `personal_before` / `personal_after`. Progress and `stop` work as for `train`.
+    ValueError, before any work, for `epochs` < 1, a `holdout` outside [0, 1) or a negative `seed`.
     """
+    check_settings(  # before the store or the digits are read: `epochs=0` used to mean the recipe's 3
+        epochs=(epochs, epochs is None or is_whole(epochs, 1), "a whole number >= 1 (or None: the recipe's)"),
+        holdout=(holdout, is_fraction(holdout), "a fraction in [0, 1)"),
+        seed=(seed, is_whole(seed) and seed <= MAX_SEED, f"a whole number in 0-{MAX_SEED}"),
+    )
     store = store or ModelStore()
     if x is None:
         from digitrec_core.personal import PersonalDigits
@@ -90,8 +96,6 @@ def fine_tune(
     if len(x) < recipe.min_samples:
         raise ValueError(f"Fine-tuning needs at least {recipe.min_samples} of your digits; there are {len(x)}. "
                          "Add some on the Draw page (Right / It's a ...).")
-    if not 0 <= holdout < 1:
-        raise ValueError("holdout must be in [0, 1).")
     ids = [str(i) for i in (ids if ids is not None else range(len(x)))]
     loaded = store.load(base, runtime="keras")  # trained further: the Keras model
     active = store.active_info()
@@ -119,10 +123,9 @@ def fine_tune(
     x_mix = np.concatenate([np.repeat(x_tr, copies, axis=0), data.x_train[rehearse].astype(np.float32) / 255])
     y_mix = np.concatenate([np.repeat(y_tr, copies), data.y_train[rehearse].astype(np.int64)])
 
-    cfg = TrainConfig(arch=loaded.info.arch, epochs=int(epochs or recipe.epochs), batch_size=recipe.batch_size,
-                      learning_rate=recipe.learning_rate, augment=True, limit=None, validation_split=0.0, seed=seed)
-    if cfg.epochs < 1:
-        raise ValueError("epochs must be at least 1.")
+    cfg = TrainConfig(arch=loaded.info.arch, epochs=int(recipe.epochs if epochs is None else epochs),
+                      batch_size=recipe.batch_size, learning_rate=recipe.learning_rate, augment=True, limit=None,
+                      validation_split=0.0, seed=seed)
     model = _trainable_copy(loaded.model)
     fitted = fit(model, x_mix, y_mix, epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
                  augment=True, seed=seed, validation=(x_ho, y_ho) if len(y_ho) else None,

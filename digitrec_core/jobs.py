@@ -50,7 +50,7 @@ class StoreLock:
 
     def acquire(self, holder: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)  # as open() makes files: the umask decides
         try:
             _lock(fd)
         except OSError:
@@ -61,13 +61,15 @@ class StoreLock:
                 who = "another process"
             raise TrainingBusy(f"The model store is busy: a training run is already in progress ({who}). "
                                "Wait for it to finish or stop it.") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{holder}, pid {os.getpid()}".encode())
         self._fd = fd
+        with contextlib.suppress(OSError):  # who holds it is a courtesy: a full disk must not lose the lock
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{holder}, pid {os.getpid()}".encode())
 
     def release(self) -> None:
         if self._fd is not None:
-            os.ftruncate(self._fd, 0)
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
             _unlock(self._fd)
             os.close(self._fd)
             self._fd = None
@@ -194,7 +196,7 @@ class TrainingSupervisor:
         `samples` = (x, y, ids) (a visitor's own, in public mode), in a child process."""
         from digitrec_core.models import FINE_TUNE
 
-        cfg = {"base": base, "epochs": epochs or FINE_TUNE.epochs}
+        cfg = {"base": base, "epochs": FINE_TUNE.epochs if epochs is None else epochs}
         job = TrainingJob(config=cfg, owner=owner, kind="finetune", **limits)
         spec = {"base": base, "epochs": epochs, "samples": samples}
         return self._launch(job, spec, data, "DigitRec dashboard, fine-tune")

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from importlib.util import find_spec
 
-TRAIN_INSTALL = 'pip install "digitrec[train]"'
-SWEEP_INSTALL = 'pip install "digitrec[sweep]"'
+# From PyPI the extra follows the name; in a clone (the README's quick start) it follows the path.
+TRAIN_INSTALL = 'pip install "digitrec[train]" (or ".[train]" in a clone)'
+SWEEP_INSTALL = 'pip install "digitrec[sweep]" (or ".[sweep]" in a clone)'
 
 
 class TensorFlowMissing(RuntimeError):
@@ -33,7 +34,7 @@ def has_ray_tune() -> bool:
 
 def install_hint(what: str, needs: str = "TensorFlow", install: str = TRAIN_INSTALL) -> str:
     """E.g. install_hint("Training") -> 'Training needs TensorFlow, which this installation does not have:
-    pip install "digitrec[train]"'."""
+    pip install "digitrec[train]" (or ".[train]" in a clone)'."""
     return f"{what} needs {needs}, which this installation does not have: {install}"
 
 

@@ -7,6 +7,8 @@ No TensorFlow here: the dashboard's server reads these (a run trains in a child 
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -19,6 +21,33 @@ if TYPE_CHECKING:
 
 
 STRATEGIES = ("default", "mirrored")
+MAX_SEED = 2**32 - 1  # NumPy's and Keras's seeding take 32 bits
+
+
+def is_whole(v: object, least: int = 0) -> bool:
+    """A whole number (NumPy's too, never a bool) of at least `least`."""
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= least
+
+
+def is_finite(v: object) -> bool:
+    """A finite real number (never a bool)."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def is_fraction(v: object) -> bool:
+    """A fraction to hold out: in [0, 1) (all of the images held out leaves none to train on)."""
+    return is_finite(v) and 0 <= v < 1
+
+
+class TrainingDiverged(ValueError):
+    """A run whose loss or weights became NaN or infinite: there is no model to keep."""
+
+
+def check_settings(**values: tuple[object, bool, str]) -> None:
+    """ValueError for the first setting whose check failed: `name=(value, ok, "what it must be")`."""
+    for name, (value, ok, want) in values.items():
+        if not ok:
+            raise ValueError(f"{name} must be {want}, not {value!r}.")
 
 
 @dataclass(frozen=True)
@@ -36,6 +65,24 @@ class TrainConfig:
     # "default": one device; "mirrored": tf.distribute.MirroredStrategy over this host's GPUs, `batch_size`
     # images per replica (the global batch grows with the replicas).
     strategy: str = "default"
+
+    def __post_init__(self) -> None:
+        """Refuse what no run can honour (a negative limit, a NaN rate), whoever asks: the CLI, a page, the API.
+        A value of None takes the recipe's."""
+        def unset_or(v, ok):
+            return v is None or ok(v)
+
+        check_settings(
+            epochs=(self.epochs, unset_or(self.epochs, lambda v: is_whole(v, 1)), "a whole number >= 1"),
+            batch_size=(self.batch_size, unset_or(self.batch_size, lambda v: is_whole(v, 1)), "a whole number >= 1"),
+            learning_rate=(self.learning_rate, unset_or(self.learning_rate, lambda v: is_finite(v) and v > 0),
+                           "a finite number > 0"),
+            limit=(self.limit, unset_or(self.limit, lambda v: is_whole(v, 1)), "a whole number >= 1 (or None: all)"),
+            validation_split=(self.validation_split, unset_or(self.validation_split, is_fraction),
+                              "a fraction in [0, 1)"),
+            seed=(self.seed, is_whole(self.seed) and self.seed <= MAX_SEED, f"a whole number in 0-{MAX_SEED}"),
+            strategy=(self.strategy, self.strategy in STRATEGIES, f"one of {', '.join(STRATEGIES)}"),
+        )
 
     def resolved(self, n_images: int | None = None) -> TrainConfig:
         """Every field set. An unset batch size follows the recipe's rule for short runs, which needs the

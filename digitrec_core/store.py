@@ -26,6 +26,7 @@ good as the active one (`digitrec_core.activation`); otherwise it is stored and 
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -40,9 +41,22 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
+
 from digitrec_core import optional  # optional.has_tensorflow() at call time: tests simulate its absence
 from digitrec_core.activation import Comparison, decide
-from digitrec_core.exports import ExportError, Format, check_target, holds_only, inference_copy, onnx_bytes, replace_dir
+from digitrec_core.evaluation import ModelOutputError, check_probabilities
+from digitrec_core.exports import (
+    ExportError,
+    Format,
+    check_target,
+    holds_only,
+    inference_copy,
+    onnx_bytes,
+    replace_dir,
+    replace_file,
+)
+from digitrec_core.models import INPUT_SHAPE
 from digitrec_core.optional import TensorFlowMissing, install_hint, require_tensorflow
 from digitrec_core.serving import ONNX_FILE, OnnxModel, OnnxModelError
 
@@ -67,6 +81,10 @@ MODEL_FOLDER = Format("folder", "a model folder (model.keras, model.onnx, meta.j
 
 class ModelStoreError(RuntimeError):
     """A model that cannot be found or read, said in words a user can act on."""
+
+
+class ModelSaveError(ModelStoreError):
+    """A finished run the store could not take (a full disk, a read-only store); says where its weights went."""
 
 
 class OnnxNeedsTensorFlow(ModelStoreError, TensorFlowMissing):
@@ -291,17 +309,55 @@ def default_home() -> Path:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename: readers see the old file or the new, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Temp file in the same folder, fsync, rename: readers see the old file or the new, never half.
+
+    The temporary file is created as `open()` creates one (mode 0o666 less the umask), not by mkstemp
+    (0600): every file in the store gets one mode, so a store shared by a CLI user and a server user
+    stays readable to both. An OSError names `path`, not the temporary file."""
+    path = Path(path)
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"  # clean_leftovers knows this pattern
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            break
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise _about(e, path) from e
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise _about(e, path) from e
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def _about(e: OSError, path: Path) -> OSError:
+    """`e` naming `path` (OSError(errno, ...) picks the subclass: PermissionError, ...)."""
+    return OSError(e.errno, e.strerror or str(e), str(path))
+
+
+_FIXES = {
+    errno.ENOSPC: "free some disk space and try again",
+    getattr(errno, "EDQUOT", errno.ENOSPC): "free some space within your disk quota and try again",
+    errno.EROFS: f"use a folder on a writable file system (for the model store, set {HOME_ENV})",
+    errno.EACCES: "you may not write there: fix its permissions or use another folder "
+                  f"(for the model store, set {HOME_ENV})",
+}
+_FIXES[errno.EPERM] = _FIXES[errno.EACCES]
+
+
+def describe_os_error(e: OSError) -> str:
+    """An OSError as one sentence: the file, what went wrong, and what to do about it."""
+    where = f"{e.filename}: " if e.filename else ""
+    fix = _FIXES.get(e.errno, "check the path and try again")
+    return f"{where}{e.strerror or e}; {fix}."
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
@@ -350,12 +406,26 @@ def _load_keras(path: Path):
 def _load_onnx(info: ModelInfo) -> OnnxModel:
     path = info.path / ONNX_FILE
     if not path.exists():
-        return _make_onnx(info)
+        return _probed(_make_onnx(info), info)
     try:
-        return OnnxModel.load(path)
+        model = OnnxModel.load(path)
     except OnnxModelError as e:
         raise ModelStoreError(f"The ONNX file {path} cannot be used: {e}. Delete it, and the next load makes it "
                               "again from model.keras (that needs TensorFlow).") from e
+    return _probed(model, info)
+
+
+_BLANK = np.zeros((1, *INPUT_SHAPE), np.float32)
+
+
+def _probed(model: OnnxModel, info: ModelInfo) -> OnnxModel:
+    """`model` once it classifies a blank image with probabilities (~0.1 ms): a file whose checksum
+    holds but whose weights give NaN or 1e33 is refused here, so a load falls back to another model."""
+    try:
+        check_probabilities(model.run(_BLANK), info.name)
+    except ModelOutputError as e:
+        raise ModelStoreError(str(e)) from e
+    return model
 
 
 def _make_onnx(info: ModelInfo) -> OnnxModel:
@@ -591,8 +661,12 @@ class ModelStore:
         ModelInfo.from_json(info.to_json(), info.path)  # the store never writes what it would refuse to read
         previous = self.active_info()  # before the write: with no active.json, the newest model counts as active
         pinned = self.active_name()
-        self.models_dir.mkdir(parents=True, exist_ok=True)
-        write_model(result.model, info, self.models_dir / name, staging=self.models_dir)
+        try:
+            self.models_dir.mkdir(parents=True, exist_ok=True)
+            write_model(result.model, info, self.models_dir / name, staging=self.models_dir)
+        except OSError as e:  # minutes of training must not end in a traceback that loses them
+            raise ModelSaveError(f"The trained model could not be saved in {self.models_dir} "
+                                 f"({e.strerror or e}); {_rescue(result.model, name)}") from e
         verdict = decide(result, previous)
         if self.active_name() != pinned:  # another tab or the CLI chose a model during the write: theirs stands
             verdict = replace(verdict, better=False, reason="Not made active: the active model was changed while "
@@ -600,10 +674,15 @@ class ModelStore:
             activated = False
         else:
             activated = policy == "always" or (policy == "if-better" and verdict.better)
-            if activated:
-                self.activate(name)
-            elif previous is not None and pinned is None:
-                self.activate(previous.name)  # pin it: without active.json the newest model would count as active
+            try:
+                if activated:
+                    self.activate(name)
+                elif previous is not None and pinned is None:
+                    self.activate(previous.name)  # pin it: without active.json the newest model would count as active
+            except OSError as e:
+                raise ModelSaveError(f"{name} was saved in {self.models_dir}, but {ACTIVE_FILE} could not be "
+                                     f"written ({e.strerror or e}), so the active model may not be the one you "
+                                     f"expect: fix that, then run digitrec activate {name}.") from e
         reason = {"if-better": verdict.reason, "always": "Made active (asked to, whatever the comparison).",
                   "never": "Not made active (asked not to)."}[policy]
         return Saved(info, activated, previous, verdict.comparison, reason)
@@ -641,6 +720,18 @@ class ModelStore:
             " ".join(problems) or f"No trained model in {self.models_dir} and no pretrained model in {SHIPPED_DIR}. "
             "Train one: digitrec train"
         )
+
+
+def _rescue(model, name: str) -> str:
+    """Where a run the store could not take went, as the end of a sentence: a `.keras` file in the
+    system's temporary folder when that can be written."""
+    path = Path(tempfile.gettempdir()) / f"digitrec-unsaved-{name}.keras"
+    try:
+        replace_file(path, lambda tmp: inference_copy(model).save(tmp))
+    except OSError as e:
+        return (f"its weights could not be written to {path.parent} either ({e.strerror or e}), so the run is "
+                "lost: free some space and train again.")
+    return f"its weights were written to {path} instead (keras.saving.load_model reads them)."
 
 
 def write_model(model, info: ModelInfo, folder: Path, *, staging: Path, force: bool = False) -> None:

@@ -15,7 +15,13 @@ import numpy as np
 from digitrec_core.data import Mnist, load_mnist
 from digitrec_core.evaluation import as_batch
 from digitrec_core.models import INPUT_SHAPE, get_architecture
-from digitrec_core.runs import STRATEGIES, Progress, TrainConfig, TrainResult  # noqa: F401  (re-exported)
+from digitrec_core.runs import (  # noqa: F401  (re-exported)
+    STRATEGIES,
+    Progress,
+    TrainConfig,
+    TrainingDiverged,
+    TrainResult,
+)
 
 SMOOTHING = 0.9  # per batch: the smoothed curves follow about the last 10 batches
 
@@ -85,6 +91,8 @@ class _Reporter(keras.callbacks.Callback):
             self.on_progress(self._event("batch", batch + 1, logs))
         if self.stop is not None and self.stop.is_set():
             self.stopped = self.model.stop_training = True
+        elif not np.isfinite(logs["loss"]):  # diverged: no point going on (`fit` refuses the result)
+            self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
         if self.stopped:
@@ -235,6 +243,9 @@ def fit(
     `learning_rate_schedule`). At each epoch's end, before validation, the trainable batch-norm
     layers' statistics are recomputed on `batchnorm_images` of `x` (`refresh_batchnorm`; 0 keeps
     Keras's moving averages): 1,024 images cost about a third of a second and are as good as all.
+
+    A run whose loss or weights end up NaN or infinite (a learning rate far too high) raises
+    TrainingDiverged: it has nothing worth evaluating or saving.
     """
     if epochs < 1 or batch_size < 1 or learning_rate <= 0 or not 0 < decay_fraction <= 1:
         raise ValueError(
@@ -269,6 +280,11 @@ def fit(
         shuffle=False,  # the dataset reshuffles itself each epoch
         verbose=0,
     )
+    losses = [v for k in ("loss", "val_loss") for v in reporter.history[k] if v is not None]
+    finite = np.isfinite(losses).all() and all(np.isfinite(w).all() for w in model.get_weights())
+    if not reporter.stopped and not finite:
+        raise TrainingDiverged(f"Training diverged (its loss or weights became NaN or infinite) with learning rate "
+                               f"{learning_rate:g}; nothing was saved: try a lower learning rate.")
     return Fitted(
         history=reporter.history,
         epochs_run=len(reporter.history["loss"]),

@@ -102,3 +102,27 @@ def test_a_fine_tune_runs_in_the_background_and_is_judged(store_home, synthetic)
 def test_a_fine_tune_with_too_few_digits_reports_why(store_home, synthetic):
     job = TrainingSupervisor().start_fine_tune(owner="tab-1", data=synthetic)
     assert job.wait(60) and "at least" in job.error and job.saved is None
+
+
+def test_the_lock_holds_on_a_full_disk_and_is_made_as_open_makes_files(tmp_path, monkeypatch):
+    """Who holds it is a courtesy: a disk too full to say so must not leave an error and a lock held by nobody."""
+    import errno
+    import os
+    import stat
+
+    def no_space(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    old = os.umask(0o002)
+    try:
+        with StoreLock(tmp_path) as lock:
+            monkeypatch.setattr(os, "write", no_space)
+            lock.acquire("digitrec train")
+            monkeypatch.undo()
+            with pytest.raises(TrainingBusy):
+                StoreLock(tmp_path).acquire("another run")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "training.lock").stat().st_mode) == 0o664
+    with StoreLock(tmp_path) as again:
+        again.acquire("after it")  # released

@@ -19,6 +19,7 @@ import pytest
 from conftest import ROOT
 
 import digitrec_app
+from digitrec_app import launch
 from digitrec_core import cli
 from digitrec_core.store import SHIPPED_DIR
 
@@ -75,7 +76,7 @@ def test_digitrec_app_and_a_clone_run_streamlit_with_the_same_options():
 
 def test_digitrec_app_runs_the_packaged_script_and_passes_streamlits_options_through(monkeypatch):
     calls = []
-    monkeypatch.setattr(subprocess, "call", lambda cmd: calls.append(cmd) or 0)
+    monkeypatch.setattr(launch, "supervise", lambda cmd: calls.append(cmd) or 0)
     assert cli.main(["app", "--server.port", "8502", "--server.headless=true"]) == 0
     (cmd,) = calls
     assert cmd[:4] == [sys.executable, "-m", "streamlit", "run"] and Path(cmd[4]) == digitrec_app.APP_SCRIPT
@@ -113,7 +114,7 @@ def streamlit_config():
 def test_digitrec_app_reads_public_mode_from_secrets_and_warns_before_the_server_starts(
         monkeypatch, tmp_path, capsys, streamlit_config):
     calls = []
-    monkeypatch.setattr(subprocess, "call", lambda cmd: calls.append(cmd) or 0)
+    monkeypatch.setattr(launch, "supervise", lambda cmd: calls.append(cmd) or 0)
     monkeypatch.delenv("DIGITREC_PUBLIC", raising=False)
     monkeypatch.chdir(tmp_path)  # Streamlit reads ./.streamlit/{config,secrets}.toml from here
     (tmp_path / ".streamlit").mkdir()

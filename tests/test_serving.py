@@ -10,9 +10,46 @@ import numpy as np
 import pytest
 from test_cli import draw_one
 
-from digitrec_core import OnnxModel, load_model, predict_proba
+from digitrec_core import ModelOutputError, OnnxModel, load_model, predict_proba
 from digitrec_core.serving import OnnxModelError, seal, unseal
 from digitrec_core.store import SHIPPED_DIR
+
+
+def onnx_classifier(bias: float) -> bytes:
+    """An ONNX digit classifier (not sealed) whose every output is `bias`: NaN or 1e33 make a sound file
+    whose numbers are not probabilities."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["image", "shape"], ["flat"]),
+         helper.make_node("MatMul", ["flat", "weights"], ["logits"]),
+         helper.make_node("Add", ["logits", "bias"], ["probabilities"])],
+        "constant",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 28, 28, 1])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 10])],
+        [helper.make_tensor("shape", TensorProto.INT64, [2], [-1, 784]),
+         helper.make_tensor("weights", TensorProto.FLOAT, [784, 10], np.zeros(7840, np.float32)),
+         helper.make_tensor("bias", TensorProto.FLOAT, [10], np.full(10, bias, np.float32))],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+@pytest.mark.parametrize("bias", [float("nan"), float("inf"), 1e33, -0.5, 0.1])
+def test_outputs_that_are_not_probabilities_are_refused_in_a_sentence(tmp_path, bias):
+    folder = tmp_path / "broken-model"
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes(seal(onnx_classifier(bias)))
+    model = OnnxModel.load(folder)
+    digits = np.zeros((3, 28, 28), np.float32)
+    if bias == 0.1:  # ten times 0.1: a probability each, whatever they sum to
+        assert np.allclose(predict_proba(model, digits), 0.1)
+        return
+    with pytest.raises(ModelOutputError, match="The model broken-model gives outputs that are not probabilities"):
+        predict_proba(model, digits)
+    with pytest.raises(ModelOutputError, match="^This model gives"):
+        predict_proba(OnnxModel(onnx_classifier(bias)), digits)  # from bytes: no name to give
 
 
 @pytest.fixture(scope="module")

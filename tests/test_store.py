@@ -381,3 +381,76 @@ def test_a_saved_models_onnx_file_carries_what_explanations_show(store_home):
     x = np.random.default_rng(0).random((3, 28, 28, 1), np.float32)
     keras_model = load_model(saved.info.name, runtime="keras").model
     np.testing.assert_allclose(served.run(x), keras_model(x, training=False), atol=1e-5)  # still the classifier
+
+
+def test_every_file_the_store_writes_gets_the_umasks_mode(store_home):
+    """A store shared by a CLI user and a server user (umask 002): meta.json and active.json were 0600."""
+    import os
+    import stat
+
+    old = os.umask(0o002)
+    try:
+        store_home.mkdir()
+        store = ModelStore()  # takes the lock once to clean up: training.lock
+        saved = store.save(fake_run("seed", 0.9), activate="always")
+        store.activate(saved.info.name)
+    finally:
+        os.umask(old)
+    paths = [store_home, *store_home.rglob("*")]
+    assert {p.name for p in paths} >= {"meta.json", "model.keras", "model.onnx", "active.json", "training.lock"}
+    modes = {str(p.relative_to(store_home)): oct(stat.S_IMODE(p.stat().st_mode)) for p in paths}
+    assert modes == {k: "0o775" if (store_home / k).is_dir() else "0o664" for k in modes}
+
+
+@pytest.mark.parametrize("bias", [float("nan"), 1e33])
+def test_a_model_whose_outputs_are_not_probabilities_is_refused_at_load_and_another_used(store_home, bias):
+    from test_serving import onnx_classifier
+
+    from digitrec_core.serving import seal
+
+    good = save_model(fake_run("seed", 0.9), activate="always").info
+    bad = save_model(fake_run("seed", 0.95), activate="always").info
+    (store_home / "models" / bad.name / "model.onnx").write_bytes(seal(onnx_classifier(bias)))
+    with pytest.raises(ModelStoreError, match=f"The model {bad.name} gives outputs that are not probabilities"):
+        load_model(bad.name)
+    loaded = load_model()  # the active one is damaged: the newest readable one serves, and says why
+    assert loaded.info.name == good.name and bad.name in loaded.notice and "not probabilities" in loaded.notice
+
+
+def test_a_save_on_a_full_disk_says_so_and_keeps_the_weights_elsewhere(store_home, tmp_path, monkeypatch):
+    import errno
+    import tempfile
+
+    import keras
+
+    from digitrec_core.store import ModelSaveError
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(store_home / "models"))
+
+    monkeypatch.setattr("digitrec_core.store.write_model", full)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    run = fake_run("seed", 0.9)
+    with pytest.raises(ModelSaveError, match=r"not be saved .*\(No space left on device\); its weights were written"):
+        save_model(run)
+    (rescued,) = tmp_path.glob("digitrec-unsaved-seed-*.keras")
+    x = np.random.default_rng(0).random((2, 28, 28), np.float32)
+    np.testing.assert_allclose(predict_proba(keras.saving.load_model(rescued), x), predict_proba(run.model, x),
+                               rtol=1e-5, atol=1e-6)
+    assert ModelStore().list() == []
+
+
+def test_an_atomic_write_that_fails_names_the_file_and_leaves_no_temporary(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from digitrec_core.store import write_atomic
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    with pytest.raises(OSError) as failed:
+        write_atomic(tmp_path / "active.json", b"{}")
+    assert failed.value.errno == errno.ENOSPC and failed.value.filename == str(tmp_path / "active.json")
+    assert list(tmp_path.iterdir()) == []

@@ -85,7 +85,7 @@ def test_without_ray_sweep_says_what_to_install_and_changes_nothing(tmp_path):
                          env={**os.environ, "DIGITREC_HOME": str(home), "DIGITREC_MNIST_DIR": str(tmp_path / "none")})
     assert out.returncode == 2
     assert out.stderr.splitlines() == ['Error: Sweeping needs Ray Tune, which this installation does not have: '
-                                       'pip install "digitrec[sweep]".'] and out.stdout == ""
+                                       'pip install "digitrec[sweep]" (or ".[sweep]" in a clone).'] and out.stdout == ""
     assert not home.exists()  # not even the store's lock file
 
 

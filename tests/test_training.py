@@ -319,3 +319,38 @@ def test_the_strategy_is_stored_with_the_run(synthetic, store_home):
     saved = save_model(train(arch="seed", epochs=1, batch_size=32, data=synthetic, strategy="mirrored"))
     assert saved.info.hyperparameters["strategy"] == "mirrored"
     assert load_model(saved.info.name).info.hyperparameters["strategy"] == "mirrored"
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("limit", -5), ("limit", 0), ("epochs", 0), ("batch_size", 0), ("batch_size", 2.5), ("learning_rate", float("nan")),
+    ("learning_rate", float("inf")), ("learning_rate", 0.0), ("learning_rate", -1e-3), ("validation_split", 1.0),
+    ("validation_split", -0.1), ("validation_split", float("nan")), ("seed", -1), ("seed", 2**32), ("epochs", True),
+    ("strategy", "multiworker"),
+])
+def test_a_config_no_run_can_honour_is_refused_when_made(field, value):
+    """The dashboard and the API build TrainConfigs too: `limit=-5` trained on everything, `lr=nan` stored NaNs."""
+    with pytest.raises(ValueError, match=f"^{field} must be"):
+        TrainConfig(arch="seed", **{field: value})
+
+
+def test_numpy_numbers_and_unset_fields_are_fine():
+    cfg = TrainConfig(arch="seed", epochs=np.int64(2), learning_rate=np.float32(1e-3), limit=np.int32(500))
+    assert cfg.resolved().epochs == 2 and TrainConfig().learning_rate is None
+
+
+def test_a_run_that_diverges_is_refused_not_returned(synthetic):
+    from digitrec_core.training import TrainingDiverged
+
+    with pytest.raises(TrainingDiverged, match="Training diverged .* try a lower learning rate"):
+        train(arch="seed", epochs=1, learning_rate=1e10, limit=200, data=synthetic)
+
+
+@pytest.mark.parametrize(("keyword", "value"), [("epochs", 0), ("epochs", -2), ("holdout", 1.0),
+                                                ("holdout", float("nan")), ("seed", -1)])
+def test_fine_tune_refuses_settings_before_any_work(tmp_path, keyword, value):
+    """`finetune --epochs 0` ran the recipe's 3 epochs; now nothing is read, loaded or trained."""
+    from digitrec_core import ModelStore, fine_tune
+
+    with pytest.raises(ValueError, match=f"^{keyword} must be"):
+        fine_tune(store=ModelStore(tmp_path / "home"), **{keyword: value})
+    assert not (tmp_path / "home").exists()

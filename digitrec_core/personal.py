@@ -62,7 +62,6 @@ import numbers
 import os
 import re
 import secrets
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
@@ -82,7 +81,7 @@ from digitrec_core.preprocess import (
     check_decode_cost,
     read_drawing,
 )
-from digitrec_core.store import default_home, write_atomic
+from digitrec_core.store import atomic_file, default_home, write_atomic
 
 FOLDER = "personal"
 FORMAT = 1
@@ -263,22 +262,10 @@ class PersonalDigits:
             return self._write_zip(path, entries)
         target = Path(path)
         try:
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            with atomic_file(target) as f:  # the zip gets the mode open() gives, like every file DigitRec writes
+                return self._write_zip(f, entries)
         except OSError as e:
             raise PersonalDigitsError(f"Could not write {target}: {e.strerror or e}.") from e
-        try:
-            with os.fdopen(fd, "wb") as f:
-                n = self._write_zip(f, entries)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except OSError as e:
-            Path(tmp).unlink(missing_ok=True)
-            raise PersonalDigitsError(f"Could not write {target}: {e.strerror or e}.") from e
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return n
 
     def import_zip(self, source: str | os.PathLike | bytes | IO[bytes]) -> int:
         """Add the samples of a zip made by `export_zip`; returns how many were added.

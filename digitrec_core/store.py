@@ -26,6 +26,7 @@ good as the active one (`digitrec_core.activation`); otherwise it is stored and 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
@@ -35,11 +36,12 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import numpy as np
 
@@ -309,7 +311,15 @@ def default_home() -> Path:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename: readers see the old file or the new, never half.
+    """Write `data` to `path` through `atomic_file`: readers see the old file or the new, never half."""
+    with atomic_file(path) as f:
+        f.write(data)
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write that becomes `path` when the block ends: a temporary file in the same
+    folder, fsync, rename. On any error the temporary file is removed and `path` is untouched.
 
     The temporary file is created as `open()` creates one (mode 0o666 less the umask), not by mkstemp
     (0600): every file in the store gets one mode, so a store shared by a CLI user and a server user
@@ -326,7 +336,7 @@ def write_atomic(path: Path, data: bytes) -> None:
             raise _about(e, path) from e
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

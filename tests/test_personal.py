@@ -728,3 +728,14 @@ def test_a_zip_naming_one_big_png_in_many_rows_stores_bounded_bytes(pd, tmp_path
     index = ",".join(personal.COLUMNS) + "\n20260101-000001-000-abcd,3,,,,,huge.png,\n"
     assert pd.import_zip(write_zip(tmp_path / "huge.zip", {"index.csv": index, "huge.png": too_big})) == 0
     assert "601x601 pixels; the limit is 360,000" in pd.last_import.problems[0]
+
+
+def test_an_exported_zip_gets_the_mode_open_gives(pd, tmp_path):
+    """It was written through mkstemp, so the user's zip came out 0600 whatever their umask."""
+    fill(pd, 2)
+    old = os.umask(0o022)
+    try:
+        pd.export_zip(tmp_path / "mine.zip")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "mine.zip").stat().st_mode & 0o777 == 0o644

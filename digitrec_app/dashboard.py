@@ -5,6 +5,7 @@ and the Keras guard below, load once per process however often the script reruns
 """
 
 import logging
+import math
 import os
 
 import streamlit as st
@@ -74,7 +75,7 @@ def model_switcher() -> None:
     choices = {i.name: i for i in store.list()}
     store.active_name()  # damaged metadata (a model's, active.json's): skipped, and said here
     if store.problems:
-        st.sidebar.warning("  \n".join(store.problems), icon=":material/warning:")
+        st.sidebar.warning("  \n".join(map(resources.explain, store.problems)), icon=":material/warning:")
     if (shipped := shipped_info()) is not None:
         choices.setdefault(shipped.name, shipped)
     if len(choices) > 1:
@@ -107,14 +108,21 @@ def operator_login() -> None:
         with st.form("operator_login", border=False, enter_to_submit=True, clear_on_submit=True):
             st.text_input("Password", type="password", key="operator_password")
             st.form_submit_button("Sign in", on_click=_sign_in)
-        if st.session_state.pop("operator_refused", False):
-            st.error("Wrong password.")
+        refused = st.session_state.pop("operator_refused", None)
+        if refused is not None:
+            st.error(refused)
 
 
 def _sign_in() -> None:
-    """The Sign in button's callback: checks the password, then forgets it (the session keeps the verdict only)."""
-    if not resources.log_in(st.session_state.get("operator_password", "")):
-        st.session_state.operator_refused = True
+    """The Sign in button's callback: checks the password, then forgets it (the session keeps the verdict only).
+    Each wrong password makes the next try wait longer (`public.SignInThrottle`); a try made before then is
+    refused unchecked, so the page says when to try again rather than holding anyone's page."""
+    outcome = resources.log_in(st.session_state.get("operator_password", ""))
+    if not outcome.ok:
+        later = math.ceil(outcome.retry_in)
+        st.session_state.operator_refused = (
+            f"Wrong password; the next try is taken in {later} s." if outcome.checked else
+            f"Not checked: too soon after a wrong password (here or in another session); try again in {later} s.")
     st.session_state.operator_password = ""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 
@@ -25,6 +26,9 @@ def when(iso: str | None) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def percent(v: float | None) -> str:
-    """`99.47%`, or `–` for a figure that is not there."""
-    return "–" if v is None else f"{v:.2%}"
+def percent(v: float | None, places: int = 2) -> str:
+    """`99.47%` (`places` decimals), or `–` for a figure that is not there or not a fraction (NaN, 1e33):
+    never `nan%` or a 34-digit percentage."""
+    if v is None or not math.isfinite(v) or not 0 <= v <= 1:
+        return "–"
+    return f"{v:.{places}%}"

@@ -57,3 +57,11 @@ def test_the_panels_are_side_by_side_titled_with_loss_on_a_log_scale():
 def test_an_empty_history_gives_empty_curves_not_an_error():
     fig = curves_figure({"new": {}})
     assert len(fig.data) == 4 and all(len(t.y) == 0 for t in fig.data)
+
+
+def test_percentages_are_never_nan_or_a_huge_number():
+    from digitrec_core.text import percent
+
+    assert percent(0.99474) == "99.47%" and percent(0.5, 0) == "50%" and percent(None) == "–"
+    for bad in (float("nan"), float("inf"), 1e33, -0.5):
+        assert percent(bad) == "–" and percent(bad, 0) == "–"

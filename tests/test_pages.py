@@ -100,6 +100,7 @@ def fresh_resources(store_home):
         res.supervisor.clear()  # it binds the store (DIGITREC_HOME) it was created with
         res.mnist.clear()
         res.test_report.clear()
+        res.sign_in_throttle.clear()  # its server-wide count of wrong passwords is per process
 
     reset()
     yield store_home

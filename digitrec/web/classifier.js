@@ -96,10 +96,22 @@ export class Classifier {
     this.output = session.outputNames[0]; // the probabilities; the others are the layers the explanations show
   }
 
-  /** Probabilities (Float32Array of 10) for a 28x28 digit (Float32Array of 784, 0 to 1). */
+  /** Probabilities (Float32Array of 10) for a 28x28 digit (Float32Array of 784, 0 to 1); an error with
+   * `scope: "output"` when the model answers with anything else (NaN, infinity, 1e33: a damaged file). */
   async run(digit) {
     const feeds = { [this.input]: new ort.Tensor("float32", digit, [1, 28, 28, 1]) };
     const out = await this.session.run(feeds, [this.output]);
-    return out[this.output].data;
+    const probs = out[this.output].data;
+    if (!areProbabilities(probs)) throw Object.assign(new Error(NOT_PROBABILITIES), { scope: "output" });
+    return probs;
   }
+}
+
+export const NOT_PROBABILITIES =
+  "This model gives outputs that are not probabilities (NaN, infinite or outside 0 to 1): its file is damaged; " +
+  "choose another model.";
+
+/** Ten finite values within [0, 1], up to float32 rounding: what predict_proba checks on the server too. */
+export function areProbabilities(probs) {
+  return probs.length === 10 && probs.every((p) => Number.isFinite(p) && p >= -1e-4 && p <= 1 + 1e-4);
 }

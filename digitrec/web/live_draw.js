@@ -245,11 +245,17 @@ class LiveDraw {
       if (this.changedByUser || this.drawing === null) this.drawing = `${PAGE}-${++this.count}`;
       this.changedByUser = false;
       this.shown = digit ? { digit, probs, top: argmax(probs), pixels, w, h } : null;
+      this.badOutput = null;
       this.render();
       this.showWhy();
       if (penUp !== null && !this.penDown && this.penUpAt === penUp) this.penUpShown(penUp);
     } catch (error) {
-      this.fallback(error, this.sha);
+      if (error?.scope !== "output") this.fallback(error, this.sha);
+      else { // the server would say the same of this model: one sentence in place of the numbers, never NaN%
+        this.shown = null;
+        this.badOutput = error.message;
+        this.render();
+      }
     } finally {
       this.busy = false;
       const next = this.next;
@@ -272,6 +278,8 @@ class LiveDraw {
       ? `Classified in your browser by ${data.model.name}, as you draw.`
       : "Loading the model in your browser…";
     ui.empty.hidden = Boolean(shown);
+    setText(ui.empty, this.badOutput ?? "Draw a digit");
+    ui.empty.classList.toggle("dr-error", Boolean(this.badOutput));
     ui.result.hidden = !shown;
     record.shown = shown ? { drawing: this.drawing, digit: shown.top, probability: shown.probs[shown.top] } : null;
     if (!shown) return;
@@ -397,4 +405,4 @@ function setText(el, text) {
 }
 
 const argmax = (a) => a.reduce((best, v, i) => (v > a[best] ? i : best), 0);
-const percent = (p, digits) => `${(p * 100).toFixed(digits)}%`;
+const percent = (p, digits) => (Number.isFinite(p) && p >= 0 && p <= 1 ? `${(p * 100).toFixed(digits)}%` : "–");

@@ -5,9 +5,9 @@ from digitrec_app.ui import navigation, resources
 from digitrec_app.ui.components import digit_image, probability_chart, verdict
 from digitrec_app.ui.explanation import explanation_panel
 from digitrec_app.ui.figures import confusion_figure, recall_figure
-from digitrec_core import MnistError, ModelStoreError
+from digitrec_core import MnistError, ModelOutputError, ModelStoreError
 from digitrec_core.evaluation import as_batch
-from digitrec_core.text import plural
+from digitrec_core.text import percent, plural
 
 GALLERY = 24  # digits shown of one kind of mistake
 
@@ -18,9 +18,13 @@ try:
 except (MnistError, ModelStoreError) as e:
     st.error(resources.explain(e))
     st.stop()
-if loaded.notice:
-    st.warning(loaded.notice)
-report = resources.test_report(loaded.info.name)
+if notice := resources.model_notice(loaded):
+    st.warning(notice)
+try:
+    report = resources.test_report(loaded.info.name)
+except ModelOutputError as e:  # a damaged model's NaN or 1e33: one sentence instead of `nan%`
+    st.error(resources.explain(e))
+    st.stop()
 n = data.n_test
 wrong = report.misclassified
 
@@ -49,7 +53,7 @@ def show_digit(i: int, *, key: str) -> None:
         digit_image(data.x_test[i], caption=f"test digit #{i}")
     with mid:
         verdict(int(data.y_test[i]), int(probs.argmax()))
-        st.metric("Confidence", f"{probs.max():.1%}")
+        st.metric("Confidence", percent(probs.max(), 1))
     with right:
         probability_chart(probs, key=f"{key}_probs")
     explanation_panel(loaded.model, as_batch(data.x_test[i])[0, ..., 0], key=key)

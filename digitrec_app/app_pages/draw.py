@@ -29,8 +29,8 @@ try:
 except ModelStoreError as e:
     st.error(resources.explain(e))
     st.stop()
-if loaded.notice:
-    st.warning(loaded.notice)
+if notice := resources.model_notice(loaded):
+    st.warning(notice)
 model = loaded.info.name
 st.caption(f"Classified by `{model}` as you draw. Tell it whether it got it right: your digits are kept in My digits.")
 
@@ -90,7 +90,7 @@ with upload_tab:
         try:
             image = read_image(upload.getvalue(), max_bytes=MAX_UPLOAD_MB * MB)
         except ValueError as e:  # ImageError included: each says what is wrong with the file, for the user
-            st.error(f"{upload.name}: {e}")
+            st.error(f"{upload.name}: {resources.explain(e)}")
         else:
             left, right = st.columns([1, 1.4])
             left.image(_preview(image), caption=upload.name)
@@ -100,7 +100,7 @@ with upload_tab:
                     digit = prediction_panel(loaded, image, empty_message="No digit found in this image.",
                                              key="upload", actions=actions)
                 except ValueError as e:  # read_image's arrays are always images; this is a net, not a path
-                    st.error(f"{upload.name}: {e}")
+                    st.error(f"{upload.name}: {resources.explain(e)}")
                     digit = None
             if digit is not None:
                 explanation_panel(loaded.model, digit, key="upload")

@@ -3,7 +3,7 @@ import streamlit as st
 
 from digitrec_app.ui import gallery, navigation, resources, runs
 from digitrec_app.ui.figures import confusion_figure
-from digitrec_core import MnistError, ModelStoreError, public
+from digitrec_core import MnistError, ModelOutputError, ModelStoreError, public
 from digitrec_core.activation import MNIST_TOLERANCE
 from digitrec_core.jobs import TrainingBusy
 from digitrec_core.models import FINE_TUNE
@@ -19,7 +19,7 @@ gallery.show_notice()
 if personal.problems:
     st.warning(f"{plural(len(personal.problems), 'damaged sample')} skipped; every other sample loaded.")
     with st.expander("What was skipped"):
-        st.markdown("\n".join(f"- {p}" for p in personal.problems))
+        st.markdown("\n".join(f"- {resources.explain(p)}" for p in personal.problems))
 
 IMPORT_KEY = "personal_import"
 
@@ -39,7 +39,7 @@ def exchange() -> None:
                        f"{public.MAX_SESSION_DIGITS} digits).")
             return
         st.file_uploader("Import a zip exported from DigitRec", type=["zip"], key=IMPORT_KEY,
-                         on_change=gallery.import_upload, args=(personal.root, IMPORT_KEY),
+                         on_change=gallery.import_upload, args=(IMPORT_KEY,),
                          help="Samples already in your set are skipped, so importing twice adds nothing. "
                               f"The server takes zips up to {st.get_option('server.maxUploadSize')} MB; for a "
                               "bigger one, run `digitrec digits import FILE.zip` where DigitRec is installed.")
@@ -69,25 +69,30 @@ try:
 except ModelStoreError as e:
     st.error(resources.explain(e))
     st.stop()
-report = resources.personal_review(loaded.info.name, tuple(t.sample.id for t in items),
-                                   np.stack([t.digit for t in items]), np.array([t.sample.label for t in items]))
-c = st.columns(3)
-c[0].metric("Accuracy on your digits", f"{report.evaluation.accuracy:.2%}")
-c[1].metric("Read right", f"{report.n_right} of {report.n}")
-if report.n_unseen < report.n:  # a fine-tune trained on some of them: the fair figure is on the others
-    c[2].metric("On digits it never trained on", "–" if report.unseen_accuracy is None else
-                f"{report.unseen_accuracy:.2%}", help=f"{plural(report.n_unseen, 'digit')} it did not fine-tune on")
-st.caption(f"Model `{loaded.info.name}`.")
-left, right = st.columns([2, 3])
-with left:
-    st.plotly_chart(confusion_figure(report.evaluation.confusion, height=380), key="personal_confusion",
-                    config={"displayModeBar": False})
-with right:
-    st.markdown("**What it gets wrong**, the mistakes it is surest about first")
-    if report.mistakes:
-        gallery.mistakes_gallery(report, {t.sample.id: t.digit for t in items})
-    else:
-        st.success("It reads every one of them right.")
+try:
+    report = resources.personal_review(loaded.info.name, tuple(t.sample.id for t in items),
+                                       np.stack([t.digit for t in items]), np.array([t.sample.label for t in items]))
+except ModelOutputError as e:  # a damaged model's NaN or 1e33: one sentence instead of `nan%`; the rest still works
+    st.error(resources.explain(e))
+    report = None
+if report is not None:
+    c = st.columns(3)
+    c[0].metric("Accuracy on your digits", f"{report.evaluation.accuracy:.2%}")
+    c[1].metric("Read right", f"{report.n_right} of {report.n}")
+    if report.n_unseen < report.n:  # a fine-tune trained on some of them: the fair figure is on the others
+        c[2].metric("On digits it never trained on", "–" if report.unseen_accuracy is None else
+                    f"{report.unseen_accuracy:.2%}", help=f"{plural(report.n_unseen, 'digit')} it did not fine-tune on")
+    st.caption(f"Model `{loaded.info.name}`.")
+    left, right = st.columns([2, 3])
+    with left:
+        st.plotly_chart(confusion_figure(report.evaluation.confusion, height=380), key="personal_confusion",
+                        config={"displayModeBar": False})
+    with right:
+        st.markdown("**What it gets wrong**, the mistakes it is surest about first")
+        if report.mistakes:
+            gallery.mistakes_gallery(report, {t.sample.id: t.digit for t in items})
+        else:
+            st.success("It reads every one of them right.")
 
 # ---- fine-tune ---------------------------------------------------------------------------------
 st.subheader("Fine-tune on your digits")
@@ -131,7 +136,7 @@ if clicked and why_not is None:
         st.error("Fine-tuning mixes in MNIST images so the model keeps what it knew, and MNIST is missing. "
                  + resources.explain(e))
     except TrainingBusy as e:
-        st.error(str(e))
+        st.error(resources.explain(e))
 
 
 def fine_tune_result(job) -> None:
@@ -156,6 +161,6 @@ runs.watch("finetune", fine_tune_result, me=me)
 # ---- the digits, one gallery a digit -----------------------------------------------------------
 st.subheader("Your digits")
 st.caption("As the model sees them (28x28). Change a label to relabel a digit; Delete removes it.")
-gallery.digit_gallery(items, personal.root)
+gallery.digit_gallery(items)
 
 exchange()

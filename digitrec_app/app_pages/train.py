@@ -100,7 +100,7 @@ if clicked and not (busy and job.owner == me):  # a replayed submit must not sta
         sup.start(cfg, owner=me, data=data, **resources.run_limits())
         st.rerun()  # redraw with the Train button disabled and the live view polling
     except TrainingBusy as e:
-        st.error(str(e))
+        st.error(resources.explain(e))
 
 
 # ---- the run in progress (or the last one) -----------------------------------------------------

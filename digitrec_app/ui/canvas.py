@@ -37,6 +37,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
+from digitrec_app.ui import resources
 from digitrec_core.preprocess import ImageError, read_drawing
 
 log = logging.getLogger("digitrec")
@@ -171,6 +172,6 @@ def drawing_canvas(pen_width: int, *, key: str = "canvas", send: bool = True) ->
         image = read_drawing(png)  # from the bytes: result.image_data would decode the base64 again
     except ImageError as e:
         log.warning("A canvas drawing was refused: %s", e)
-        st.error(f"This drawing could not be read: {e}")
+        st.error(f"This drawing could not be read: {resources.explain(e)}")
         return None
     return Drawing(image, ss[number_key])

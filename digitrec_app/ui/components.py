@@ -9,8 +9,10 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
+from digitrec_app.ui import resources
 from digitrec_core import ModelInfo
-from digitrec_core.text import plural, when
+from digitrec_core.evaluation import ModelOutputError
+from digitrec_core.text import percent, plural, when
 
 ACCENT, MUTED = "#ff4b4b", "#9aa5b1"
 UNSURE = 0.6  # below this top probability the prediction panel names the runner-up
@@ -60,7 +62,7 @@ def probability_chart(probs: np.ndarray, key: str | None = None, height: int = 2
     fig = go.Figure(
         data=[dict(type="bar", x=_DIGITS, y=probs,
                    marker=dict(color=[ACCENT if d == top else MUTED for d in range(10)]),
-                   text=[f"{p:.0%}" if p >= 0.01 else "" for p in probs], textposition="outside",
+                   text=[percent(p, 0) if p >= 0.01 else "" for p in probs], textposition="outside",
                    hovertemplate="digit %{x}: %{y:.2%}<extra></extra>")],
         layout=dict(height=height, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(range=[0, 1.1], tickformat=".0%"),
                     xaxis=dict(type="category"), showlegend=False),
@@ -140,13 +142,17 @@ def prediction_panel(
     if digit is None:
         st.info(empty_message)
         return None
-    probs = predict_proba(loaded.model, digit)[0]
+    try:
+        probs = predict_proba(loaded.model, digit)[0]
+    except ModelOutputError as e:  # a damaged model answers NaN or 1e33: one sentence, never `nan%`
+        st.error(resources.explain(e))
+        return None
     order = np.argsort(probs)[::-1]
     top, second = int(order[0]), int(order[1])
     st.markdown(f"## Prediction: {top}")
-    st.caption(f"probability {probs[top]:.1%}")
+    st.caption(f"probability {percent(probs[top], 1)}")
     if probs[top] < UNSURE:
-        st.warning(f"The model is unsure: it could also be a {second} ({probs[second]:.0%}).")
+        st.warning(f"The model is unsure: it could also be a {second} ({percent(probs[second], 0)}).")
     if actions is not None:
         actions(top, float(probs[top]))
     c1, c2 = st.columns([1, 2])

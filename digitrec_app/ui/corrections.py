@@ -64,7 +64,7 @@ def save(key: str, sample: str, raw: np.ndarray, predicted: int, probability: fl
         sample_id = resources.personal().add(raw, label, predicted=predicted, probability=probability, model=model,
                                              digit=digit)
     except (PersonalDigitsError, OSError) as e:
-        st.session_state[f"{key}_correction"] = {"sample": sample, "error": f"Not saved: {e}"}
+        st.session_state[f"{key}_correction"] = {"sample": sample, "error": f"Not saved: {resources.explain(e)}"}
         return
     st.session_state[f"{key}_correction"] = {"sample": sample, "id": sample_id, "label": label}
 
@@ -85,5 +85,5 @@ def undo(key: str) -> None:
         digits.remove(state["id"])
     except (PersonalDigitsError, OSError) as e:
         if any(s.id == state["id"] for s in digits.samples()):  # still there: the disk said no
-            st.session_state[f"{key}_correction"] = {**state, "error": f"Could not undo: {e}"}
+            st.session_state[f"{key}_correction"] = {**state, "error": f"Could not undo: {resources.explain(e)}"}
         # else it was already gone (deleted on My digits, say), which is what Undo wanted

@@ -1,8 +1,9 @@
 """The personal digit set on screen: a gallery per digit (relabel, delete), the mistakes, exchange.
 
-Clicks act through callbacks on a `PersonalDigits` rebuilt from the store root each time, so a
-click acts on the folder as it is now, not as this tab last read it; what went wrong (a sample
-another tab deleted, say) is kept for the next run to show.
+Clicks act through callbacks on the session's set (`resources.personal()`: in public mode the visitor's,
+bounded), rebuilt each time, so a click acts on the folder as it is now, not as this tab last read it;
+what went wrong (a sample another tab deleted, say) is kept for the next run to show, through
+`resources.explain` (in public mode without the server's paths).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from digitrec_app.ui import resources
 from digitrec_app.ui.components import digit_image
 from digitrec_core.personal import PersonalDigits, PersonalDigitsError, Sample
 from digitrec_core.review import Review
@@ -59,26 +61,26 @@ def show_notice() -> None:
         {"success": st.success, "warning": st.warning, "error": st.error}[kind](text)
 
 
-def _relabel(root: Path, sample_id: str, key: str, old: int) -> None:
+def _relabel(sample_id: str, key: str, old: int) -> None:
     new = st.session_state[key]
     try:
-        PersonalDigits(root).relabel(sample_id, new)
+        resources.personal().relabel(sample_id, new)
     except PersonalDigitsError as e:
-        _notice(str(e), "error")
+        _notice(resources.explain(e), "error")
     else:
         _notice(f"Relabelled a {old} as a {new}.")
 
 
-def _delete(root: Path, sample_id: str, label: int) -> None:
+def _delete(sample_id: str, label: int) -> None:
     try:
-        PersonalDigits(root).remove(sample_id)
+        resources.personal().remove(sample_id)
     except PersonalDigitsError as e:
-        _notice(str(e), "error")
+        _notice(resources.explain(e), "error")
     else:
         _notice(f"Deleted a {label}.")
 
 
-def digit_gallery(items: Sequence[Tile], root: Path) -> None:
+def digit_gallery(items: Sequence[Tile]) -> None:
     """One tab a digit; each sample as the model saw it, with its label (change it to relabel) and delete."""
     tabs = st.tabs([str(d) for d in range(10)])  # plain labels: a tab keeps its place when counts change
     for d, tab in enumerate(tabs):
@@ -97,9 +99,9 @@ def digit_gallery(items: Sequence[Tile], root: Path) -> None:
                     # showing the new label, never a stale one.
                     key = f"label_{s.id}_{s.label}"
                     st.selectbox("Label", range(10), index=s.label, key=key, label_visibility="collapsed",
-                                 on_change=_relabel, args=(root, s.id, key, s.label), help="Relabel this sample")
+                                 on_change=_relabel, args=(s.id, key, s.label), help="Relabel this sample")
                     st.button("Delete", icon=":material/delete:", key=f"delete_{s.id}", on_click=_delete,
-                              args=(root, s.id, s.label), width="stretch")
+                              args=(s.id, s.label), width="stretch")
 
 
 def mistakes_gallery(report: Review, digits: dict[str, np.ndarray]) -> None:
@@ -120,16 +122,17 @@ def export_bytes(root: Path) -> bytes:
     return buf.getvalue()
 
 
-def import_upload(root: Path, key: str) -> None:
-    """The uploader's callback: import the zip just chosen, and say what it added and skipped."""
+def import_upload(key: str) -> None:
+    """The uploader's callback: import the zip just chosen (into the session's set, whose bounds count
+    every sample it adds), and say what it added and skipped."""
     upload = st.session_state.get(key)
     if upload is None:  # the file was removed from the uploader
         return
-    personal = PersonalDigits(root)
+    personal = resources.personal()
     try:
         added = personal.import_zip(upload.getvalue())
     except PersonalDigitsError as e:
-        _notice(f"{upload.name}: {e}", "error")
+        _notice(f"{upload.name}: {resources.explain(e)}", "error")
         return
     report = personal.last_import
     text = f"{upload.name}: {plural(added, 'sample')} added"
@@ -138,5 +141,5 @@ def import_upload(root: Path, key: str) -> None:
     if not report.problems:
         _notice(text + ".")
         return
-    listed = "\n".join(f"- {p}" for p in report.problems)
+    listed = "\n".join(f"- {resources.explain(p)}" for p in report.problems)
     _notice(f"{text}; {plural(len(report.problems), 'problem')}:\n\n{listed}", "warning" if added else "error")

@@ -35,7 +35,7 @@ import numpy as np
 import streamlit as st
 
 import digitrec
-from digitrec_app.ui import corrections
+from digitrec_app.ui import corrections, resources
 from digitrec_app.ui.components import UNSURE  # below this top probability the panel names the runner-up
 from digitrec_core import LoadedModel, ModelInfo
 from digitrec_core.preprocess import MAX_DRAWING_BYTES, SIZE, ImageError
@@ -178,7 +178,8 @@ def _act(loaded: LoadedModel) -> None:
     except ActError as e:
         if isinstance(act, dict) and isinstance(act.get("drawing"), str):
             said = "Could not explain it" if act.get("kind") == "why" else "Not saved"
-            st.session_state[f"{KEY}_correction"] = {"sample": act["drawing"][:64], "error": f"{said}: {e}"}
+            error = f"{said}: {resources.explain(e)}"
+            st.session_state[f"{KEY}_correction"] = {"sample": act["drawing"][:64], "error": error}
         log.info("A drawing's action was refused: %s", e)
 
 

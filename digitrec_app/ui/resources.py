@@ -17,7 +17,6 @@ import streamlit as st
 from digitrec_core import (
     LoadedModel,
     Mnist,
-    MnistError,
     ModelInfo,
     ModelStore,
     ModelStoreError,
@@ -27,7 +26,7 @@ from digitrec_core import (
 )
 from digitrec_core.evaluation import Evaluation, metrics
 from digitrec_core.jobs import TrainingSupervisor
-from digitrec_core.personal import PersonalDigits, PersonalDigitsError
+from digitrec_core.personal import PersonalDigits
 from digitrec_core.review import Review, review
 
 log = logging.getLogger("digitrec")
@@ -80,10 +79,18 @@ def is_operator() -> bool:
     return not is_public() or bool(st.session_state.get(OPERATOR_KEY))
 
 
-def log_in(password: str) -> bool:
-    ok = public.check_password(password, operator_password())
-    st.session_state[OPERATOR_KEY] = ok
-    return ok
+@st.cache_resource(show_spinner=False)
+def sign_in_throttle() -> public.SignInThrottle:
+    """One per server process: the server-wide count of wrong passwords is every session's."""
+    return public.SignInThrottle()
+
+
+def log_in(password: str) -> public.SignIn:
+    """Try the operator password: taken only once this session's and the server's delays have passed."""
+    tries = st.session_state.setdefault("sign_in_tries", public.SignInTries())
+    outcome = sign_in_throttle().attempt(tries, password, operator_password())
+    st.session_state[OPERATOR_KEY] = outcome.ok
+    return outcome
 
 
 def choose_model(name: str) -> None:
@@ -97,17 +104,24 @@ def choose_model(name: str) -> None:
         st.session_state[MODEL_KEY] = name
 
 
-def explain(e: Exception) -> str:
-    """An error as the page says it: in full locally; in public mode without the server's paths and
-    settings (they go to the server log for the operator)."""
+def explain(e: BaseException | str) -> str:
+    """An error, or a notice from the core, as the page says it: in full locally; in public mode in plain
+    words without the server's paths, settings or exception text (those go to the server log for the
+    operator). Every page shows its errors through this."""
     if not is_public():
         return str(e)
-    log.warning("Shown to a visitor as a short message: %s: %s", type(e).__name__, e)
-    if isinstance(e, MnistError):  # the pages say what MNIST was needed for
-        return "The details are in the server's log."
-    if isinstance(e, ModelStoreError):
-        return "The model could not be loaded; the details are in the server's log."
-    return "Something went wrong on the server; the details are in its log."
+    log.warning("Shown to a visitor as a short message: %s",
+                e if isinstance(e, str) else f"{type(e).__name__}: {e}")
+    return public.without_paths(e) if isinstance(e, str) else public.visitor_message(e)
+
+
+def model_notice(loaded: LoadedModel) -> str | None:
+    """Why the page uses another model than the one asked for (`loaded.notice`), as `explain` would say it."""
+    if loaded.notice is None or not is_public():
+        return loaded.notice
+    log.warning("Shown to a visitor as a short message: %s", loaded.notice)
+    return (f"The model you use could not be loaded, so this page uses `{loaded.info.name}`; "
+            "the details are in the server's log.")
 
 
 def run_limits() -> dict:
@@ -153,27 +167,17 @@ def test_report(model_name: str) -> Evaluation:
     return metrics(predict_proba(model(model_name).model, data.x_test), data.y_test)
 
 
-class VisitorDigits(PersonalDigits):
-    """One public-mode visitor's digits: at most `public.MAX_SESSION_DIGITS` of them."""
-
-    def add(self, *args, **kwargs) -> str:
-        if len(self) >= public.MAX_SESSION_DIGITS:
-            raise PersonalDigitsError(f"you have kept {public.MAX_SESSION_DIGITS} digits, the most a visitor may keep "
-                                      "here; delete some on My digits first.")
-        return super().add(*args, **kwargs)
+VisitorDigits = public.VisitorDigits
 
 
 def personal() -> PersonalDigits:
     """The personal digit set of the store in use (cheap: nothing is read until asked); in public
-    mode, this visitor's own, under `<store>/public/<session>/` (the least recently used visitors'
-    folders beyond `public.KEEP_SESSIONS` are deleted when a new visitor arrives)."""
+    mode, this visitor's own, under `<store>/public/<session>/`, bounded by `public.make_room`
+    (nothing is on disk until they store a digit; using it keeps it from being deleted for an hour)."""
     if not is_public():
         return PersonalDigits(store().root)
-    root = store().root
-    if not st.session_state.get("public_pruned"):
-        public.prune_sessions(root, spare=session_id())
-        st.session_state.public_pruned = True
-    return VisitorDigits(public.visitor_root(root, session_id()))
+    public.touch(store().root, session_id())
+    return VisitorDigits(store().root, session_id())
 
 
 @st.cache_data(show_spinner="Classifying your digits...", max_entries=8)

@@ -1,7 +1,7 @@
 """What a big upload costs the server: peak memory and time of `read_image` + `canvas_to_mnist`.
 
-Uploads are capped at 10 MB, but a PNG of a few hundred KB can hold 25 Mpx (100 MB as RGBA), and a phone's
-JPEG 24 Mpx. For each image below, a fresh interpreter reads it once and reports its peak RSS above what
+Uploads are capped at 10 MB, but a PNG of a few hundred KB can hold 10 Mpx (40 MB as RGBA; preprocess's
+MAX_PNG_PIXELS, a PNG being decoded whole), and a phone's JPEG 24 Mpx (MAX_PIXELS: decoded at 1/8 scale). For each image below, a fresh interpreter reads it once and reports its peak RSS above what
 it held before (ru_maxrss) and the time taken, two ways in the same run:
 - **whole**: decode the whole image, then canvas_to_mnist (which averages it down to 600 px itself);
 - **read_image**: DigitRec's path (a JPEG decoded by libjpeg at 1/2-1/8 scale, other images averaged
@@ -26,8 +26,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 IMAGES = {  # name: (width, height, mode, format)
-    "PNG 5000x5000 RGBA (25 Mpx)": (5000, 5000, "RGBA", "PNG"),
-    "PNG 5000x5000 RGB": (5000, 5000, "RGB", "PNG"),
+    "PNG 3162x3162 RGBA (10 Mpx, the PNG limit)": (3162, 3162, "RGBA", "PNG"),
+    "PNG 3162x3162 RGB": (3162, 3162, "RGB", "PNG"),
     "JPEG 6000x4000 (24 Mpx photo)": (6000, 4000, "RGB", "JPEG"),
 }
 

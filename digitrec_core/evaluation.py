@@ -34,8 +34,8 @@ def check_probabilities(probs: np.ndarray, name: str | None = None) -> np.ndarra
     """`probs` if every value is finite and within [0, 1]; else ModelOutputError naming the model `name`."""
     if probs.size and not (np.isfinite(probs).all() and probs.min() >= -_TOLERANCE and probs.max() <= 1 + _TOLERANCE):
         who = f"The model {name}" if name else "This model"
-        raise ModelOutputError(f"{who} gives outputs that are not probabilities (NaN/inf or outside 0-1): its file "
-                               "is damaged; retrain it or activate another model.")
+        raise ModelOutputError(f"{who} gives outputs that are not probabilities (NaN, infinite or outside 0 to 1): "
+                               "its file is damaged; choose another model or train a new one.")
     return probs
 
 

@@ -17,6 +17,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -59,13 +60,19 @@ if not Path(CHROMIUM).exists():
 from playwright.sync_api import Page, expect  # noqa: E402
 from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from test_browser import SUPERSEDED_MEDIA  # noqa: E402
+from test_serving import onnx_classifier  # noqa: E402
 
-from digitrec_core import PersonalDigits, canvas_to_mnist  # noqa: E402
+from digitrec_core import ModelStore, PersonalDigits, canvas_to_mnist  # noqa: E402
+from digitrec_core.serving import ONNX_FILE, seal  # noqa: E402
+from digitrec_core.store import ACTIVE_FILE, META_FILE, SHIPPED_DIR  # noqa: E402
 
 expect.set_options(timeout=20_000)
 
 SCREENSHOTS = Path(os.environ.get("DIGITREC_SCREENSHOTS") or Path(tempfile.gettempdir()) / "digitrec-screenshots")
 FALLBACK_WARNING = "DigitRec: the model cannot run in this page, the server classifies instead:"
+# digitrec/web/classifier.js's NOT_PROBABILITIES: what the panel says of a model answering NaN, inf or 1e33
+NOT_PROBABILITIES = ("This model gives outputs that are not probabilities (NaN, infinite or outside 0 to 1): its file "
+                     "is damaged; choose another model or train a new one.")
 PHONE = {"width": 390, "height": 844}  # an iPhone 12-15's CSS viewport
 # Streamlit closes its sidebar after a page is chosen only on a mobile user agent
 PHONE_AGENT = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.0.0 "
@@ -511,3 +518,80 @@ def test_on_a_phone_the_canvas_fits_a_finger_draws_and_the_answer_is_on_screen(b
     finally:
         v.close()
 
+
+def broken_on_ink(weight: float) -> bytes:
+    """An ONNX digit classifier giving 0.1 ten times for a blank image (the server's probe at load passes) and
+    far more than 1 for any ink: every weight `weight` (tests/test_serving.py's constant classifier, its weights
+    changed); 1e38 makes it +inf."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load_from_string(onnx_classifier(0.1))
+    weights = next(t for t in model.graph.initializer if t.name == "weights")
+    weights.CopyFrom(numpy_helper.from_array(np.full((784, 10), weight, np.float32), "weights"))
+    return model.SerializeToString()
+
+
+ON_INK = {"inf": 1e38, "1e33": 1e31}  # what a model answers for ink: the weight giving it
+
+
+@pytest.fixture(params=list(ON_INK))
+def broken_model_active(request, store_dir: Path):
+    """`broken_on_ink` stored (sealed, beside the shipped model's other files) and active in the module's store,
+    for one test; the store as it was afterwards."""
+    name = f"{request.param}-on-ink"
+    folder = store_dir / "models" / name
+    shutil.copytree(SHIPPED_DIR, folder)
+    meta = json.loads((folder / META_FILE).read_text())
+    (folder / META_FILE).write_text(json.dumps({**meta, "name": name}))
+    (folder / ONNX_FILE).write_bytes(seal(broken_on_ink(ON_INK[request.param])))
+    active = store_dir / ACTIVE_FILE
+    was = active.read_bytes() if active.exists() else None
+    ModelStore(store_dir).activate(name)
+    try:
+        yield name
+    finally:
+        if was is None:
+            active.unlink(missing_ok=True)
+        else:
+            active.write_bytes(was)
+        shutil.rmtree(folder)
+
+
+def test_a_model_answering_inf_or_1e33_is_said_in_a_sentence_never_nan_percent(broken_model_active, browser, server):
+    """A model whose file is sound but whose numbers are not probabilities (a blank image passes the server's probe
+    at load): the page's own classifier says so in one sentence where the answer goes, never `NaN%` or a 34-digit
+    percentage, and neither falls back to the server nor sends it the stroke."""
+    v = Visit(browser, server.url)
+    try:
+        page = v.page
+        assert open_draw(page) == broken_model_active  # it loads: a blank image gives probabilities
+        baseline, start = last_rerun(page), n_sent(page)
+        panel = live_panel(page)
+        empty = panel.locator(".dr-empty")
+
+        stroke(page, SEVEN)
+        expect(empty).to_have_text(NOT_PROBABILITIES, timeout=30_000)
+        page.wait_for_timeout(1_000)  # the canvas paints the finished stroke again: read again, still no answer
+        expect(empty).to_have_text(NOT_PROBABILITIES)
+        expect(empty).to_have_class(re.compile(r"\bdr-error\b"))
+        expect(panel.locator(".dr-result")).to_be_hidden()
+        expect(shown_prediction(page)).to_have_count(0)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{broken_model_active}.png"))
+        text = panel.inner_text()
+        rest = text.replace(NOT_PROBABILITIES, "")  # which says "NaN" itself, as a cause
+        for bad in ("NaN", "Infinity", "%", "Prediction", "probability"):
+            assert bad not in rest, f"the live panel shows {bad!r}: {text!r}"
+        assert "NaN" not in page.locator("body").inner_text()  # the rest of the page (the panel is a shadow root)
+        assert live_shown(page) is None
+        # Still the page's own classifier: no fallback to the server, nothing sent for the stroke.
+        assert page.evaluate("() => window.digitrecLive.mode") == "browser"
+        asked = reruns_asked(sent(page, start), baseline)
+        assert not asked, "the page sent the server something for a stroke:\n" + "\n\n".join(asked)
+
+        press_clear(page)  # an empty canvas is not classified: nothing wrong to say of it
+        expect(empty).to_have_text("Draw a digit")
+        expect(empty).not_to_have_class(re.compile(r"\bdr-error\b"))
+    finally:
+        v.close()  # fails on a console error, a page exception or the fallback's warning

@@ -109,7 +109,7 @@ export class Classifier {
 
 export const NOT_PROBABILITIES =
   "This model gives outputs that are not probabilities (NaN, infinite or outside 0 to 1): its file is damaged; " +
-  "choose another model.";
+  "choose another model or train a new one."; // as evaluation.ModelOutputError says it on the server
 
 /** Ten finite values within [0, 1], up to float32 rounding: what predict_proba checks on the server too. */
 export function areProbabilities(probs) {

@@ -575,6 +575,8 @@ def test_a_model_answering_inf_or_1e33_is_said_in_a_sentence_never_nan_percent(b
         page.wait_for_timeout(1_000)  # the canvas paints the finished stroke again: read again, still no answer
         expect(empty).to_have_text(NOT_PROBABILITIES)
         expect(empty).to_have_class(re.compile(r"\bdr-error\b"))
+        status = panel.locator(".dr-status")  # not "Classified in your browser by ...": nothing was
+        expect(status).to_have_text(f"{broken_model_active} could not classify this drawing.")
         expect(panel.locator(".dr-result")).to_be_hidden()
         expect(shown_prediction(page)).to_have_count(0)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -593,5 +595,6 @@ def test_a_model_answering_inf_or_1e33_is_said_in_a_sentence_never_nan_percent(b
         press_clear(page)  # an empty canvas is not classified: nothing wrong to say of it
         expect(empty).to_have_text("Draw a digit")
         expect(empty).not_to_have_class(re.compile(r"\bdr-error\b"))
+        expect(status).to_have_text(f"Classified in your browser by {broken_model_active}, as you draw.")
     finally:
         v.close()  # fails on a console error, a page exception or the fallback's warning

@@ -274,9 +274,11 @@ class LiveDraw {
 
   render() {
     const { ui, data, shown } = this;
-    ui.status.textContent = this.classifier
-      ? `Classified in your browser by ${data.model.name}, as you draw.`
-      : "Loading the model in your browser…";
+    ui.status.textContent = !this.classifier
+      ? "Loading the model in your browser…"
+      : this.badOutput
+        ? `${data.model.name} could not classify this drawing.`
+        : `Classified in your browser by ${data.model.name}, as you draw.`;
     ui.empty.hidden = Boolean(shown);
     setText(ui.empty, this.badOutput ?? "Draw a digit");
     ui.empty.classList.toggle("dr-error", Boolean(this.badOutput));

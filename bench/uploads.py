@@ -1,8 +1,9 @@
 """What a big upload costs the server: peak memory and time of `read_image` + `canvas_to_mnist`.
 
 Uploads are capped at 10 MB, but a PNG of a few hundred KB can hold 10 Mpx (40 MB as RGBA; preprocess's
-MAX_PNG_PIXELS, a PNG being decoded whole), and a phone's JPEG 24 Mpx (MAX_PIXELS: decoded at 1/8 scale). For each image below, a fresh interpreter reads it once and reports its peak RSS above what
-it held before (ru_maxrss) and the time taken, two ways in the same run:
+MAX_PNG_PIXELS, a PNG being decoded whole), and a phone's JPEG 24 Mpx (MAX_PIXELS: decoded at 1/8 scale).
+For each image below, a fresh interpreter reads it once and reports its peak RSS above what it held before
+(ru_maxrss) and the time taken, two ways in the same run:
 - **whole**: decode the whole image, then canvas_to_mnist (which averages it down to 600 px itself);
 - **read_image**: DigitRec's path (a JPEG decoded by libjpeg at 1/2-1/8 scale, other images averaged
   down right after decoding, big decodes one at a time).

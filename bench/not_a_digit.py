@@ -90,6 +90,34 @@ def to_mnist(canvases: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([np.zeros((28, 28), np.float32) if d is None else d for d in digits]), blank
 
 
+def validation_sets(data, x_held: np.ndarray, n: int, seed: int
+                    ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """Every set a score is checked on, name -> (28x28 images, found-nothing mask), and Semeion's labels:
+    the held-out slice as it is and re-drawn, MNIST test, Semeion drawn on the canvas, and `n`
+    validation-split non-digits of each kind (and all of them)."""
+    sets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    sets["MNIST held-out"] = (x_held, np.zeros(len(x_held), bool))
+    held_drawn = drawn(x_held, seed)
+    sets["MNIST held-out, drawn"] = (held_drawn, held_drawn.reshape(len(held_drawn), -1).max(1) == 0)
+    sets["MNIST test"] = (data.x_test, np.zeros(len(data.x_test), bool))
+    semeion = draw_set("Semeion", *load_semeion(SEMEION), seed=seed)
+    sets["Semeion"] = (semeion.x, semeion.x.reshape(len(semeion.x), -1).max(1) == 0)
+    neg = generate(n, split="validation", seed=seed)
+    neg_x, neg_blank = to_mnist(neg.canvases)
+    for kind in KINDS:
+        sets[kind] = (neg_x[neg.kinds == kind], neg_blank[neg.kinds == kind])
+    sets["all non-digits"] = (neg_x, neg_blank)
+    return sets, semeion.y
+
+
+def flagged(scores: dict[str, np.ndarray], sets: dict[str, tuple[np.ndarray, np.ndarray]],
+            calibration: str) -> dict[str, float]:
+    """Set name -> the fraction flagged by one digit score (higher: more like a digit), at the threshold that
+    flags FLAG of `calibration`; a drawing `canvas_to_mnist` finds nothing in is always flagged."""
+    threshold = np.quantile(scores[calibration], FLAG)
+    return {name: float(((s < threshold) | sets[name][1]).mean()) for name, s in scores.items()}
+
+
 class Scorer:
     """Every score, fit on the training slice's features."""
 
@@ -182,21 +210,15 @@ def main() -> None:
     p_fit, f_fit = run(model, x_fit)
     scorer = Scorer(*last_dense(model), f_fit, y_fit, x_fit)
 
-    sets: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # name -> (28x28 images, found-nothing mask)
-    sets["MNIST held-out"] = (x_held, np.zeros(len(x_held), bool))
-    held_drawn = drawn(x_held, args.seed)
-    sets["MNIST held-out, drawn"] = (held_drawn, held_drawn.reshape(len(held_drawn), -1).max(1) == 0)
-    sets["MNIST test"] = (data.x_test, np.zeros(len(data.x_test), bool))
-    semeion = draw_set("Semeion", *load_semeion(SEMEION), seed=args.seed)
-    sets["Semeion"] = (semeion.x, semeion.x.reshape(len(semeion.x), -1).max(1) == 0)
+    sets, semeion_y = validation_sets(data, x_held, args.n, args.seed)
     # Flagging a digit the model misreads is a gain, not a loss: how many of those a score catches.
-    misread = run(model, semeion.x)[0].argmax(1) != semeion.y
-    sets["Semeion misread"] = (semeion.x[misread], sets["Semeion"][1][misread])
-    neg = generate(args.n, split="validation", seed=args.seed)
-    neg_x, neg_blank = to_mnist(neg.canvases)
-    for kind in KINDS:
-        sets[kind] = (neg_x[neg.kinds == kind], neg_blank[neg.kinds == kind])
-    sets["all non-digits"] = (neg_x, neg_blank)
+    misread = run(model, sets["Semeion"][0])[0].argmax(1) != semeion_y
+    ordered = {}
+    for name, (x, blank) in sets.items():
+        ordered[name] = (x, blank)
+        if name == "Semeion":
+            ordered["Semeion misread"] = (x[misread], blank[misread])
+    sets = ordered
 
     outputs = {name: run(model, x) for name, (x, _) in sets.items()}
     scores = {name: scorer.scores(*outputs[name], sets[name][0]) for name in sets}
@@ -230,9 +252,8 @@ def main() -> None:
     print("|---|" + "---|" * len(columns))
     print(f"| (canvas_to_mnist finds nothing) | {blanks} |")
     for method in scores[calibration]:
-        threshold = np.quantile(scores[calibration][method], FLAG)
-        cells = [((scores[c][method] < threshold) | sets[c][1]).mean() for c in columns]
-        print(f"| {method} | " + " | ".join(f"{v:.1%}" for v in cells) + " |")
+        cells = flagged({c: scores[c][method] for c in columns}, sets, calibration)
+        print(f"| {method} | " + " | ".join(f"{cells[c]:.1%}" for c in columns) + " |")
     cmd = "python bench/not_a_digit.py" + (f" --model {args.model}" if args.model else "")
     cmd += f" --n {args.n} --train-n {args.train_n} --seed {args.seed} --calibrate {args.calibrate}"
     print(f"\ncommand: DIGITREC_MNIST_DIR=/work/shared/mnist {cmd}  ({time.perf_counter() - started:.0f} s)")

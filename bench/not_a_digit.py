@@ -43,16 +43,15 @@ from collections.abc import Callable
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from robustness import redraw  # noqa: E402
 from writers import SEMEION, draw_set, load_semeion  # noqa: E402
 
-from digitrec_core import canvas_to_mnist, load_mnist, load_model  # noqa: E402
+from digitrec_core import load_mnist, load_model  # noqa: E402
 from digitrec_core.evaluation import as_batch  # noqa: E402
 from digitrec_core.negatives import KINDS, generate  # noqa: E402
+from digitrec_core.redraw import as_drawn, to_mnist  # noqa: E402
 
 FLAG = 0.01  # of real digits
 K = 10  # kNN's neighbour
-PENS = (8, 14, 18, 30)  # pen widths MNIST digits are re-drawn with
 
 
 def last_dense(onnx_model) -> tuple[np.ndarray, np.ndarray]:
@@ -76,18 +75,9 @@ def run(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def drawn(x: np.ndarray, seed: int) -> np.ndarray:
-    """MNIST digits re-drawn as pen strokes on the canvas (bench/robustness.py) and read back by canvas_to_mnist:
-    what the Draw page sees, in 4 pen widths."""
-    rng = np.random.default_rng(seed)
-    parts = np.array_split(np.asarray(x, np.float32) / 255.0, len(PENS))
-    return to_mnist(np.concatenate([redraw(part, pen, rng) for part, pen in zip(parts, PENS)]))[0]
-
-
-def to_mnist(canvases: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The 28x28 images (blank where there is none) and which canvases `canvas_to_mnist` found nothing in."""
-    digits = [canvas_to_mnist(c) for c in canvases]
-    blank = np.array([d is None for d in digits])
-    return np.stack([np.zeros((28, 28), np.float32) if d is None else d for d in digits]), blank
+    """MNIST digits re-drawn as pen strokes on the canvas and read back by canvas_to_mnist: what the Draw page
+    sees, in 4 pen widths (digitrec_core.redraw, which training calibrates with)."""
+    return as_drawn(x, seed)
 
 
 def validation_sets(data, x_held: np.ndarray, n: int, seed: int

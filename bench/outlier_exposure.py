@@ -33,27 +33,26 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from not_a_digit import drawn, flagged, run, to_mnist, validation_sets  # noqa: E402
+from not_a_digit import drawn, flagged, run, validation_sets  # noqa: E402
 
 from digitrec_core import load_mnist, load_model  # noqa: E402
 from digitrec_core.evaluation import as_batch  # noqa: E402
 from digitrec_core.negatives import KINDS, generate  # noqa: E402
+from digitrec_core.redraw import to_mnist  # noqa: E402
+from digitrec_core.training import NEGATIVE as NOT_A_DIGIT  # noqa: E402  (the label of a generated non-digit)
+from digitrec_core.training import not_a_digit_loss  # noqa: E402
 
-NOT_A_DIGIT = 10  # the label of a generated non-digit
 CALIBRATION = "MNIST held-out, drawn"
 
 
-def uniform_target_loss(lam: float):
-    """Per-image loss: a digit's cross-entropy, or `lam` x a non-digit's cross-entropy to the uniform
-    distribution over the 10 digits (minus its floor, log 10, so a perfect answer costs 0)."""
+def weighted_loss(lam: float):
+    """The product's loss (digitrec_core.training.not_a_digit_loss: cross-entropy for a digit, cross-entropy to
+    the uniform distribution less log 10 for a non-digit) with the non-digits' share weighted by `lam`."""
     import tensorflow as tf
 
     def loss(y_true, y_pred):
-        y = tf.cast(tf.reshape(y_true, [-1]), tf.int32)
-        log_p = tf.math.log(tf.clip_by_value(y_pred, 1e-7, 1.0))
-        digit = -tf.gather(log_p, tf.minimum(y, NOT_A_DIGIT - 1), batch_dims=1)
-        uniform = -tf.reduce_mean(log_p, axis=1) - np.log(10.0)
-        return tf.where(y == NOT_A_DIGIT, lam * uniform, digit)
+        y = tf.reshape(tf.cast(y_true, tf.int32), [-1])
+        return tf.where(y == NOT_A_DIGIT, lam, 1.0) * not_a_digit_loss(y_true, y_pred)
 
     return loss
 
@@ -84,11 +83,13 @@ def train(method: str, x: np.ndarray, y: np.ndarray, validation, lam: float, see
 
     recipe = get_architecture("default").recipe
     model = build(method, seed)
-    if method == "oe":
-        # fit compiles with sparse cross-entropy; for this experiment only the loss is swapped (in the
-        # product `fit` would take a `loss` argument).
+    if method == "oe" and lam != 1:  # fit compiles with the product's loss, whose non-digits weigh 1
         compile_ = model.compile
-        model.compile = lambda **kw: compile_(**{**kw, "loss": uniform_target_loss(lam)})
+        model.compile = lambda **kw: compile_(**{**kw, "loss": weighted_loss(lam)})
+    elif method == "class":  # 11 outputs: plain cross-entropy, the 11th class a label like the others
+        compile_ = model.compile
+        model.compile = lambda **kw: compile_(**{**kw, "loss": "sparse_categorical_crossentropy",
+                                                 "metrics": ["accuracy"]})
     fitted = fit(model, x, y, epochs=epochs or recipe.epochs, batch_size=recipe.batch_size,
                  learning_rate=recipe.learning_rate, augment=recipe.augment, seed=seed, validation=validation,
                  cosine_decay=recipe.cosine_decay, decay_fraction=recipe.decay_fraction)

@@ -22,9 +22,10 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from PIL import Image, ImageDraw  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from digitrec_core import ModelStore, canvas_to_mnist, load_mnist, load_model, predict_proba  # noqa: E402
+from digitrec_core.redraw import redraw  # noqa: E402
 
 CANVAS = 280
 
@@ -48,47 +49,6 @@ def stroke(x: np.ndarray, amount: float) -> np.ndarray:
     from digitrec_core.augment import stroke_weight
 
     return np.clip(stroke_weight(tf.constant(x[..., None]), tf.fill([len(x)], amount)).numpy()[..., 0], 0, 1)
-
-
-def skeleton(mask: np.ndarray) -> np.ndarray:
-    """Zhang-Suen thinning of a batch of binary images: the pen's path through each digit."""
-    img = mask.astype(np.uint8)
-    while True:
-        changed = False
-        for step in (0, 1):
-            p = np.pad(img, ((0, 0), (1, 1), (1, 1)))
-            n = [p[:, :-2, 1:-1], p[:, :-2, 2:], p[:, 1:-1, 2:], p[:, 2:, 2:],
-                 p[:, 2:, 1:-1], p[:, 2:, :-2], p[:, 1:-1, :-2], p[:, :-2, :-2]]  # P2..P9 clockwise
-            b = sum(n)
-            a = sum(((n[i] == 0) & (n[(i + 1) % 8] == 1)).astype(np.uint8) for i in range(8))
-            p2, p4, p6, p8 = n[0], n[2], n[4], n[6]
-            c = (p2 * p4 * p6 == 0) & (p4 * p6 * p8 == 0) if step == 0 else (p2 * p4 * p8 == 0) & (p2 * p6 * p8 == 0)
-            remove = (img == 1) & (b >= 2) & (b <= 6) & (a == 1) & c
-            if remove.any():
-                img[remove] = 0
-                changed = True
-        if not changed:
-            return img.astype(bool)
-
-
-def redraw(x: np.ndarray, width: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Each digit re-drawn with a round pen of `width` px, at a random size and place on a canvas."""
-    up = 4
-    big = np.stack([np.asarray(Image.fromarray((d * 255).astype(np.uint8)).resize((28 * up, 28 * up), Image.BILINEAR))
-                    for d in x])
-    paths = skeleton(big > 100)
-    canvases = []
-    for path in paths:
-        ys, xs = np.nonzero(path)
-        size = rng.uniform(90, 240)  # the digit's frame on the canvas, px
-        k = size / (28 * up)
-        ox, oy = rng.uniform(0, CANVAS - size, 2)
-        img = Image.new("RGBA", (CANVAS, CANVAS), (0, 0, 0, 255))
-        draw, r = ImageDraw.Draw(img), width / 2
-        for y, x_ in zip(ys * k + oy, xs * k + ox):
-            draw.ellipse([x_ - r, y - r, x_ + r, y + r], fill=(255, 255, 255, 255))
-        canvases.append(np.asarray(img))
-    return canvases
 
 
 def naive(canvas: np.ndarray) -> np.ndarray:

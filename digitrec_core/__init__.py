@@ -14,6 +14,7 @@ from digitrec_core.explanations import Explanation, explain
 from digitrec_core.models import ARCHITECTURES, build_model
 from digitrec_core.personal import PersonalDigits, PersonalDigitsError, Sample
 from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_image
+from digitrec_core.recognition import NOT_A_DIGIT, Recognition, recognize
 from digitrec_core.serving import OnnxModel
 from digitrec_core.store import (
     HOME_ENV,
@@ -57,10 +58,12 @@ __all__ = [
     "ModelOutputError",
     "ModelStore",
     "ModelStoreError",
+    "NOT_A_DIGIT",
     "OnnxModel",
     "PersonalDigits",
     "PersonalDigitsError",
     "Progress",
+    "Recognition",
     "TrainConfig",
     "TrainResult",
     "build_model",
@@ -72,6 +75,7 @@ __all__ = [
     "load_model",
     "predict_proba",
     "read_image",
+    "recognize",
     "Sample",
     "Saved",
     "save_model",

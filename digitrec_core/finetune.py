@@ -24,9 +24,18 @@ import numpy as np
 from digitrec_core.data import Mnist, load_mnist
 from digitrec_core.evaluation import as_batch, evaluate, predict_proba
 from digitrec_core.models import FINE_TUNE, HOLDOUT, FineTuneRecipe
-from digitrec_core.runs import MAX_SEED, FineTuneResult, Progress, TrainConfig, check_settings, is_fraction, is_whole
+from digitrec_core.runs import (
+    MAX_SEED,
+    FineTuneResult,
+    Progress,
+    TrainConfig,
+    check_settings,
+    is_finite,
+    is_fraction,
+    is_whole,
+)
 from digitrec_core.store import ModelStore, ModelStoreError
-from digitrec_core.training import fit
+from digitrec_core.training import digit_threshold, fit, split, with_negatives
 
 
 def holdout_mask(ids: list[str], holdout: float) -> np.ndarray:
@@ -122,15 +131,22 @@ def fine_tune(
     copies = math.ceil(len(rehearse) * recipe.personal_share / (1 - recipe.personal_share) / len(x_tr))
     x_mix = np.concatenate([np.repeat(x_tr, copies, axis=0), data.x_train[rehearse].astype(np.float32) / 255])
     y_mix = np.concatenate([np.repeat(y_tr, copies), data.y_train[rehearse].astype(np.int64)])
+    # A base trained with generated non-digits rehearses them too, or a fine-tune would forget "not a digit".
+    trained_with = loaded.info.hyperparameters.get("negatives")
+    negatives = recipe.negatives if is_finite(trained_with) and trained_with > 0 else 0.0
+    x_mix, y_mix = with_negatives(x_mix, y_mix, negatives, seed)
 
     cfg = TrainConfig(arch=loaded.info.arch, epochs=int(recipe.epochs if epochs is None else epochs),
                       batch_size=recipe.batch_size, learning_rate=recipe.learning_rate, augment=True, limit=None,
-                      validation_split=0.0, seed=seed)
+                      validation_split=0.0, seed=seed, negatives=negatives)
     model = _trainable_copy(loaded.model)
     fitted = fit(model, x_mix, y_mix, epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
                  augment=True, seed=seed, validation=(x_ho, y_ho) if len(y_ho) else None,
                  on_progress=on_progress, stop=stop)
     finished = not fitted.stopped
+    threshold = None
+    if loaded.info.digit_threshold is not None:  # chosen anew for the new weights, on the base's held-out digits
+        threshold = digit_threshold(model, _held_out_mnist(loaded.info, data), seed, most=recipe.calibration)
     return FineTuneResult.from_fit(
         model, cfg, fitted, data=data, n_train=len(x_mix), n_val=len(y_ho),
         data_source=f"{data.origin} + {len(x_tr)} personal digits",
@@ -142,4 +158,16 @@ def fine_tune(
         active_personal=active_personal,
         personal_ids=[i for i, h in zip(ids, held) if not h],
         holdout_ids=[i for i, h in zip(ids, held) if h],
+        digit_threshold=threshold,
     )
+
+
+def _held_out_mnist(info, data: Mnist) -> np.ndarray:
+    """The MNIST digits the base model was validated on (its run's split, from its hyperparameters), or, for a
+    model trained elsewhere, all of MNIST's training images."""
+    hp = info.hyperparameters
+    try:
+        _, (x_va, _) = split(data, hp.get("limit"), float(hp["validation_split"]), int(hp["seed"]))
+    except (KeyError, TypeError, ValueError):
+        return data.x_train
+    return x_va if len(x_va) else data.x_train

@@ -34,6 +34,11 @@ class Recipe:
     # 171 steps at batch 32 and 97.3% with 339 at batch 16 (hence 300). Batch 8 gained nothing more.
     min_steps: int = 300
     min_batch_size: int = 16
+    # Generated non-digits (digitrec_core.negatives) added to training, per training digit, with the uniform
+    # distribution as their target (outlier exposure): the model learns to spread its probabilities over the
+    # ten digits for a dot, a scribble or a letter, so "not a digit" is its top probability falling below a
+    # threshold (digitrec_core.recognition). bench/outlier_exposure.py compares it with an 11th class.
+    negatives: float = 0.0
 
     def batch_size_for(self, n_train: int, epochs: int) -> int:
         """The batch size for `epochs` epochs on `n_train` images: `batch_size`, smaller for a short run."""
@@ -112,7 +117,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             "default",
             "Batch-normalised CNN (32-64-128 filters) trained with drawing-like augmentation.",
-            Recipe(epochs=12, batch_size=128, learning_rate=3e-3, augment=True, cosine_decay=True),
+            Recipe(epochs=12, batch_size=128, learning_rate=3e-3, augment=True, cosine_decay=True, negatives=0.5),
             _default,
         ),
         Architecture(
@@ -149,6 +154,8 @@ class FineTuneRecipe:
     rehearsal: int = 4000  # MNIST training images mixed in each epoch so MNIST is not forgotten
     personal_share: float = 0.5  # the fraction of each epoch's images that are personal (oversampled)
     min_samples: int = 10
+    negatives: float = 0.25  # generated non-digits per image of the mix, for a base model that knows "not a digit"
+    calibration: int = 1000  # MNIST digits re-drawn to choose the fine-tune's "not a digit" threshold on
 
 
 FINE_TUNE = FineTuneRecipe()

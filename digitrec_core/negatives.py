@@ -8,8 +8,11 @@ bench/robustness.py place digits) and place, with the page's pen widths (6-40 px
 - `letters`: capital and small letters from fonts (Pillow's bundled one, plus DejaVu where the machine
   has it), slanted, rotated and squashed like handwriting, their strokes thickened by a random pen.
   Letters a person could mean as a digit are left out (`LOOKALIKES`): O o D Q (0), I l i j (1),
-  Z z (2), S s (5), b G (6), B (8), g q (9).
-- `scribbles`: one to three random polylines of 5-20 points, straight-jointed or smoothed into curves.
+  Z z (2), S s (5), b G (6), B (8), g q (9), and shapes that are digits in some hands: J L (a 1 with a
+  hook or a foot), A t y (closed and open 4s), a p (a 9 whose loop sits on a stem). Teaching a model
+  that those are not digits teaches it to refuse the people who write their digits that way.
+- `scribbles`: one to three random polylines of 8-20 points, straight-jointed or smoothed into curves. Fewer
+  points make a single curve or zigzag of a turn or two: the stroke a 2, a 7 or a 3 is made of, not a scribble.
 - `dots`: one to four clicks or dabs (a disc, or a drag shorter than two pen widths). Many of them
   are too small to read as a drawing at all: `canvas_to_mnist` returns None for those, which is
   already "nothing to classify".
@@ -45,7 +48,8 @@ KINDS = ("letters", "scribbles", "dots", "crossings", "shapes")
 # Independent random streams for training and for measuring (arbitrary constants, never to change).
 SPLITS = {"train": 0x7472, "validation": 0x76616C}
 
-LOOKALIKES = set("OoDQIlijZzSsbGBgq")  # letters that look like a digit (see the module doc)
+SCRIBBLE_POINTS = 8  # the fewest points of a scribble's polyline (see the module doc)
+LOOKALIKES = set("OoDQIlijZzSsbGBgq" "JLAtyap")  # letters that look like a digit (see the module doc)
 LETTERS = "".join(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in LOOKALIKES)
 _FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "/Library/Fonts", "C:/Windows/Fonts")
 _FONT_NAMES = ("DejaVuSans.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Italic.ttf",
@@ -66,10 +70,34 @@ def generate(n: int, *, split: str = "train", seed: int = 0, kinds: tuple[str, .
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
         raise ValueError(f"unknown kinds {unknown}; the kinds are {KINDS}")
-    canvases = [draw(kind, np.random.default_rng([SPLITS[split], seed, KINDS.index(kind), j]), transparent)
+    canvases = [draw(kind, _stream(split, seed, kind, j), transparent)
                 for kind in kinds for j in range(n)]
     shape = (0, CANVAS, CANVAS, 4)
     return Negatives(np.stack(canvases) if canvases else np.zeros(shape, np.uint8), np.repeat(np.asarray(kinds), n))
+
+
+def _stream(split: str, seed: int, kind: str, j: int) -> np.random.Generator:
+    """Drawing j of `kind`'s own random stream: the same drawing whatever else is generated with it."""
+    return np.random.default_rng([SPLITS[split], seed, KINDS.index(kind), j])
+
+
+def as_mnist(n: int, *, split: str = "train", seed: int = 0, kinds: tuple[str, ...] = KINDS
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """`n` drawings of each kind as the Draw page gives them to the model (through `canvas_to_mnist`), drawn
+    one at a time (a canvas is 300 KB): the (M, 28, 28) float32 images and their kinds, leaving out the few
+    in which it finds nothing (the page shows "Draw a digit" for those)."""
+    from digitrec_core.preprocess import canvas_to_mnist
+
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
+    images, labels = [], []
+    for kind in kinds:
+        for j in range(n):
+            digit = canvas_to_mnist(draw(kind, _stream(split, seed, kind, j)))
+            if digit is not None:
+                images.append(digit)
+                labels.append(kind)
+    return (np.stack(images) if images else np.zeros((0, 28, 28), np.float32)), np.asarray(labels, dtype=str)
 
 
 def draw(kind: str, rng: np.random.Generator, transparent: bool = False) -> np.ndarray:
@@ -119,7 +147,7 @@ def _jitter(points: np.ndarray, rng: np.random.Generator, amount: float = 0.02) 
 def _scribbles(rng):
     out = []
     for _ in range(int(rng.choice([1, 1, 1, 2, 3]))):
-        count = int(rng.integers(5, 21))
+        count = int(rng.integers(SCRIBBLE_POINTS, 21))
         if rng.random() < 0.5:  # points anywhere in the frame
             points = rng.uniform(0, 1, (count, 2))
         else:  # a wandering hand: each point a step from the last, scaled to the frame

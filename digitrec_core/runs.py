@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 STRATEGIES = ("default", "mirrored")
 MAX_SEED = 2**32 - 1  # NumPy's and Keras's seeding take 32 bits
+MAX_NEGATIVES = 4.0  # generated non-digits per training digit: beyond a few, the digits drown
 
 
 def is_whole(v: object, least: int = 0) -> bool:
@@ -65,6 +66,7 @@ class TrainConfig:
     # "default": one device; "mirrored": tf.distribute.MirroredStrategy over this host's GPUs, `batch_size`
     # images per replica (the global batch grows with the replicas).
     strategy: str = "default"
+    negatives: float | None = None  # generated non-digits per training digit (see Recipe.negatives)
 
     def __post_init__(self) -> None:
         """Refuse what no run can honour (a negative limit, a NaN rate), whoever asks: the CLI, a page, the API.
@@ -82,6 +84,8 @@ class TrainConfig:
                               "a fraction in [0, 1)"),
             seed=(self.seed, is_whole(self.seed) and self.seed <= MAX_SEED, f"a whole number in 0-{MAX_SEED}"),
             strategy=(self.strategy, self.strategy in STRATEGIES, f"one of {', '.join(STRATEGIES)}"),
+            negatives=(self.negatives, unset_or(self.negatives, lambda v: is_finite(v) and 0 <= v <= MAX_NEGATIVES),
+                       f"a number from 0 to {MAX_NEGATIVES:g}"),
         )
 
     def resolved(self, n_images: int | None = None) -> TrainConfig:
@@ -109,6 +113,7 @@ class TrainConfig:
             validation_split=validation_split,
             seed=int(self.seed),
             strategy=self.strategy,
+            negatives=float(pick(self.negatives, r.negatives)),
         )
 
 
@@ -155,6 +160,7 @@ class TrainResult:
     n_val: int
     data_source: str
     test: Evaluation | None = field(default=None, repr=False)  # None when the run was stopped
+    digit_threshold: float | None = None  # "not a digit" below this top probability (digitrec_core.recognition)
 
     @property
     def test_accuracy(self) -> float | None:

@@ -115,6 +115,8 @@ class ModelInfo:
     parent: str | None = None  # a fine-tune's base model
     personal: dict[str, Any] = field(default_factory=dict, repr=False)  # a fine-tune's samples and scores
     sweep: dict[str, Any] = field(default_factory=dict)  # a sweep's trial: {"id", "trial", "trials"}; {} if none
+    # below this top probability a drawing is "not a digit" (digitrec_core.recognition); None: flags nothing
+    digit_threshold: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -259,7 +261,7 @@ _FIELD_CHECKS = {
     "name": _name, "arch": _text, "params": _count, "hyperparameters": _object, "epochs_run": _count,
     "test_accuracy": _fraction, "test_loss": _loss, "data_source": _text, "n_train": _count, "n_val": _count,
     "train_seconds": _seconds, "created_at": _time, "history": _history, "stopped": _flag, "kind": _kind_name,
-    "parent": _parent, "personal": _personal, "sweep": _sweep,
+    "parent": _parent, "personal": _personal, "sweep": _sweep, "digit_threshold": _fraction,
 }
 
 
@@ -667,6 +669,7 @@ class ModelStore:
             parent=getattr(result, "base", None),
             personal=result.personal_meta() if hasattr(result, "personal_meta") else {},
             sweep=dict(getattr(result, "sweep", None) or {}),
+            digit_threshold=result.digit_threshold,
         )
         ModelInfo.from_json(info.to_json(), info.path)  # the store never writes what it would refuse to read
         previous = self.active_info()  # before the write: with no active.json, the newest model counts as active

@@ -12,6 +12,11 @@ def plural(n: int, noun: str, many: str | None = None) -> str:
     return f"{n:,} {word}"
 
 
+def a_digit(digit: int) -> str:
+    """`a 7`, `an 8`: a digit with its article, as the digit is said."""
+    return f"{'an' if digit == 8 else 'a'} {digit}"
+
+
 def when(iso: str | None) -> str:
     """An ISO 8601 time (the store writes UTC) as `2026-12-01 07:45 UTC`: one format on every page,
     in UTC because the server's clock zone is not the reader's. Text that is not a time comes back as it is."""

@@ -105,6 +105,73 @@ class _Reporter(keras.callbacks.Callback):
             self.on_progress(event)
 
 
+NEGATIVE = 10  # the training label of a generated non-digit: its target is the uniform distribution
+
+
+def not_a_digit_loss(y_true, y_pred):
+    """Sparse cross-entropy for a digit; for a generated non-digit (label NEGATIVE), the cross-entropy to the
+    uniform distribution over the ten digits less its floor, log 10 (outlier exposure, Hendrycks et al. 2019):
+    0 when the model spreads its probabilities evenly. Plain digit labels give plain cross-entropy."""
+    import tensorflow as tf
+
+    y = tf.cast(tf.reshape(y_true, [-1]), tf.int32)
+    log_p = tf.math.log(tf.clip_by_value(y_pred, keras.config.epsilon(), 1.0))
+    digit = -tf.gather(log_p, tf.minimum(y, NEGATIVE - 1), batch_dims=1)
+    uniform = -tf.reduce_mean(log_p, axis=1) - np.log(float(NEGATIVE))
+    return tf.where(y == NEGATIVE, uniform, digit)
+
+
+class DigitAccuracy(keras.metrics.Metric):
+    """Accuracy on the digits of each batch: a generated non-digit has no right answer to count."""
+
+    def __init__(self, name: str = "accuracy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.right = self.add_variable(shape=(), initializer="zeros", name="right")
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        ops = keras.ops
+        y = ops.cast(ops.reshape(y_true, (-1,)), "int32")
+        digit = ops.cast(y < NEGATIVE, "float32")
+        right = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), y), "float32") * digit
+        self.right.assign_add(ops.sum(right))
+        self.total.assign_add(ops.sum(digit))
+
+    def result(self):
+        return keras.ops.divide_no_nan(self.right, self.total)
+
+    def reset_state(self):
+        self.right.assign(0.0)
+        self.total.assign(0.0)
+
+
+def with_negatives(x: np.ndarray, y: np.ndarray, per_digit: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The training digits and `per_digit` generated non-digits for each (digitrec_core.negatives, their
+    `train` stream, as the Draw page reads drawings), labelled NEGATIVE; the digits alone for 0."""
+    from digitrec_core.negatives import KINDS, as_mnist
+
+    n = round(per_digit * len(x) / len(KINDS))
+    if n < 1:
+        return x, y
+    neg, _ = as_mnist(n, split="train", seed=seed)
+    images = np.asarray(x, np.float32) / 255.0 if np.asarray(x).dtype == np.uint8 else np.asarray(x, np.float32)
+    return (np.concatenate([images.reshape(len(x), 28, 28), neg]),
+            np.concatenate([np.asarray(y, np.int32), np.full(len(neg), NEGATIVE, np.int32)]))
+
+
+def digit_threshold(model, x: np.ndarray, seed: int, most: int = 2000) -> float:
+    """The "not a digit" threshold for `model`: the top probability that flags FLAG_RATE of (at most `most` of)
+    these real digits, re-drawn as pen strokes on the canvas as the Draw page would see them."""
+    from digitrec_core.evaluation import predict_proba
+    from digitrec_core.recognition import calibrate
+    from digitrec_core.redraw import as_drawn
+
+    pick = np.sort(np.random.default_rng(seed).permutation(len(x))[:most])
+    drawn = as_drawn(x[pick], seed)
+    found = drawn.reshape(len(drawn), -1).max(axis=1) > 0  # the page shows "Draw a digit" for the others
+    return calibrate(predict_proba(model, drawn[found]))
+
+
 def _opt(logs, key):
     return None if logs.get(key) is None else float(logs[key])
 
@@ -260,8 +327,8 @@ def fit(
         lr = learning_rate_schedule(learning_rate, reporter.batches * epochs, decay_fraction)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=lr),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        loss=not_a_digit_loss,  # sparse cross-entropy, and outlier exposure for any generated non-digit
+        metrics=[DigitAccuracy()],
     )
     refresh = []
     if batchnorm_images > 0:
@@ -314,6 +381,7 @@ def train(
     if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.learning_rate <= 0 or not 0 <= cfg.validation_split < 1:
         raise ValueError(f"Invalid hyperparameters: {cfg}")
     (x_tr, y_tr), (x_va, y_va) = split(data, cfg.limit, cfg.validation_split, cfg.seed)  # fit checks the sizes
+    x_fit, y_fit = with_negatives(x_tr, y_tr, cfg.negatives, cfg.seed)
 
     keras.utils.set_random_seed(cfg.seed)
     arch = get_architecture(cfg.arch)
@@ -321,13 +389,15 @@ def train(
     with distributed.scope() if distributed is not None else contextlib.nullcontext():
         model = arch.build()  # built and compiled (in fit) under the strategy: its variables are mirrored
         fitted = fit(
-            model, x_tr, y_tr,
+            model, x_fit, y_fit,
             epochs=cfg.epochs, batch_size=cfg.batch_size * replicas, learning_rate=cfg.learning_rate,
             augment=cfg.augment, seed=cfg.seed, validation=(x_va, y_va), cosine_decay=arch.recipe.cosine_decay,
             decay_fraction=arch.recipe.decay_fraction,
             on_progress=on_progress, stop=stop,
         )
-    return TrainResult.from_fit(model, cfg, fitted, data=data, n_train=len(x_tr), n_val=len(x_va))
+    threshold = digit_threshold(model, x_va if len(x_va) else x_tr, cfg.seed)
+    return TrainResult.from_fit(model, cfg, fitted, data=data, n_train=len(x_tr), n_val=len(x_va),
+                                digit_threshold=threshold)
 
 
 def distribution(strategy: str):

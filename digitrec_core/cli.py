@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from digitrec_core.data import MnistError, load_mnist
-from digitrec_core.evaluation import evaluate, predict_proba
+from digitrec_core.evaluation import evaluate
 from digitrec_core.exports import DIGITS_ZIP, FORMATS, check_target
 from digitrec_core.jobs import StoreLock, TrainingBusy
 from digitrec_core.models import ARCHITECTURES, FINE_TUNE, HOLDOUT, get_architecture
 from digitrec_core.optional import RayMissing, TensorFlowMissing, require_ray_tune, require_tensorflow
 from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_image
-from digitrec_core.runs import MAX_SEED, STRATEGIES, is_finite, is_fraction
+from digitrec_core.recognition import Recognition, recognize
+from digitrec_core.runs import MAX_NEGATIVES, MAX_SEED, STRATEGIES, is_finite, is_fraction
 from digitrec_core.store import (
     ACTIVATE_POLICIES,
     ModelStore,
@@ -33,7 +34,7 @@ from digitrec_core.store import (
     write_model,
 )
 from digitrec_core.sweep import ADDRESS_ENV  # no Ray or TensorFlow until a sweep runs
-from digitrec_core.text import percent, plural, when
+from digitrec_core.text import a_digit, percent, plural, when
 
 if TYPE_CHECKING:  # the training module imports TensorFlow
     from digitrec_core.training import Progress
@@ -128,6 +129,7 @@ def _train(args: argparse.Namespace, store: ModelStore) -> int:
         validation_split=args.val_split,
         seed=args.seed,
         strategy=args.strategy,
+        negatives=args.negatives,
     ).resolved(data.n_train)
     print(f"Training {cfg.arch} on {data.source}", file=sys.stderr)
     if cfg.strategy != "default":
@@ -136,7 +138,8 @@ def _train(args: argparse.Namespace, store: ModelStore) -> int:
         print(where_it_trains(cfg.strategy), file=sys.stderr)
     print(
         f"epochs={cfg.epochs} batch_size={cfg.batch_size} lr={cfg.learning_rate:g} augment={cfg.augment} "
-        f"limit={cfg.limit or 'all'} validation_split={cfg.validation_split:g} seed={cfg.seed}",
+        f"limit={cfg.limit or 'all'} validation_split={cfg.validation_split:g} seed={cfg.seed} "
+        f"negatives={cfg.negatives:g}",
         file=sys.stderr,
     )
 
@@ -239,6 +242,8 @@ _SEED = _checked(int, lambda v: 0 <= v <= MAX_SEED, f"a whole number in 0-{MAX_S
 _RATE = _checked(float, lambda v: is_finite(v) and v > 0, "a finite number > 0")
 _FRACTION = _checked(float, is_fraction, "a fraction in [0, 1)")
 _FACTOR = _checked(float, lambda v: is_finite(v) and v > 1, "a finite number > 1")
+_NEGATIVES = _checked(float, lambda v: is_finite(v) and 0 <= v <= MAX_NEGATIVES,
+                      f"a number from 0 to {MAX_NEGATIVES:g}")
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -352,10 +357,15 @@ def _ask_index(n: int) -> int:
         print(f"{index} is outside 0–{n - 1}; try again.")
 
 
-def _report(probs: np.ndarray, expected: int | None = None) -> None:
+def _report(r: Recognition, expected: int | None = None) -> None:
+    """What the model makes of one image: its digit, or "Not a digit" and what it looks most like."""
+    probs, likely = r.probabilities[0], int(r.likely[0])
     if expected is not None:
         print(f"Expected: {expected}")
-    print(f"Predicted: {int(probs.argmax())}")
+    if r.flagged[0]:
+        print(f"Not a digit (looks most like {a_digit(likely)}, {probs[likely]:.1%})")
+    else:
+        print(f"Predicted: {likely}")
     top = np.argsort(probs)[::-1][:3]
     print("Top probabilities: " + ", ".join(f"{d}: {probs[d]:.1%}" for d in top))
 
@@ -370,22 +380,22 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if digit is None:
             print(f"Error: no digit found in {args.image}.", file=sys.stderr)
             return 2
-        model, image, expected = _load(args.model).model, digit, None
+        loaded, image, expected = _load(args.model), digit, None
     else:
         data = load_mnist()
         n = len(data.x_test)
         if args.index is not None and not 0 <= args.index < n:
             print(f"Error: --index must be in 0–{n - 1}.", file=sys.stderr)
             return 2
-        model = _load(args.model).model
+        loaded = _load(args.model)
         index = args.index if args.index is not None else _ask_index(n)
         image, expected = data.x_test[index], int(data.y_test[index])
-    probs = predict_proba(model, image)[0]
-    _report(probs, expected)
+    r = recognize(loaded, image)  # with the model's own "not a digit" threshold
+    _report(r, expected)
     if args.plot:
         from digitrec_core.plots import plot_digit
 
-        plot_digit(image, args.plot, expected=expected, predicted=int(probs.argmax()))
+        plot_digit(image, args.plot, expected=expected, predicted=int(r.digits[0]))
         print(f"Image written to {args.plot}.")
     return 0
 
@@ -489,6 +499,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
     t.add_argument("--limit", type=_COUNT, help="use only this many training images")
     t.add_argument("--val-split", type=_FRACTION, help="fraction held out for validation")
+    t.add_argument("--negatives", type=_NEGATIVES, help="generated non-digits (dots, scribbles, letters...) per "
+                   "training digit, so the model learns to say 'not a digit' (default: the recipe's; 0: none)")
     t.add_argument("--seed", type=_SEED, default=0)
     t.add_argument("--strategy", choices=STRATEGIES, default="default",
                    help="mirrored: tf.distribute.MirroredStrategy over this machine's GPUs (the batch size is "

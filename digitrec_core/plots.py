@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from digitrec_core.recognition import NOT_A_DIGIT
+
 
 def _pyplot():
     import matplotlib
@@ -37,7 +39,8 @@ def plot_digit(image: np.ndarray, path: str, *, expected: int | None, predicted:
     fig, ax = plt.subplots(figsize=(3, 3.3))
     ax.imshow(image, cmap="gray", interpolation="nearest")
     ax.axis("off")
-    label = f"Predicted: {predicted}" if expected is None else f"Expected: {expected}   Predicted: {predicted}"
+    shown = "Not a digit" if predicted == NOT_A_DIGIT else f"Predicted: {predicted}"
+    label = shown if expected is None else f"Expected: {expected}   {shown}"
     ax.set_title(label, color="black" if expected is None or expected == predicted else "red")
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)

@@ -1,4 +1,5 @@
-"""How a model does on a person's own digits: accuracy, confusion, and its mistakes, worst first.
+"""How a model does on a person's own digits: accuracy, confusion, its mistakes, worst first, and the
+digits it reads as "not a digit" (`digitrec_core.recognition`), the least digit-like first.
 
 The My digits page shows this for the active model; it lives here, without Streamlit, so plain
 pytest checks the numbers. Probabilities come in already computed (the page caches them per model
@@ -14,6 +15,7 @@ import numpy as np
 
 from digitrec_core.evaluation import Evaluation, metrics
 from digitrec_core.models import NUM_CLASSES
+from digitrec_core.recognition import read
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,16 @@ class Mistake:
 
 
 @dataclass(frozen=True)
+class Flagged:
+    """One sample the model reads as "not a digit": it would refuse it if drawn again."""
+
+    id: str
+    label: int  # what the person says it is
+    likely: int  # what it looks most like to the model
+    score: float  # its digit score (top probability), below the model's threshold
+
+
+@dataclass(frozen=True)
 class Review:
     evaluation: Evaluation  # over every sample
     ids: tuple[str, ...]  # in the order of the evaluation's rows
@@ -37,6 +49,9 @@ class Review:
     # when it trained on all of them, equal to the evaluation's when it trained on none.
     unseen_accuracy: float | None
     n_unseen: int
+    # Read as "not a digit" at the model's threshold, the lowest score first; () when it has none (None).
+    flagged: tuple[Flagged, ...] = ()
+    threshold: float | None = None
 
     @property
     def n(self) -> int:
@@ -70,12 +85,29 @@ def rank_mistakes(ids: Sequence[str], labels: np.ndarray, probabilities: np.ndar
     )
 
 
+def rank_flagged(
+    ids: Sequence[str], labels: np.ndarray, probabilities: np.ndarray, threshold: float | None
+) -> tuple[Flagged, ...]:
+    """The samples read as "not a digit" at `threshold` (None: none), the least digit-like first (ties keep
+    the set's order): this person's digits the model would refuse, the ones fine-tuning most needs."""
+    r = read(np.asarray(probabilities).reshape(-1, NUM_CLASSES), threshold)
+    order = np.flatnonzero(r.flagged)
+    order = order[np.argsort(r.digit_score[order], kind="stable")]
+    return tuple(
+        Flagged(id=ids[i], label=int(labels[i]), likely=int(r.likely[i]), score=float(r.digit_score[i]))
+        for i in order
+    )
+
+
 def review(
-    probabilities: np.ndarray, labels: np.ndarray, ids: Sequence[str], *, trained_on: Collection[str] = ()
+    probabilities: np.ndarray, labels: np.ndarray, ids: Sequence[str], *, trained_on: Collection[str] = (),
+    threshold: float | None = None,
 ) -> Review:
     """Accuracy, confusion and ranked mistakes of `probabilities` `(N, 10)` against `labels` `(N,)`.
 
     `trained_on`: ids of samples the model was fitted on (a fine-tune's), left out of `unseen_accuracy`.
+    `threshold`: the model's "not a digit" threshold; the accuracy and mistakes stay the top probability's
+    (as on the Test browser), and the samples below it are `flagged`.
     """
     probabilities = np.asarray(probabilities, dtype=np.float32).reshape(-1, NUM_CLASSES)
     y = np.asarray(labels, dtype=np.int64).reshape(-1)
@@ -92,4 +124,6 @@ def review(
         mistakes=rank_mistakes(ids, y, probabilities),
         unseen_accuracy=float(right[unseen].mean()) if unseen.any() else None,
         n_unseen=int(unseen.sum()),
+        flagged=rank_flagged(ids, y, probabilities, threshold),
+        threshold=threshold,
     )

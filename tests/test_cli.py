@@ -6,6 +6,7 @@ import struct
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from conftest import ROOT, make_synthetic
 from PIL import Image, ImageDraw
@@ -263,3 +264,63 @@ def test_train_with_the_mirrored_strategy_says_where_it_trains(tmp_path):
     assert "MirroredStrategy" in out.stderr and re.search(r"^Test Accuracy: \d+\.\d\d%$", out.stdout, re.M)
     bad = run_cli("train", "--strategy", "multiworker", env=env)
     assert bad.returncode == 2 and "invalid choice: 'multiworker'" in bad.stderr
+
+
+# ---- predict: "not a digit" below the model's threshold (issue 20) ------------------------------------
+
+
+def store_shipped_copy(home, name: str, threshold: float | None) -> None:
+    """The shipped model's files stored as `name`, with `threshold` as its "not a digit" threshold (None: a
+    model saved before DigitRec had one)."""
+    import shutil
+
+    from digitrec_core.store import SHIPPED_DIR
+
+    folder = home / "models" / name
+    shutil.copytree(SHIPPED_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    meta = json.loads((folder / "meta.json").read_text())
+    meta.update(name=name, digit_threshold=threshold)
+    (folder / "meta.json").write_text(json.dumps(meta))
+
+
+def draw_dot(path) -> None:
+    """One click on paper: a dot, which every drawing's 20 px box stretches into a disc."""
+    img = Image.new("RGB", (280, 280), "white")
+    ImageDraw.Draw(img).ellipse((130, 130, 150, 150), fill="black")
+    img.save(path)
+
+
+@pytest.mark.parametrize("source", ["image", "index"])
+def test_predict_says_not_a_digit_below_the_models_threshold_and_nothing_new_without_one(
+        source, tmp_path, monkeypatch, capsys):
+    from digitrec_core import canvas_to_mnist, load_model, predict_proba, read_image
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("DIGITREC_HOME", str(home))
+    draw_dot(tmp_path / "dot.png")
+    dot = canvas_to_mnist(read_image(tmp_path / "dot.png"))
+    if source == "image":
+        argv, image, expected = ["--image", str(tmp_path / "dot.png")], dot, []
+    else:  # the dot as test digit #0 of a test set labelled 3
+        data = make_synthetic(600, 200)
+        data.x_test[0], data.y_test[0] = np.round(dot * 255).astype(np.uint8), 3
+        write_idx(tmp_path / "data", data)
+        monkeypatch.setenv("DIGITREC_MNIST_DIR", str(tmp_path / "data"))
+        argv, image, expected = ["--index", "0"], data.x_test[0], ["Expected: 3"]
+
+    store_shipped_copy(home, "old", None)
+    probs = predict_proba(load_model("old").model, image)[0]
+    likely, p = int(probs.argmax()), float(probs.max())
+    assert p < 1  # so a threshold can lie above it
+    top = f"Top probabilities: {likely}: {p:.1%}, "
+    assert main(["predict", *argv, "--model", "old"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:-1] == [*expected, f"Predicted: {likely}"] and lines[-1].startswith(top)
+
+    store_shipped_copy(home, "strict", (p + 1) / 2)
+    assert main(["predict", *argv, "--model", "strict", "--plot", str(tmp_path / "d.png")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    article = "an" if likely == 8 else "a"
+    assert lines[:-2] == [*expected, f"Not a digit (looks most like {article} {likely}, {p:.1%})"]
+    assert lines[-2].startswith(top) and lines[-1] == f"Image written to {tmp_path / 'd.png'}."
+    assert (tmp_path / "d.png").stat().st_size > 1000

@@ -337,20 +337,27 @@ def test_train_page_wording_times_and_the_runs_table(app_env, synthetic_dir, tin
 
 def shown_digit(at: AppTest) -> tuple[int, str] | None:
     """What the top of the Test browser shows: (expected, the verdict's markdown), or None for no digit."""
-    md = [t for t in markdowns(at) if "Expected:" in t or "Predicted:" in t]
+    md = [t for t in markdowns(at) if "Expected:" in t or "Predicted:" in t or "Not a digit" in t]
     if not md:
         return None
     assert len(md) == 2, md
     return int(re.fullmatch(r"### Expected: (\d)", md[0]).group(1)), md[1]
 
 
+def verdict_of(seen, i: int, expected: int) -> str:
+    """The verdict's markdown for test digit #i as `seen` (the model's Recognition of the test set) reads it:
+    "Not a digit" below the model's threshold (the shipped model may have one), red against any digit."""
+    d = int(seen.digits[i])
+    return f"### :{'green' if d == expected else 'red'}[{'Not a digit' if seen.flagged[i] else f'Predicted: {d}'}]"
+
+
 @pytest.mark.mnist
 def test_test_browser_shows_expected_and_predicted(app_env, mnist_dir, real_mnist, monkeypatch):
-    from digitrec_core import load_model, predict_proba
+    from digitrec_core import load_model, recognize
 
     monkeypatch.setenv(MNIST_DIR_ENV, str(mnist_dir))
-    model = load_model(SHIPPED["name"]).model
-    predicted = predict_proba(model, real_mnist.x_test).argmax(1)
+    seen = recognize(load_model(SHIPPED["name"]), real_mnist.x_test)
+    predicted = seen.likely  # what "wrong" and "Next misclassified" count, flagged or not
 
     at = open_app("browse")
     index = at.number_input(key="test_index")
@@ -362,21 +369,22 @@ def test_test_browser_shows_expected_and_predicted(app_env, mnist_dir, real_mnis
         run(at.number_input(key="test_index").set_value(i))
         expected, verdict = shown_digit(at)
         assert expected == real_mnist.y_test[i]
-        assert f"Predicted: {predicted[i]}" in verdict
+        assert verdict == verdict_of(seen, i, expected)
 
     run(at.number_input(key="test_index").set_value(0))
     run(next(b for b in at.button if b.label.startswith("Next misclassified")).click())
     i = at.session_state["test_index"]
     assert i == wrong[0] and at.number_input(key="test_index").value == i
     expected, verdict = shown_digit(at)
-    assert expected == real_mnist.y_test[i] != predicted[i] and verdict == f"### :red[Predicted: {predicted[i]}]"
+    assert expected == real_mnist.y_test[i] != predicted[i] and verdict == verdict_of(seen, i, expected)
+    assert verdict.startswith("### :red[")
 
     run(next(b for b in at.button if b.label == "Next").click())
     assert at.session_state["test_index"] == i + 1
     run(next(b for b in at.button if b.label == "Previous").click())
     run(next(b for b in at.button if b.label == "Previous").click())
     assert at.session_state["test_index"] == i - 1
-    right = 0 if predicted[0] == real_mnist.y_test[0] else int(np.flatnonzero(predicted == real_mnist.y_test)[0])
+    right = int(np.flatnonzero(seen.digits == real_mnist.y_test)[0])
     run(at.number_input(key="test_index").set_value(right))
     assert shown_digit(at)[1] == f"### :green[Predicted: {real_mnist.y_test[right]}]"
     run(at.number_input(key="test_index").set_value(0))
@@ -420,11 +428,12 @@ def test_test_browser_an_index_out_of_range_says_so_and_shows_no_other_digit(app
 def test_test_browser_a_gallery_digit_opens_in_a_dialog_over_the_gallery(app_env, mnist_dir, real_mnist, monkeypatch):
     """Clicking a gallery digit used to change the digit at the top of the page, out of view. Now it opens
     in a dialog where the user is; the top of the page changes only when the user asks for it."""
-    from digitrec_core import load_model, predict_proba
+    from digitrec_core import load_model, recognize
     from digitrec_core.evaluation import metrics as evaluate
 
     monkeypatch.setenv(MNIST_DIR_ENV, str(mnist_dir))
-    probs = predict_proba(load_model(SHIPPED["name"]).model, real_mnist.x_test)
+    seen = recognize(load_model(SHIPPED["name"]), real_mnist.x_test)
+    probs = seen.probabilities
     report = evaluate(probs, real_mnist.y_test)
     at = open_app("browse")
     run(at.number_input(key="test_index").set_value(5))
@@ -441,7 +450,7 @@ def test_test_browser_a_gallery_digit_opens_in_a_dialog_over_the_gallery(app_env
     (dialog,) = at.get("dialog")
     assert dialog.proto.dialog.title == f"Test digit #{k}" and dialog.proto.dialog.is_open
     md = [m.value for m in dialog.markdown]
-    assert md == [f"### Expected: {kind.true}", f"### :red[Predicted: {kind.predicted}]"]
+    assert md == [f"### Expected: {kind.true}", verdict_of(seen, k, kind.true)] and md[1].startswith("### :red[")
     assert real_mnist.y_test[k] == kind.true
     assert [m.value for m in dialog.metric if m.label == "Confidence"] == [f"{probs[k].max():.1%}"]
     assert has_key(dialog.get("plotly_chart"), "dialog_probs")
@@ -456,6 +465,46 @@ def test_test_browser_a_gallery_digit_opens_in_a_dialog_over_the_gallery(app_env
     assert at.selectbox(key="mistake_pair").value == kind
     run(at.number_input(key="test_index").set_value(6))  # a rerun of the page does not reopen it
     assert not at.get("dialog") and shown_digit(at)[0] == real_mnist.y_test[6]
+
+
+def midway_threshold(scores: np.ndarray) -> float:
+    """A threshold halfway between two of these digit scores: some of them fall below it, the others do not."""
+    values = np.unique(scores)
+    assert len(values) > 1, "this test needs digits the model is not equally sure of"
+    k = len(values) // 2
+    return float((values[k - 1] + values[k]) / 2)
+
+
+def test_test_browser_counts_the_digits_read_as_not_a_digit_and_says_so_on_each(app_env, synthetic_dir):
+    from digitrec_core import load_model, predict_proba, recognize
+
+    x, y = synthetic_dir.x_test, synthetic_dir.y_test
+    probs = predict_proba(load_model(SHIPPED["name"]).model, x)
+    strict = store_shipped(midway_threshold(probs.max(axis=1)))
+    seen = recognize(ModelStore().load(strict), x)
+    flagged = np.flatnonzero(seen.flagged)
+    assert 0 < len(flagged) < len(x)
+
+    at = open_app("browse")
+    captions = [c.value for c in at.caption]
+    accuracy = (probs.argmax(axis=1) == y).mean()  # the most likely digit's, flagged or not: comparable figures
+    assert captions[0].startswith(f"Model `{strict}`: {accuracy:.2%} of the 200 test digits right")
+    assert captions[1] == (f"{len(flagged)} of the 200 test digits ({len(flagged) / 200:.2%}) read as not a digit; "
+                           "the accuracy counts each as the digit it looks most like.")
+    i, j = int(flagged[0]), int(np.flatnonzero(~seen.flagged)[0])
+    run(at.number_input(key="test_index").set_value(i))
+    likely = int(seen.likely[i])
+    assert shown_digit(at) == (y[i], "### :red[Not a digit]")  # red: every test digit is a digit
+    article = "an" if likely == 8 else "a"
+    assert f"Looks most like {article} {likely} ({seen.digit_score[i]:.0%})" in [c.value for c in at.caption]
+    assert not any("Predicted:" in t for t in markdowns(at))
+    run(at.number_input(key="test_index").set_value(j))
+    assert shown_digit(at) == (y[j], verdict_of(seen, j, y[j])) and "Predicted:" in shown_digit(at)[1]
+
+    store_shipped(None)  # the same model without a threshold: no figure, and the digit reads as before
+    run(at.number_input(key="test_index").set_value(i))
+    assert not any("not a digit" in c.value for c in at.caption)
+    assert shown_digit(at)[1].endswith(f"[Predicted: {likely}]") and "### :red[Not a digit]" not in markdowns(at)
 
 
 # ---- Draw ------------------------------------------------------------------------------------------------
@@ -668,9 +717,10 @@ def test_draw_a_failed_save_says_why_and_keeps_the_buttons(app_env, synthetic_di
     assert len(personal_samples()) == 1 and not at.error
 
 
-def upload_one(at: AppTest, name: str = "one.png") -> np.ndarray:
-    """Upload a photo of a 1 (dark ink on white paper); returns the image as the page decoded it."""
-    one = Image.fromarray(255 - stroke_one(200)[..., 0]).convert("RGB")
+def upload_one(at: AppTest, name: str = "one.png", drawing: np.ndarray | None = None) -> np.ndarray:
+    """Upload a photo of a 1, or of `drawing` (a canvas's RGBA), in dark ink on white paper; returns the image
+    as the page decoded it."""
+    one = Image.fromarray(255 - (stroke_one(200) if drawing is None else drawing)[..., 0]).convert("RGB")
     buf = io.BytesIO()
     one.save(buf, "PNG")
     run(at.file_uploader(key="upload").upload(name, buf.getvalue(), "image/png"))
@@ -705,6 +755,126 @@ def test_draw_upload_gets_the_correction_buttons_too(app_env, synthetic_dir):
     run(choice.set_value(8))
     assert [s.label for s in personal_samples().values()] == [8]
 
+
+# ---- Draw: "Not a digit" (issue 20) ----------------------------------------------------------------------
+
+
+def store_shipped(threshold: float | None) -> str:
+    """The shipped model stored again with `threshold` as its digit threshold, and made active; its name.
+
+    One name per threshold: the pages cache a model by its name for the whole process."""
+    import shutil
+
+    name = f"shipped-threshold-{threshold}"
+    folder = ModelStore().models_dir / name
+    shutil.copytree(SHIPPED_DIR, folder)
+    meta = json.loads((folder / "meta.json").read_text())
+    (folder / "meta.json").write_text(json.dumps({**meta, "name": name, "digit_threshold": threshold}))
+    ModelStore().activate(name)
+    return name
+
+
+def scribble() -> np.ndarray:
+    """One stroke through six points on the canvas: not a digit. Today's shipped model reads it as a 0 at 42%,
+    under UNSURE, so a page that named a runner-up for it would show that warning."""
+    from PIL import ImageDraw
+
+    img = Image.new("L", (280, 280), 0)
+    points = [(220, 162), (173, 211), (154, 189), (200, 90), (59, 104), (101, 207)]
+    ImageDraw.Draw(img).line(points, fill=255, width=18, joint="curve")
+    a = np.zeros((280, 280, 4), np.uint8)
+    a[..., :3] = np.asarray(img)[..., None]
+    a[..., 3] = 255
+    return a
+
+
+def show(at: AppTest, where: str, drawing: np.ndarray) -> np.ndarray:
+    """`drawing` drawn on the canvas, or uploaded as a photo of it; returns the image as the page got it."""
+    if where == "draw":
+        draw(at, drawing)
+        return drawing
+    return upload_one(at, "scribble.png", drawing)
+
+
+def recognized(name: str, image: np.ndarray):
+    """What the stored model `name` makes of `image` (a canvas, a photo), through the core."""
+    from digitrec_core import canvas_to_mnist, recognize
+
+    return recognize(ModelStore().load(name), canvas_to_mnist(image))
+
+
+def its_a(at: AppTest, where: str):
+    (choice,) = [c for c in at.button_group if c.key.startswith(f"{where}_")]
+    return choice
+
+
+@pytest.mark.parametrize("where", ["draw", "upload"])
+def test_draw_a_drawing_the_model_flags_reads_not_a_digit_and_offers_its_a_only(app_env, synthetic_dir, where):
+    from digitrec_app.ui.components import UNSURE
+
+    strict = store_shipped(1.0)
+    at = open_draw()
+    image = show(at, where, scribble())
+    seen = recognized(strict, image)
+    assert seen.flagged[0], "this test needs a drawing its model flags"
+    likely, score = int(seen.likely[0]), float(seen.digit_score[0])
+    article = "an" if likely == 8 else "a"
+    assert "## Not a digit" in markdowns(at) and not any("Prediction" in t for t in markdowns(at))
+    assert f"Looks most like {article} {likely} ({score:.0%})" in [c.value for c in at.caption]
+    assert not at.warning  # the unsure runner-up is for digits
+    assert not has_key(at.button, f"{where}_right")
+    choice = its_a(at, where)
+    assert choice.label == "It's a …" and choice.options == [str(d) for d in range(10)]
+
+    store_shipped(None)  # the same model without a threshold: the same drawing reads as a digit, as before
+    run(at)
+    assert f"## Prediction: {likely}" in markdowns(at) and "## Not a digit" not in markdowns(at)
+    assert f"probability {score:.1%}" in [c.value for c in at.caption]
+    assert not any(c.value.startswith("Looks most like") for c in at.caption)
+    assert bool(at.warning) == (score < UNSURE)
+    assert at.button(key=f"{where}_right").label == "Right" and its_a(at, where).label == "or it's a …"
+
+
+def test_draw_its_a_on_a_flagged_drawing_stores_it_with_the_users_label(app_env, synthetic_dir):
+    from digitrec_core import PersonalDigits
+
+    strict = store_shipped(1.0)
+    at = open_draw()
+    draw(at, scribble())
+    seen = recognized(strict, scribble())
+    assert seen.flagged[0], "this test needs a drawing its model flags"
+    likely = int(seen.likely[0])
+    label = (likely + 1) % 10  # the user knows it for another digit than the one it looks most like
+    run(its_a(at, "draw").set_value(label))
+
+    (sample,) = personal_samples().values()
+    assert (sample.label, sample.predicted, sample.model) == (label, likely, strict)
+    assert sample.probability == pytest.approx(float(seen.digit_score[0]))
+    np.testing.assert_array_equal(PersonalDigits(ModelStore().root).raw(sample.id), scribble())
+    assert correction_message(at).endswith(f"Saved to My digits as a **{label}**")
+    run(at.button(key="draw_undo").click())  # undone: It's a … again, and still no Right
+    assert personal_samples() == {} and not has_key(at.button, "draw_right") and its_a(at, "draw").value is None
+
+
+def test_verdict_of_a_test_digit_read_as_not_a_digit():
+    """The Test browser's verdict for a digit the model flags: red against its label, what it looks like below."""
+
+    def page():
+        import numpy as np
+
+        from digitrec_app.ui.components import verdict
+        from digitrec_core.recognition import NOT_A_DIGIT
+
+        probs = np.full(10, 0.02)
+        probs[8] = 0.82
+        verdict(3, NOT_A_DIGIT, probs)
+        verdict(None, NOT_A_DIGIT, probs)
+        verdict(3, 3)
+
+    at = run(AppTest.from_function(page, default_timeout=TIMEOUT))
+    assert markdowns(at) == ["### Expected: 3", "### :red[Not a digit]", "### Not a digit", "### Expected: 3",
+                             "### :green[Predicted: 3]"]
+    assert [c.value for c in at.caption] == ["Looks most like an 8 (82%)"] * 2
 
 # ---- My digits -------------------------------------------------------------------------------------------
 
@@ -797,11 +967,43 @@ def test_my_digits_counts_gallery_accuracy_and_mistakes(app_env, synthetic_dir):
     chart = next(c for c in at.get("plotly_chart") if "personal_confusion" in c.proto.id)
     heatmap = json.loads(chart.proto.spec)["data"][0]
     assert heatmap["customdata"] == expected.evaluation.confusion.tolist()
-    captions = image_captions(at)
+    # The mistakes and the gallery; the digits read as not a digit (should the shipped model flag some) have their own.
+    captions = [c for c in image_captions(at) if ": not a digit" not in c]
     wrong = [c for c in captions if c.startswith("a ")]  # the mistakes, the surest first
     assert wrong == [f"a {w.label} read as {w.predicted} ({w.confidence:.0%})" for w in expected.mistakes]
     # The gallery: every sample once, with what the model said when it was stored.
     assert sorted(c for c in captions if not c.startswith("a ")) == ["read as 1 (80%)"] * 2 + ["read right (90%)"] * 12
+
+
+def test_my_digits_marks_the_digits_the_model_reads_as_not_a_digit(app_env, synthetic_dir):
+    from digitrec_core import load_model, predict_proba, recognize
+    from digitrec_core.personal import PersonalDigits
+
+    add_digits(per_class=4)
+    x, y, ids = PersonalDigits(ModelStore().root).arrays(with_ids=True)
+    probs = predict_proba(load_model(SHIPPED["name"]).model, x)
+    strict = store_shipped(midway_threshold(probs.max(axis=1)))
+    seen = recognize(ModelStore().load(strict), x)
+    flagged = np.flatnonzero(seen.flagged)
+    assert 0 < len(flagged) < len(x)
+
+    def article(d: int) -> str:
+        return f"{'an' if d == 8 else 'a'} {d}"
+
+    at = open_app("my_digits")
+    m = metrics(at)
+    assert m["Read as not a digit"] == f"{len(flagged)} of 12"
+    assert m["Accuracy on your digits"] == f"{(probs.argmax(axis=1) == y).mean():.2%}"  # flagged or not
+    marked = [c for c in image_captions(at) if "not a digit" in c]
+    assert sorted(marked) == sorted(f"{article(y[i])}: not a digit (like {article(seen.likely[i])}, "
+                                    f"{seen.digit_score[i]:.0%})" for i in flagged)
+    assert any("fine-tuning" in c.value for c in at.caption)
+
+    store_shipped(None)  # the same model without a threshold: no mark and no count
+    run(at)
+    assert "Read as not a digit" not in metrics(at)
+    assert not [c for c in image_captions(at) if "not a digit" in c]
+    assert not any("not a digit" in t for t in markdowns(at))
 
 
 def test_my_digits_delete_and_relabel(app_env, synthetic_dir):

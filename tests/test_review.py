@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitrec_core.review import class_counts, rank_mistakes, review
+from digitrec_core.review import class_counts, rank_flagged, rank_mistakes, review
 from digitrec_core.text import plural, when
 
 
@@ -67,6 +67,37 @@ def test_mismatched_inputs_and_bad_labels_are_refused():
         class_counts([-1])
     assert class_counts([]).tolist() == [0] * 10
     assert rank_mistakes([], np.zeros(0, int), np.zeros((0, 10))) == ()
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_flagged_are_the_samples_below_the_threshold_the_least_digit_like_first(seed):
+    n = int(np.random.default_rng(2000 + seed).integers(1, 60))
+    probs, labels, ids = random_case(seed, n)
+    top = probs.max(axis=1)
+    threshold = float(np.quantile(top, 0.3))
+    r = review(probs, labels, ids, threshold=threshold)
+
+    below = np.flatnonzero(top < threshold)
+    assert {f.id for f in r.flagged} == {ids[i] for i in below} and r.threshold == threshold
+    assert [f.score for f in r.flagged] == sorted(top[below].tolist())
+    for f in r.flagged:
+        i = ids.index(f.id)
+        assert (f.label, f.likely) == (labels[i], probs[i].argmax()) and f.score == pytest.approx(top[i])
+    # The accuracy and the mistakes stay the top probability's, flagged or not: the figures stay comparable.
+    plain = review(probs, labels, ids)
+    assert r.evaluation.accuracy == plain.evaluation.accuracy and r.mistakes == plain.mistakes
+    assert plain.flagged == () and plain.threshold is None  # a model without a threshold flags nothing
+
+
+def test_flagged_ties_keep_the_sets_order_and_a_score_at_the_threshold_is_a_digit():
+    probs = np.full((4, 10), 0.05, np.float32)
+    probs[:, 3] = 0.55
+    probs[2] = 0.1  # 10% each: the least digit-like
+    ids, labels = ["a", "b", "c", "d"], [3, 1, 4, 3]
+    assert [f.id for f in rank_flagged(ids, labels, probs, 0.6)] == ["c", "a", "b", "d"]
+    (c,) = rank_flagged(ids, labels, probs, float(np.float32(0.55)))  # exactly at the threshold: a digit
+    assert (c.id, c.label, c.likely) == ("c", 4, 0) and c.score == pytest.approx(0.1)
+    assert rank_flagged([], [], np.zeros((0, 10)), 0.9) == ()
 
 
 def test_plural_says_one_epoch_and_two_epochs():

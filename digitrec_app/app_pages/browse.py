@@ -21,10 +21,11 @@ except (MnistError, ModelStoreError) as e:
 if notice := resources.model_notice(loaded):
     st.warning(notice)
 try:
-    report = resources.test_report(loaded.info.name)
+    tested = resources.test_report(loaded.info.name)
 except ModelOutputError as e:  # a damaged model's NaN or 1e33: one sentence instead of `nan%`
     st.error(resources.explain(e))
     st.stop()
+report, reading = tested.evaluation, tested.recognition
 n = data.n_test
 wrong = report.misclassified
 
@@ -52,7 +53,7 @@ def show_digit(i: int, *, key: str) -> None:
     with left:
         digit_image(data.x_test[i], caption=f"test digit #{i}")
     with mid:
-        verdict(int(data.y_test[i]), int(probs.argmax()))
+        verdict(int(data.y_test[i]), int(reading.digits[i]), probs)  # "Not a digit" below the model's threshold
         st.metric("Confidence", percent(probs.max(), 1))
     with right:
         probability_chart(probs, key=f"{key}_probs")
@@ -73,6 +74,10 @@ def open_in_dialog(k: int) -> None:
 
 
 st.caption(f"Model `{loaded.info.name}`: {report.accuracy:.2%} of the {n:,} test digits right, {len(wrong)} wrong.")
+if reading.threshold is not None:  # a model saved before DigitRec had the threshold flags nothing: no figure
+    flagged = int(reading.flagged.sum())
+    st.caption(f"{flagged:,} of the {n:,} test digits ({percent(flagged / n)}) read as not a digit; the accuracy "
+               "counts each as the digit it looks most like.")
 # No min/max on the box: with them Streamlit only tints an index out of range red in the browser and keeps
 # the last valid one, so the box and the digit shown disagreed. The page checks the range itself.
 i = st.session_state.test_index

@@ -25,7 +25,7 @@ def _preview(image: np.ndarray) -> Image.Image:
 
 navigation.title("draw")
 try:
-    loaded = resources.active_model()  # once per process; each stroke only calls predict_proba
+    loaded = resources.active_model()  # once per process; each stroke only calls recognize
 except ModelStoreError as e:
     st.error(resources.explain(e))
     st.stop()

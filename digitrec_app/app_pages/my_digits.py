@@ -1,15 +1,18 @@
+from collections.abc import Sequence
+
 import numpy as np
 import streamlit as st
 
 from digitrec_app.ui import gallery, navigation, resources, runs
+from digitrec_app.ui.components import digit_image
 from digitrec_app.ui.figures import confusion_figure
 from digitrec_core import MnistError, ModelOutputError, ModelStoreError, public
 from digitrec_core.activation import MNIST_TOLERANCE
 from digitrec_core.jobs import TrainingBusy
 from digitrec_core.models import FINE_TUNE
 from digitrec_core.optional import has_tensorflow, install_hint
-from digitrec_core.review import class_counts
-from digitrec_core.text import plural
+from digitrec_core.review import Flagged, class_counts
+from digitrec_core.text import a_digit, plural
 
 navigation.title("my_digits")
 store = resources.store()
@@ -22,6 +25,19 @@ if personal.problems:
         st.markdown("\n".join(f"- {resources.explain(p)}" for p in personal.problems))
 
 IMPORT_KEY = "personal_import"
+
+
+def flagged_gallery(flagged: Sequence[Flagged], digits: dict[str, np.ndarray]) -> None:
+    """The user's digits the model reads as "not a digit", the least digit-like first."""
+    st.markdown("**What it reads as not a digit**, the least digit-like first")
+    st.caption("It would refuse these if you drew them again; they are just what fine-tuning on your digits is for.")
+    cols = st.columns(gallery.COLUMNS)
+    for j, f in enumerate(flagged[: gallery.MOST_MISTAKES]):
+        with cols[j % gallery.COLUMNS]:
+            digit_image(digits[f.id], caption=f"{a_digit(f.label)}: not a digit (like {a_digit(f.likely)}, "
+                        f"{f.score:.0%})", size=gallery.TILE)
+    if len(flagged) > gallery.MOST_MISTAKES:
+        st.caption(f"…and {len(flagged) - gallery.MOST_MISTAKES} more.")
 
 
 def exchange() -> None:
@@ -76,12 +92,16 @@ except ModelOutputError as e:  # a damaged model's NaN or 1e33: one sentence ins
     st.error(resources.explain(e))
     report = None
 if report is not None:
-    c = st.columns(3)
-    c[0].metric("Accuracy on your digits", f"{report.evaluation.accuracy:.2%}")
-    c[1].metric("Read right", f"{report.n_right} of {report.n}")
+    figures = [("Accuracy on your digits", f"{report.evaluation.accuracy:.2%}", None),
+               ("Read right", f"{report.n_right} of {report.n}", None)]
     if report.n_unseen < report.n:  # a fine-tune trained on some of them: the fair figure is on the others
-        c[2].metric("On digits it never trained on", "–" if report.unseen_accuracy is None else
-                    f"{report.unseen_accuracy:.2%}", help=f"{plural(report.n_unseen, 'digit')} it did not fine-tune on")
+        figures.append(("On digits it never trained on", "–" if report.unseen_accuracy is None else
+                        f"{report.unseen_accuracy:.2%}", f"{plural(report.n_unseen, 'digit')} it did not fine-tune on"))
+    if report.threshold is not None:  # a model saved before DigitRec had the threshold flags nothing
+        figures.append(("Read as not a digit", f"{len(report.flagged)} of {report.n}",
+                        "Drawn again, these would read as \"Not a digit\"."))
+    for col, (label, value, why) in zip(st.columns(4), figures):
+        col.metric(label, value, help=why)
     st.caption(f"Model `{loaded.info.name}`.")
     left, right = st.columns([2, 3])
     with left:
@@ -93,6 +113,8 @@ if report is not None:
             gallery.mistakes_gallery(report, {t.sample.id: t.digit for t in items})
         else:
             st.success("It reads every one of them right.")
+    if report.flagged:
+        flagged_gallery(report.flagged, {t.sample.id: t.digit for t in items})
 
 # ---- fine-tune ---------------------------------------------------------------------------------
 st.subheader("Fine-tune on your digits")

@@ -12,10 +12,12 @@ from PIL import Image
 from digitrec_app.ui import resources
 from digitrec_core import ModelInfo
 from digitrec_core.evaluation import ModelOutputError
-from digitrec_core.text import percent, plural, when
+from digitrec_core.recognition import NOT_A_DIGIT
+from digitrec_core.text import a_digit, percent, plural, when
 
 ACCENT, MUTED = "#ff4b4b", "#9aa5b1"
 UNSURE = 0.6  # below this top probability the prediction panel names the runner-up
+NOT_A_DIGIT_TEXT = "Not a digit"  # said in place of the digit for a drawing the model flags
 _DIGITS = [str(d) for d in range(10)]
 
 
@@ -70,14 +72,27 @@ def probability_chart(probs: np.ndarray, key: str | None = None, height: int = 2
     st.plotly_chart(fig, key=key, config={"displayModeBar": False})
 
 
-def verdict(expected: int | None, predicted: int) -> None:
-    """`Expected: D` and `Predicted: D`, green when they agree and red when they don't."""
+def looks_most_like(probs: np.ndarray) -> str:
+    """`Looks most like a 0 (41%)`: the small print under "Not a digit"."""
+    top = int(np.argmax(probs))
+    return f"Looks most like {a_digit(top)} ({percent(float(probs[top]), 0)})"
+
+
+def verdict(expected: int | None, predicted: int, probs: np.ndarray | None = None) -> None:
+    """`Expected: D` and `Predicted: D`, green when they agree and red when they don't.
+
+    A `predicted` of NOT_A_DIGIT (`Recognition.digits`) reads `Not a digit`, red against any expected
+    digit, with what it looks most like in small print when `probs` (its ten probabilities) are given.
+    """
+    shown = NOT_A_DIGIT_TEXT if predicted == NOT_A_DIGIT else f"Predicted: {predicted}"
     if expected is None:
-        st.markdown(f"### Predicted: {predicted}")
-        return
-    colour = "green" if expected == predicted else "red"
-    st.markdown(f"### Expected: {expected}")
-    st.markdown(f"### :{colour}[Predicted: {predicted}]")
+        st.markdown(f"### {shown}")
+    else:
+        colour = "green" if expected == predicted else "red"
+        st.markdown(f"### Expected: {expected}")
+        st.markdown(f"### :{colour}[{shown}]")
+    if predicted == NOT_A_DIGIT and probs is not None:
+        st.caption(looks_most_like(probs))
 
 
 # The two panels of `curves_figure`, written out: plotly's make_subplots builds the same layout but
@@ -128,37 +143,43 @@ def curves_figure(runs: dict[str, dict[str, list]], live_batches: list | None = 
 
 def prediction_panel(
     loaded, image: np.ndarray | None, *, empty_message: str, key: str,
-    actions: Callable[[int, float], None] | None = None,
+    actions: Callable[[int, float, bool], None] | None = None,
 ) -> np.ndarray | None:
-    """Preprocess like MNIST, classify, and show what the model saw and what it thinks.
+    """Preprocess like MNIST, recognize, and show what the model saw and what it thinks.
 
-    `actions(predicted, probability)`, when given, draws what the user can do about the prediction
-    (the correction buttons), right under it; nothing is drawn when no digit was found.
+    A drawing the model flags (below its threshold, `digitrec_core.recognize`) reads "Not a digit", with what
+    it looks most like in small print. `actions(likely, probability, flagged)`, when given, draws what the
+    user can do about it (the correction buttons), right under it: `likely` is the digit it looks most like,
+    `probability` the model's for that digit; nothing is drawn when no digit was found.
     Returns the 28x28 digit classified (None when no digit was found), for the explanation panel.
     """
-    from digitrec_core import canvas_to_mnist, predict_proba
+    from digitrec_core import canvas_to_mnist, recognize
 
     digit = canvas_to_mnist(image) if image is not None else None
     if digit is None:
         st.info(empty_message)
         return None
     try:
-        probs = predict_proba(loaded.model, digit)[0]
+        seen = recognize(loaded, digit)  # the loaded model's threshold, as the browser applies it
     except ModelOutputError as e:  # a damaged model answers NaN or 1e33: one sentence, never `nan%`
         st.error(resources.explain(e))
         return None
-    order = np.argsort(probs)[::-1]
-    top, second = int(order[0]), int(order[1])
-    st.markdown(f"## Prediction: {top}")
-    st.caption(f"probability {percent(probs[top], 1)}")
-    if probs[top] < UNSURE:
-        st.warning(f"The model is unsure: it could also be a {second} ({percent(probs[second], 0)}).")
+    probs, score = seen.probabilities[0], float(seen.digit_score[0])
+    likely, flagged = int(seen.likely[0]), bool(seen.flagged[0])
+    if flagged:  # no runner-up warning: "unsure between two digits" is for digits
+        st.markdown(f"## {NOT_A_DIGIT_TEXT}")
+        st.caption(looks_most_like(probs))
+    else:
+        st.markdown(f"## Prediction: {likely}")
+        st.caption(f"probability {percent(score, 1)}")
+        if score < UNSURE:
+            second = int(np.argsort(probs)[-2])
+            st.warning(f"The model is unsure: it could also be {a_digit(second)} ({percent(probs[second], 0)}).")
     if actions is not None:
-        actions(top, float(probs[top]))
+        actions(likely, score, flagged)
     c1, c2 = st.columns([1, 2])
     with c1:
         digit_image(digit, caption="What the model sees (28x28)", size=168)
     with c2:
         probability_chart(probs, key=f"{key}_probs", height=220)
     return digit
-

@@ -6,6 +6,9 @@ Undo. What ties a click to one image is `sample`, a name the page gives it (the 
 number, an upload's file id): once that image is stored, the bar shows the confirmation instead of
 the buttons, so a double click, a rerun or another click stores nothing more; a new image (a new
 stroke, another upload) gets the buttons again.
+
+A drawing the model reads as "Not a digit" gets "It's a …" only: the user may know it for an unusual digit
+of theirs, just what a fine-tune needs, but "Right" would store as a digit what the model says is none.
 """
 
 from __future__ import annotations
@@ -15,15 +18,19 @@ import streamlit as st
 
 from digitrec_app.ui import resources
 from digitrec_core import PersonalDigitsError
+from digitrec_core.text import a_digit
 
 DIGITS = list(range(10))
 
 
-def correction_bar(raw: np.ndarray, predicted: int, probability: float, *, model: str, sample: str, key: str) -> None:
+def correction_bar(raw: np.ndarray, predicted: int, probability: float, flagged: bool = False, *, model: str,
+                   sample: str, key: str) -> None:
     """Right / It's a … for the prediction of `raw`, or, once stored, "Saved as a D" and Undo.
 
-    `raw` is the image as the user gave it (the canvas's RGBA, an uploaded photo); `sample` names it
-    (see the module's docstring); `key` keeps several bars on one page apart.
+    `raw` is the image as the user gave it (the canvas's RGBA, an uploaded photo); `predicted` the digit it
+    looks most like and `probability` the model's for it, stored with the label the user gives; `flagged`:
+    the model read it as not a digit (no Right then). `sample` names it (see the module's docstring);
+    `key` keeps several bars on one page apart.
     """
     state = st.session_state.get(f"{key}_correction")
     if state is not None and state["sample"] != sample:
@@ -37,10 +44,12 @@ def correction_bar(raw: np.ndarray, predicted: int, probability: float, *, model
     else:
         args = (key, sample, raw, predicted, probability, model)
         with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
-            st.button("Right", key=f"{key}_right", icon=":material/check:", on_click=save, args=(*args, predicted),
-                      help=f"The model is right: keep this digit as a {predicted} in My digits")
+            if not flagged:
+                st.button("Right", key=f"{key}_right", icon=":material/check:", on_click=save, args=(*args, predicted),
+                          help=f"The model is right: keep this digit as {a_digit(predicted)} in My digits")
             # One widget per image, so a digit chosen for an earlier one is never shown selected.
-            st.segmented_control("or it's a …", DIGITS, key=_choice_key(key, sample), on_change=_save_chosen, args=args)
+            st.segmented_control("It's a …" if flagged else "or it's a …", DIGITS, key=_choice_key(key, sample),
+                                 on_change=_save_chosen, args=args)
     if state is not None and "error" in state:
         st.error(state["error"])
 

@@ -20,7 +20,7 @@ from digitrec_app.ui import resources
 from digitrec_app.ui.components import digit_image
 from digitrec_core.personal import PersonalDigits, PersonalDigitsError, Sample
 from digitrec_core.review import Review
-from digitrec_core.text import plural
+from digitrec_core.text import a_digit, plural
 
 COLUMNS = 8  # tiles a row
 MISTAKE_COLUMNS = 6  # in the narrower column beside the confusion matrix: room for a one-line caption
@@ -110,7 +110,8 @@ def mistakes_gallery(report: Review, digits: dict[str, np.ndarray]) -> None:
     cols = st.columns(MISTAKE_COLUMNS)
     for j, m in enumerate(shown):
         with cols[j % MISTAKE_COLUMNS]:
-            digit_image(digits[m.id], caption=f"a {m.label} read as {m.predicted} ({m.confidence:.0%})", size=TILE)
+            caption = f"{a_digit(m.label)} read as {m.predicted} ({m.confidence:.0%})"
+            digit_image(digits[m.id], caption=caption, size=TILE)
     if len(report.mistakes) > len(shown):
         st.caption(f"…and {len(report.mistakes) - len(shown)} more.")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
@@ -27,6 +28,7 @@ from digitrec_core import (
 from digitrec_core.evaluation import Evaluation, metrics
 from digitrec_core.jobs import TrainingSupervisor
 from digitrec_core.personal import PersonalDigits
+from digitrec_core.recognition import Recognition, read
 from digitrec_core.review import Review, review
 
 log = logging.getLogger("digitrec")
@@ -160,11 +162,21 @@ def active_model() -> LoadedModel:
         return store().load()
 
 
+@dataclass(frozen=True)
+class MnistReport:
+    """How a model reads the MNIST test set (the Test browser's figures)."""
+
+    evaluation: Evaluation  # the most likely digit of each: the accuracy stays comparable across models
+    recognition: Recognition  # the same probabilities at the model's "not a digit" threshold
+
+
 @st.cache_data(show_spinner="Classifying the 10,000 test digits...", max_entries=4)
-def test_report(model_name: str) -> Evaluation:
-    """Confusion matrix and friends, computed once per model."""
+def test_report(model_name: str) -> MnistReport:
+    """Confusion matrix and friends, and the digits read as "not a digit", computed once per model."""
     data = mnist()
-    return metrics(predict_proba(model(model_name).model, data.x_test), data.y_test)
+    loaded = model(model_name)
+    probs = predict_proba(loaded.model, data.x_test)
+    return MnistReport(metrics(probs, data.y_test), read(probs, loaded.info.digit_threshold))
 
 
 VisitorDigits = public.VisitorDigits
@@ -182,10 +194,11 @@ def personal() -> PersonalDigits:
 
 @st.cache_data(show_spinner="Classifying your digits...", max_entries=8)
 def personal_review(model_name: str, ids: Sequence[str], x: np.ndarray, y: np.ndarray) -> Review:
-    """How `model_name` does on these digits, computed once per model and set contents (the
-    arguments are the cache key: a sample added, removed or relabelled is a new one)."""
+    """How `model_name` does on these digits, and which it reads as "not a digit", computed once per model and
+    set contents (the arguments are the cache key: a sample added, removed or relabelled is a new one)."""
     info = store().info(model_name)
-    return review(predict_proba(model(model_name).model, x), y, ids, trained_on=info.personal.get("ids", ()))
+    return review(predict_proba(model(model_name).model, x), y, ids, trained_on=info.personal.get("ids", ()),
+                  threshold=info.digit_threshold)
 
 
 def session_id() -> str:

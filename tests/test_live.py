@@ -1,19 +1,22 @@
 """The live classifier's server side (digitrec_app/ui/live.py): what a drawing sent with an action must be
 before anything keeps it. A visitor's page can send anything there, so every path ends in the drawing or
-in an ActError with a sentence, never in another exception. The page itself: tests/test_browser.py."""
+in an ActError with a sentence, never in another exception; a Right for a drawing the model reads as "Not a
+digit" is refused whatever the page says. The page itself: tests/test_live_browser.py."""
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import random
 
 import numpy as np
 import pytest
 from PIL import Image
+from streamlit.testing.v1 import AppTest
 
-from digitrec_app.ui.live import MAX_DRAWING_BYTES, ActError, read_drawing
-from digitrec_core import canvas_to_mnist
+from digitrec_app.ui.live import MAX_DRAWING_BYTES, ActError, not_a_digit, read_drawing
+from digitrec_core import LoadedModel, ModelStore, PersonalDigits, canvas_to_mnist, load_model, predict_proba
 
 
 def png_url(image: Image.Image, fmt: str = "PNG") -> str:
@@ -91,3 +94,68 @@ def test_fuzzed_actions_end_in_a_drawing_or_an_act_error(seed=0):
         except ActError:
             continue
         assert raw.dtype == np.uint8 and digit.shape == (28, 28)
+
+
+# ---- Right for a drawing the model reads as "Not a digit" ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory) -> LoadedModel:
+    """The shipped model (an empty store's), through ONNX Runtime."""
+    return load_model(store=ModelStore(tmp_path_factory.mktemp("empty_store")))
+
+
+def at_threshold(loaded: LoadedModel, threshold: float | None) -> LoadedModel:
+    return dataclasses.replace(loaded, info=dataclasses.replace(loaded.info, digit_threshold=threshold))
+
+
+def drawn_one() -> np.ndarray:
+    return canvas_to_mnist(canvas())
+
+
+def test_the_server_flags_a_drawing_just_below_the_models_threshold_as_the_page_does(shipped):
+    """The page's rule (classifier.js's notADigit): flagged when the top probability is below the threshold."""
+    digit = drawn_one()
+    score = float(predict_proba(shipped.model, digit).max())
+    assert not not_a_digit(at_threshold(shipped, score), digit)  # at the threshold: a digit
+    assert not_a_digit(at_threshold(shipped, float(np.nextafter(score, 1))), digit)
+    assert not not_a_digit(at_threshold(shipped, None), digit)
+    unrunnable = dataclasses.replace(at_threshold(shipped, None), model=None)  # no threshold: nothing to run
+    assert not not_a_digit(unrunnable, digit)
+
+
+def _act_script(loaded, act):
+    import streamlit as st
+
+    from digitrec_app.ui import live
+
+    st.session_state["live"] = {"act": act}  # what the page's trigger leaves there
+    live._act(loaded)
+
+
+def run_act(loaded: LoadedModel, **changes) -> dict:
+    """`live._act` in a Streamlit script run on an action with `changes`; what became of it (the bar's state)."""
+    at = AppTest.from_function(_act_script, args=(loaded, act(model=loaded.info.name, **changes)),
+                               default_timeout=60).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at.session_state["live_correction"]
+
+
+def test_right_for_a_drawing_the_model_flags_is_refused_and_its_a_is_kept(shipped, store_home):
+    digits = PersonalDigits(store_home)
+    score = float(predict_proba(shipped.model, drawn_one()).max())
+    flags = at_threshold(shipped, float(np.nextafter(score, 1)))  # this drawing, just below its threshold
+
+    refused = run_act(flags, kind="right")
+    assert refused == {"sample": "p-1", "error": "Not saved: the model reads this drawing as not a digit, so only "
+                                                 "It's a … can keep it."}
+    assert not digits.samples()
+
+    kept = run_act(flags, kind="label", label=7)
+    sample, = digits.samples()
+    assert kept == {"sample": "p-1", "id": sample.id, "label": 7}
+    assert (sample.label, sample.predicted) == (7, 1)
+
+    right = run_act(at_threshold(shipped, score), kind="right", drawing="p-2")  # at its threshold: a digit
+    assert right["label"] == 1 and "error" not in right
+    assert sorted(s.label for s in digits.samples()) == [1, 7]

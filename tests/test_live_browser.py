@@ -8,12 +8,17 @@ on any console error or uncaught page exception, and on the live classifier's "t
 page" warning except where a browser without WebAssembly is meant to get it. Screenshots go to
 $DIGITREC_SCREENSHOTS (default: a temp folder), as tests/test_browser.py's do.
 
+The "Not a digit" tests draw a dot, a scribble and a letter for the shipped model, which must flag them (its
+meta.json's `digit_threshold`). $DIGITREC_TEST_DIGIT_THRESHOLD runs them instead on a copy of the shipped model
+with that threshold (0.99 flags them on a shipped model that has none).
+
     python -m pytest tests/test_live_browser.py
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -49,6 +54,7 @@ from digitrec_app.browser import (
     wait_live,
     wait_live_settled,
 )
+from digitrec_app.ui.components import a_digit
 from digitrec_app.ui.live import FOLLOW_SECONDS
 
 pytestmark = pytest.mark.browser
@@ -74,6 +80,7 @@ FALLBACK_WARNING = "DigitRec: the model cannot run in this page, the server clas
 NOT_PROBABILITIES = ("This model gives outputs that are not probabilities (NaN, infinite or outside 0 to 1): its file "
                      "is damaged; choose another model or train a new one.")
 PHONE = {"width": 390, "height": 844}  # an iPhone 12-15's CSS viewport
+DESKTOP = {"width": 1280, "height": 900}  # a laptop's
 # Streamlit closes its sidebar after a page is chosen only on a mobile user agent
 PHONE_AGENT = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.0.0 "
                "Mobile Safari/537.36")
@@ -285,7 +292,7 @@ def expect_prediction(page: Page, digit: int, timeout: float = 30_000) -> dict:
     expect(shown_prediction(page)).to_have_text(f"Prediction: {digit}", timeout=timeout)
     shown = wait_live_settled(page)
     expect(shown_prediction(page)).to_have_text(f"Prediction: {digit}")
-    assert shown is not None and shown["digit"] == digit, shown
+    assert shown is not None and shown["digit"] == digit and shown["flagged"] is False, shown
     return shown
 
 
@@ -540,16 +547,25 @@ def broken_model_active(request, store_dir: Path):
     """`broken_on_ink` stored (sealed, beside the shipped model's other files) and active in the module's store,
     for one test; the store as it was afterwards."""
     name = f"{request.param}-on-ink"
+    with shipped_copy_active(store_dir, name, onnx=seal(broken_on_ink(ON_INK[request.param]))):
+        yield name
+
+
+@contextlib.contextmanager
+def shipped_copy_active(store_dir: Path, name: str, *, onnx: bytes | None = None, **meta):
+    """The shipped model's files copied into the module's store as `name` (its ONNX replaced by `onnx`, its
+    meta.json's fields by `meta`) and active there for the block; the store as it was afterwards."""
     folder = store_dir / "models" / name
     shutil.copytree(SHIPPED_DIR, folder)
-    meta = json.loads((folder / META_FILE).read_text())
-    (folder / META_FILE).write_text(json.dumps({**meta, "name": name}))
-    (folder / ONNX_FILE).write_bytes(seal(broken_on_ink(ON_INK[request.param])))
+    shipped = json.loads((folder / META_FILE).read_text())
+    (folder / META_FILE).write_text(json.dumps({**shipped, **meta, "name": name}))
+    if onnx is not None:
+        (folder / ONNX_FILE).write_bytes(onnx)
     active = store_dir / ACTIVE_FILE
     was = active.read_bytes() if active.exists() else None
     ModelStore(store_dir).activate(name)
     try:
-        yield name
+        yield
     finally:
         if was is None:
             active.unlink(missing_ok=True)
@@ -598,3 +614,121 @@ def test_a_model_answering_inf_or_1e33_is_said_in_a_sentence_never_nan_percent(b
         expect(status).to_have_text(f"Classified in your browser by {broken_model_active}, as you draw.")
     finally:
         v.close()  # fails on a console error, a page exception or the fallback's warning
+
+
+# ---- "Not a digit" ----------------------------------------------------------------------------------------
+
+THRESHOLD_ENV = "DIGITREC_TEST_DIGIT_THRESHOLD"  # see the module's docstring
+# What people draw that is no digit, as pen strokes in canvas pixels (a stroke of one point is a click).
+DOT = [[(140, 140)]]
+SCRIBBLE = [[(float(x), float(y)) for x, y in np.random.default_rng(20).uniform(40, 240, (12, 2)).round(1)]]
+LETTER_K = [[(90, 50), (90, 230)], [(200, 50), (95, 140), (200, 230)]]
+NOT_DIGITS = {"a dot": DOT, "a scribble": SCRIBBLE, "a K": LETTER_K}
+
+
+@pytest.fixture
+def flagging_model(store_dir: Path):
+    """The active model's name, a model that reads non-digits as "Not a digit": the shipped one (see the module's
+    docstring)."""
+    override = os.environ.get(THRESHOLD_ENV)
+    if override is None:
+        shipped = json.loads((SHIPPED_DIR / META_FILE).read_text())
+        assert shipped.get("digit_threshold") is not None, (
+            f"the shipped model has no digit_threshold, so it flags nothing (${THRESHOLD_ENV} sets one)")
+        yield shipped["name"]
+        return
+    name = "shipped-with-a-threshold"
+    with shipped_copy_active(store_dir, name, digit_threshold=float(override)):
+        yield name
+
+
+def draw(page: Page, strokes: list[list[tuple[float, float]]]) -> None:
+    for points in strokes:
+        stroke(page, points)
+
+
+def its_a_buttons(page: Page):
+    """The ten digits offered for a drawing read as "Not a digit" (no "or": Right is not offered)."""
+    return live_panel(page).get_by_role("group", name="It's a …", exact=True).get_by_role("button")
+
+
+def expect_not_a_digit(page: Page, timeout: float = 30_000) -> dict:
+    """Wait for "Not a digit", and for the panel to be done with the drawing; check what goes with it (what it
+    looks most like in small print, no runner-up warning, no Right, It's a …); what it shows."""
+    panel = live_panel(page)
+    heading = panel.locator("h2.dr-prediction").filter(visible=True)
+    expect(heading).to_have_text("Not a digit", timeout=timeout)
+    shown = wait_live_settled(page)
+    expect(heading).to_have_text("Not a digit")
+    assert shown is not None and shown["flagged"] is True, shown
+    expect(panel.locator(".dr-probability")).to_have_text(
+        f"Looks most like {a_digit(shown['digit'])} ({shown['probability']:.0%})")
+    expect(panel.locator(".dr-unsure")).to_be_hidden()
+    right, _, _ = buttons(page)
+    expect(right).to_be_hidden()
+    expect(its_a_buttons(page)).to_have_text([str(d) for d in range(10)])
+    expect(panel.locator("canvas.dr-seen")).to_be_visible()  # what the model saw and its ten bars, still
+    expect(panel.locator(".dr-chart")).to_be_visible()
+    return shown
+
+
+@pytest.mark.parametrize("drawing", list(NOT_DIGITS))
+def test_a_dot_a_scribble_and_a_letter_read_not_a_digit_and_its_a_stores_them(drawing, flagging_model, visit,
+                                                                              store_dir: Path):
+    page = visit.page
+    page.set_viewport_size(DESKTOP)
+    assert open_draw(page) == flagging_model
+    digits = PersonalDigits(store_dir)
+    before = {s.id for s in digits.samples()}
+    start = n_sent(page)
+    draw(page, NOT_DIGITS[drawing])
+    shown = expect_not_a_digit(page)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"not_a_digit_{drawing.split()[-1]}.png"))
+
+    its_a_buttons(page).filter(has_text=re.compile(r"^7$")).click()  # the user knows it for a 7 of theirs
+    expect(saved_note(page, 7)).to_be_visible()
+    script_done(page)
+    sample, = new_samples(digits, before)
+    assert (sample.label, sample.predicted, sample.model) == (7, shown["digit"], flagging_model)
+    assert sample.probability == pytest.approx(shown["probability"], abs=1e-6)
+    assert [(a["kind"], a["drawing"], a["label"]) for a in acts(sent(page, start))] == [
+        ("label", shown["drawing"], 7)]
+    digits.remove(sample.id)  # the store as it was
+
+
+def test_a_digit_drawn_after_a_scribble_reads_as_its_digit_with_right(flagging_model, visit):
+    page = visit.page
+    open_draw(page)
+    draw(page, SCRIBBLE)
+    expect_not_a_digit(page)
+    press_clear(page)
+    for digit, points in ((1, ONE), (7, SEVEN)):
+        stroke(page, points)
+        expect_prediction(page, digit)
+        right, _, its_a = buttons(page)  # "or it's a …" again, after Right
+        expect(right).to_be_visible()
+        expect(its_a).to_have_count(10)
+        expect(live_panel(page).locator(".dr-probability")).to_have_text(re.compile(r"^probability \d+\.\d%$"))
+        press_clear(page)
+        expect(shown_prediction(page)).to_have_count(0)
+
+
+def test_on_a_phone_not_a_digit_and_its_a_are_on_screen(flagging_model, browser, server):
+    agent = PHONE_AGENT.format(major=browser.version.split(".")[0])
+    v = Visit(browser, server.url, viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=3,
+              user_agent=agent)
+    try:
+        page = v.page
+        open_draw(page)
+        page.locator(CANVAS).scroll_into_view_if_needed()
+        touch_stroke(page, canvas_box(page), SCRIBBLE[0])
+        expect_not_a_digit(page)
+        panel = live_panel(page)
+        for part in (panel.locator("h2.dr-prediction"), panel.locator(".dr-probability"), its_a_buttons(page).first,
+                     its_a_buttons(page).last):
+            assert in_view(part.bounding_box(), PHONE), f"off screen: {part} at {part.bounding_box()}"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "phone_not_a_digit.png"))
+    finally:
+        v.close()

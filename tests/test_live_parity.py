@@ -1,5 +1,6 @@
 """The Draw page reads a drawing as the server would: the page's own preprocess.js and classifier.js, run in
-chromium on thousands of canvas drawings, against `canvas_to_mnist` + `predict_proba` in Python.
+chromium on thousands of canvas drawings, against `canvas_to_mnist` + `predict_proba` in Python, and flags
+the same ones as "Not a digit" (classifier.js's `notADigit` against `recognition.read`, at a few thresholds).
 
 No server: the page is served from digitrec/web/ by Playwright's request routing at a made-up origin, with an
 HTML page of its own that imports the modules. The drawings are made in the page by canvas 2D as the Draw
@@ -26,7 +27,7 @@ from conftest import ROOT
 from PIL import Image
 
 from digitrec_app.browser import CHROMIUM
-from digitrec_core import canvas_to_mnist, predict_proba
+from digitrec_core import canvas_to_mnist, predict_proba, recognition
 from digitrec_core.serving import OnnxModel
 
 pytestmark = pytest.mark.browser
@@ -37,6 +38,10 @@ if not Path(CHROMIUM).exists():
 
 WEB = ROOT / "digitrec" / "web"
 MODEL = ROOT / "digitrec_core" / "pretrained" / "model.onnx"
+SHIPPED_THRESHOLD = json.loads((MODEL.parent / "meta.json").read_text()).get("digit_threshold")
+# "Not a digit" thresholds the page and Python apply to the same drawings: none, two that split these
+# drawings (mostly strokes at random: a few read as a digit at 0.99), and the shipped model's own when it has one
+THRESHOLDS = [None, 0.9, 0.99] + ([SHIPPED_THRESHOLD] if SHIPPED_THRESHOLD is not None else [])
 ORIGIN = "http://digitrec.test"
 SIDE = 280  # the Draw page's canvas
 N_DRAWINGS = 2400
@@ -54,7 +59,7 @@ HARNESS = """<!doctype html>
 <canvas id="pad" width="280" height="280"></canvas>
 <script type="module">
 import { canvasToMnist, roundHalfEven } from "./preprocess.js";
-import { Classifier, startRuntime } from "./classifier.js";
+import { Classifier, notADigit, startRuntime } from "./classifier.js";
 
 const h = (window.harness = { ready: false, error: null, job: null });
 const b64 = (a) => {
@@ -64,6 +69,7 @@ const b64 = (a) => {
   return btoa(s);
 };
 const unb64 = (s) => Uint8ClampedArray.from(atob(s), (c) => c.charCodeAt(0));
+const unb64Floats = (s) => new Float32Array(Uint8Array.from(atob(s), (c) => c.charCodeAt(0)).buffer);
 const pad = document.getElementById("pad");
 const ctx = pad.getContext("2d", { willReadFrequently: true }); // as the Draw page's scratch canvas
 const pt = (p) => [p[0], p[1]];
@@ -102,7 +108,7 @@ function draw(d) {
   }
 }
 
-async function runBatch(drawings) {
+async function runBatch(drawings, thresholds) {
   await new Promise((r) => setTimeout(r, 0)); // the evaluate that started this returns first
   const out = [];
   for (const d of drawings) {
@@ -121,6 +127,7 @@ async function runBatch(drawings) {
     out.push({
       png: pad.toDataURL("image/png"), sum, weighted, digit: digit && b64(digit), probs: probs && b64(probs),
       preprocessMs: t1 - t0, modelMs: digit ? t2 - t1 : null,
+      flagged: probs && thresholds.map((t) => notADigit(probs, t)),
     });
   }
   return out;
@@ -143,6 +150,7 @@ h.preprocess = (cases) => cases.map(({ rgba, width, height }) => {
   return digit && b64(digit);
 });
 h.roundHalfEven = (values) => values.map(roundHalfEven);
+h.notADigit = (cases) => cases.map(({ probs, threshold }) => notADigit(unb64Floats(probs), threshold));
 
 try {
   await startRuntime(ORT_VERSION);
@@ -436,6 +444,7 @@ def test_edge_cases_match_python(harness):
 def test_page_reads_drawings_as_python_does(harness, model):
     drawings = make_drawings()
     none_mismatch, py_digits, js_digits, js_probs, holding, pre_ms, model_ms = [], [], [], [], [], [], []
+    js_flags = []  # (drawing, threshold): the page's "Not a digit" at each of THRESHOLDS
     index = np.arange(SIDE * SIDE * 4, dtype=np.int64)
     t_python = 0.0
 
@@ -458,13 +467,14 @@ def test_page_reads_drawings_as_python_does(harness, model):
                 py_digits.append(py)
                 js_digits.append(js.reshape(28, 28))
                 js_probs.append(_floats(r["probs"]))
+                js_flags.append(r["flagged"])
                 model_ms.append(r["modelMs"])
         t_python += time.perf_counter() - t0
 
     t_start = time.perf_counter()
     previous = None  # the page draws the next batch while Python reads the last one
     for first in range(0, len(drawings), BATCH):
-        harness.start("runBatch", drawings[first : first + BATCH])
+        harness.start("runBatch", drawings[first : first + BATCH], THRESHOLDS)
         if previous is not None:
             read(*previous)
         previous = first, harness.finish()
@@ -501,3 +511,41 @@ def test_page_reads_drawings_as_python_does(harness, model):
     assert agree >= MIN_CLASS_AGREEMENT, f"{figures}\nclasses differ:\n" + "\n".join(differ)
     assert pixel.max() == 0, f"{figures}\nthe 28x28s should be the same float32 values\n" + "\n".join(differ)
     assert prob.max() < 1e-3, f"{figures}\n" + "\n".join(differ)
+    print(_same_flags(py_probs, js_probs, np.asarray(js_flags, bool)))
+
+
+def _same_flags(py_probs: np.ndarray, js_probs: np.ndarray, js_flags: np.ndarray) -> str:
+    """Check that the page flags what the server flags at each of THRESHOLDS: exactly `recognition.read`'s
+    flags on the page's own probabilities (one rule), and Python's whole path's except where the two runtimes'
+    top probabilities fall on either side of the threshold. The figures, in a line."""
+    figures = []
+    for j, t in enumerate(THRESHOLDS):
+        page = js_flags[:, j]
+        same_numbers = recognition.read(js_probs, t).flagged
+        rule = np.flatnonzero(page != same_numbers)
+        assert not len(rule), (f"at threshold {t}, the page's notADigit and recognition.read disagree on the same "
+                               f"probabilities for {len(rule)} drawings, e.g. {js_probs[rule[0]].tolist()}")
+        python = recognition.read(py_probs, t).flagged
+        if t is None:
+            assert not python.any() and not page.any(), "a model without a threshold flagged a drawing"
+        else:  # both outcomes, or the comparison says little
+            assert 0 < python.sum() < len(python), f"at threshold {t}: {python.sum()} of {len(python)} flagged"
+        py_score, js_score = py_probs.max(1), js_probs.max(1)
+        for k in np.flatnonzero(python != page):
+            assert min(py_score[k], js_score[k]) < t <= max(py_score[k], js_score[k]), (
+                f"drawing {k} is flagged on one side only at threshold {t}: Python {py_score[k]}, page {js_score[k]}")
+        figures.append(f"{t}: {int(python.sum())} flagged, {int((python != page).sum())} on one side only")
+    return "not a digit at threshold " + "; ".join(figures)
+
+
+def test_not_a_digit_is_the_servers_rule_at_the_threshold_itself(harness, model):
+    """A top probability equal to the threshold is a digit; a threshold one float above it flags it."""
+    probs = predict_proba(model, canvas_to_mnist(_edge_cases()["a 7"]))  # float32, as the page's runtime gives
+    top = float(probs.max())
+    cases = [(top, False), (float(np.nextafter(top, 1)), True), (float(np.nextafter(top, 0)), False), (None, False),
+             (1.0, top < 1.0), (0.0, False)]
+    b64 = base64.b64encode(probs.astype(np.float32).tobytes()).decode()
+    got = harness.call("notADigit", [{"probs": b64, "threshold": t} for t, _ in cases])
+    want = [bool(recognition.read(probs, t).flagged[0]) for t, _ in cases]
+    assert want == [flagged for _, flagged in cases]
+    assert got == want, f"page {got}, server {want} at thresholds {[t for t, _ in cases]} for a top of {top!r}"

@@ -115,3 +115,9 @@ export const NOT_PROBABILITIES =
 export function areProbabilities(probs) {
   return probs.length === 10 && probs.every((p) => Number.isFinite(p) && p >= -1e-4 && p <= 1 + 1e-4);
 }
+
+/** Whether a drawing is "not a digit": its top probability below the model's threshold (null: the model has
+ * none and flags nothing). The server's rule exactly (digitrec_core/recognition.py's `read`). */
+export function notADigit(probs, threshold) {
+  return threshold != null && Math.max(...probs) < threshold;
+}

@@ -6,7 +6,7 @@
 // Python side: digitrec_app/ui/live.py, which documents the data, state and triggers exchanged.
 
 import { canvasToMnist, SIZE } from "./preprocess.js";
-import { Classifier, cachedModel, keepModel, startRuntime, startup } from "./classifier.js";
+import { Classifier, cachedModel, keepModel, notADigit, startRuntime, startup } from "./classifier.js";
 
 const SEEN_PX = 168; // the 28x28 shown at 6x
 const SETTLE_FRAMES = 12; // frames sampled after the pen or a click: the canvas renders a finished stroke late
@@ -283,16 +283,27 @@ class LiveDraw {
     setText(ui.empty, this.badOutput ?? "Draw a digit");
     ui.empty.classList.toggle("dr-error", Boolean(this.badOutput));
     ui.result.hidden = !shown;
-    record.shown = shown ? { drawing: this.drawing, digit: shown.top, probability: shown.probs[shown.top] } : null;
+    // Below the model's threshold, "Not a digit", as the server reads it: no Right, It's a … stays (the user may
+    // know it for an unusual digit of theirs), the runner-up warning is for digits only.
+    const flagged = Boolean(shown) && notADigit(shown.probs, data.threshold);
+    record.shown = shown
+      ? { drawing: this.drawing, digit: shown.top, probability: shown.probs[shown.top], flagged }
+      : null;
     if (!shown) return;
     const { probs, top, digit } = shown;
     const order = [...probs.keys()].sort((a, b) => probs[b] - probs[a]);
     // Only what changed is touched: the same answer read again leaves the page as it is.
-    setText(ui.prediction, `Prediction: ${top}`);
-    setText(ui.probability, `probability ${percent(probs[top], 1)}`);
-    ui.unsure.hidden = probs[top] >= data.unsure;
-    setText(ui.unsure, `The model is unsure: it could also be a ${order[1]} (${percent(probs[order[1]], 0)}).`);
-    ui.right.title = `The model is right: keep this digit as a ${top} in My digits`;
+    setText(ui.prediction, flagged ? "Not a digit" : `Prediction: ${top}`);
+    setText(ui.probability, flagged
+      ? `Looks most like ${aDigit(top)} (${percent(probs[top], 0)})`
+      : `probability ${percent(probs[top], 1)}`);
+    ui.unsure.hidden = flagged || probs[top] >= data.unsure;
+    setText(ui.unsure, `The model is unsure: it could also be ${aDigit(order[1])} (${percent(probs[order[1]], 0)}).`);
+    ui.right.hidden = flagged;
+    const itsA = flagged ? "It's a …" : "or it's a …";
+    setText(ui.or, itsA);
+    if (ui.digits.getAttribute("aria-label") !== itsA) ui.digits.setAttribute("aria-label", itsA);
+    ui.right.title = `The model is right: keep this digit as ${aDigit(top)} in My digits`;
     const saved = data.saved && data.saved.drawing === this.drawing ? data.saved : null;
     ui.actions.hidden = Boolean(saved);
     ui.saved.hidden = !saved;
@@ -375,6 +386,7 @@ function build(root, act) {
   return {
     status: q(".dr-status"), empty: q(".dr-empty"), result: q(".dr-result"), prediction: q(".dr-prediction"),
     probability: q(".dr-probability"), unsure: q(".dr-unsure"), actions: q(".dr-actions"), right: q(".dr-right"),
+    or: q(".dr-or"), digits,
     saved: q(".dr-saved"), savedLabel: q(".dr-saved-label"), error: q(".dr-error"), seen: q(".dr-seen"), bars,
   };
 }
@@ -406,5 +418,6 @@ function setText(el, text) {
   if (el.textContent !== text) el.textContent = text;
 }
 
+const aDigit = (d) => (d === 8 ? `an ${d}` : `a ${d}`); // as components.a_digit says it on the server
 const argmax = (a) => a.reduce((best, v, i) => (v > a[best] ? i : best), 0);
 const percent = (p, digits) => (Number.isFinite(p) && p >= 0 && p <= 1 ? `${(p * 100).toFixed(digits)}%` : "–");

@@ -6,17 +6,18 @@ a stroke, prepares them as `canvas_to_mnist` does (`preprocess.js`), runs this s
 onnxruntime-web, and shows the prediction, the probabilities, the 28x28 and the correction buttons. What
 passes between the two sides:
 
-- data, server to page: the model's name and SHA-256, and its ONNX bytes (base64) the first time a session
-  shows that model unless the browser's cookie `digitrec_models` says it keeps a copy, and again only when the
-  page asks (`need`); what became of the last action (stored as a D, or why not); which drawing the
-  explanation below is of.
+- data, server to page: the model's name, SHA-256 and "not a digit" threshold (None: it flags nothing), and
+  its ONNX bytes (base64) the first time a session shows that model unless the browser's cookie
+  `digitrec_models` says it keeps a copy, and again only when the page asks (`need`); what became of the last
+  action (stored as a D, or why not); which drawing the explanation below is of.
 - state `need` {sha, n}: the page has no copy of that model (none in its cache): the next run sends it, once
   per `n`.
 - state `fallback` {sha, reason}: the model cannot run in this page ("*": no model can, e.g. no
   WebAssembly): the page is then classified on the server, as before (`server_reason`).
 - trigger `act` {kind, drawing, png, digit, predicted, probability, model, label}: Right, It's a …, Undo or
   Why this answer?, with the drawing as the user saw it. The PNG goes through `read_image`'s gate (PNG only,
-  bounded bytes and pixels) before anything keeps it.
+  bounded bytes and pixels) before anything keeps it. A Right for a drawing the model reads as "Not a digit"
+  (the server's own reading of the 28x28 sent) is refused: the page offers none, a crafted one could send it.
 
 Only pages import this module: it declares a Streamlit component.
 """
@@ -37,7 +38,8 @@ import streamlit as st
 import digitrec
 from digitrec_app.ui import corrections, resources
 from digitrec_app.ui.components import UNSURE  # below this top probability the panel names the runner-up
-from digitrec_core import LoadedModel, ModelInfo
+from digitrec_core import LoadedModel, ModelInfo, recognize
+from digitrec_core.evaluation import ModelOutputError
 from digitrec_core.preprocess import MAX_DRAWING_BYTES, SIZE, ImageError
 from digitrec_core.preprocess import read_drawing as read_png
 
@@ -99,6 +101,7 @@ def live_panel(loaded: LoadedModel, *, canvas: str, explanation) -> None:
             "canvas": canvas,
             "why_box": WHY_BOX,
             "unsure": UNSURE,
+            "threshold": loaded.info.digit_threshold,  # the page reads "Not a digit" below it, as `recognize` does
             "saved": {"drawing": outcome["sample"], "label": outcome["label"]} if "id" in outcome else None,
             "error": {"drawing": outcome["sample"], "message": outcome["error"]} if "error" in outcome else None,
             "why": why["drawing"] if why else None,
@@ -173,6 +176,8 @@ def _act(loaded: LoadedModel) -> None:
         if act.get("model") != loaded.info.name:
             raise ActError("The model changed since this drawing was classified: draw it again.")
         label = _digit_value(act.get("predicted" if kind == "right" else "label"))
+        if kind == "right" and not_a_digit(loaded, digit):
+            raise ActError("the model reads this drawing as not a digit, so only It's a … can keep it.")
         corrections.save(KEY, drawing, raw, _digit_value(act.get("predicted")), _probability(act.get("probability")),
                          loaded.info.name, label, digit=digit)
     except ActError as e:
@@ -181,6 +186,16 @@ def _act(loaded: LoadedModel) -> None:
             error = f"{said}: {resources.explain(e)}"
             st.session_state[f"{KEY}_correction"] = {"sample": act["drawing"][:64], "error": error}
         log.info("A drawing's action was refused: %s", e)
+
+
+def not_a_digit(loaded: LoadedModel, digit: np.ndarray) -> bool:
+    """Whether the loaded model reads this 28x28 as "Not a digit" (the page's rule, on the server's numbers)."""
+    if loaded.info.digit_threshold is None:
+        return False  # a model without a threshold flags nothing: no need to run it
+    try:
+        return bool(recognize(loaded, digit).flagged[0])
+    except ModelOutputError as e:  # a damaged model: the page shows it no answer to be Right about
+        raise ActError(str(e)) from e
 
 
 def read_drawing(act: dict) -> tuple[np.ndarray, np.ndarray]:

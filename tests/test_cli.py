@@ -35,8 +35,12 @@ def test_train_then_models_as_a_user_would(tmp_path):
     write_idx(tmp_path / "data", make_synthetic(600, 200))
     env = {"DIGITREC_MNIST_DIR": str(tmp_path / "data"), "DIGITREC_HOME": str(tmp_path / "home")}
     out = run_cli("train", "--arch", "seed", "--epochs", "5", "--lr", "0.001", "--plot", str(tmp_path / "curves.png"),
-                  "--activate", "always", env=env)
+                  "--activate", "always", "--negatives", "0.5", env=env)
     assert out.returncode == 0, out.stderr
+    assert "negatives=0.5" in out.stderr
+    [meta] = (tmp_path / "home" / "models").glob("*/meta.json")
+    meta = json.loads(meta.read_text())
+    assert meta["hyperparameters"]["negatives"] == 0.5 and 0 < meta["digit_threshold"] <= 1
     assert re.search(r"^Test Loss: \d+\.\d{4}$", out.stdout, re.M)
     accuracy = float(re.search(r"^Test Accuracy: (\d+\.\d\d)%$", out.stdout, re.M).group(1))
     assert accuracy > 90

@@ -158,7 +158,7 @@ CASES: dict[str, Case] = {
         ("--limit", "-5"), ("--limit", "0"), ("--limit", "1.5"), ("--epochs", "0"), ("--epochs", "-1"),
         ("--batch-size", "0"), ("--lr", "nan"), ("--lr", "inf"), ("--lr", "0"), ("--lr", "-0.1"),
         ("--val-split", "1"), ("--val-split", "-0.1"), ("--val-split", "nan"), ("--seed", "-1"),
-        ("--seed", str(2**32)))},
+        ("--seed", str(2**32)), ("--negatives", "-0.5"), ("--negatives", "nan"), ("--negatives", "100"))},
     **{f"finetune {flag} {value}": Case(("finetune", flag, value), f"argument {flag}:") for flag, value in (
         ("--epochs", "0"), ("--holdout", "1"), ("--holdout", "nan"), ("--holdout", "-0.5"), ("--seed", "-3"))},
     **{f"sweep {flag} {value}": Case(("sweep", flag, value), f"argument {flag}:") for flag, value in (

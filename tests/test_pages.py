@@ -311,7 +311,7 @@ def test_a_worse_run_is_saved_not_activated_and_make_active_activates_it(app_env
 
 
 def test_train_page_wording_times_and_the_runs_table(app_env, synthetic_dir, tiny_result):
-    from digitrec_core.text import when
+    from digitrec_core.text import percent, when
 
     ModelStore().save(weaker(tiny_result), activate="always")
     at = open_app("train")
@@ -330,6 +330,7 @@ def test_train_page_wording_times_and_the_runs_table(app_env, synthetic_dir, tin
     run(at.switch_page(PAGES["home"]))  # the model card writes the time the same way
     card = [c.value for c in at.caption if c.value.startswith("Trained ")]
     assert card and card[0].startswith("Trained 1 epoch on 450 images") and when(info.created_at) in card[0]
+    assert f'"Not a digit" below a top probability of {percent(info.digit_threshold, 0)}' in card[0]
 
 
 # ---- Test browser ------------------------------------------------------------------------------------

@@ -38,6 +38,8 @@ def model_card(info: ModelInfo) -> None:
             f"({info.n_val:,} held out for validation) in {info.train_seconds:.0f} s on {when(info.created_at)} · "
             f"batch {hp.get('batch_size')}, learning rate {hp.get('learning_rate')}, "
             f"augmentation {'on' if hp.get('augment') else 'off'} · data: {info.data_source}"
+            + (f" · \"Not a digit\" below a top probability of {percent(info.digit_threshold, 0)}"
+               if info.digit_threshold is not None else "")
         )
         if info.kind == "finetune":  # where it comes from, and what it did on digits it never trained on
             p = info.personal

@@ -1,4 +1,4 @@
-"""One live prediction, as a stroke on the Draw page makes it: `canvas_to_mnist` + `predict_proba`.
+"""One live prediction, as a stroke on the Draw page makes it: `canvas_to_mnist` + `predict_proba` (or `recognize`).
 
 On 280x280 RGBA canvases as streamlit-drawable-canvas returns them (white pen on opaque black: a
 "7", a "1", a "0" and a "4" with different pens, taken in turn), the same model served two ways,
@@ -34,7 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
-from digitrec_core import canvas_to_mnist, load_model, predict_proba  # noqa: E402
+from digitrec_core import canvas_to_mnist, load_model, predict_proba, recognize  # noqa: E402
 
 # (polyline in canvas pixels, pen width): what a user draws, roughly
 STROKES = [
@@ -76,6 +76,8 @@ def main() -> None:
     paths = {
         "canvas_to_mnist only": lambda im: canvas_to_mnist(im),
         "ONNX: canvas_to_mnist + predict_proba": lambda im: predict_proba(onnx.model, canvas_to_mnist(im)),
+        # what the server path shows now: the same, and "not a digit" at the model's threshold
+        "ONNX: canvas_to_mnist + recognize": lambda im: recognize(onnx, canvas_to_mnist(im)).probabilities,
         "TensorFlow: canvas_to_mnist + predict_proba": lambda im: predict_proba(keras, canvas_to_mnist(im)),
     }
     if args.compare_preprocess:
@@ -95,9 +97,11 @@ def main() -> None:
     if first["ONNX: canvas_to_mnist + predict_proba"] != first["TensorFlow: canvas_to_mnist + predict_proba"]:
         raise SystemExit(f"the two runtimes disagree: {first}")
     times: dict[str, list[float]] = {k: [] for k in paths}
+    order = np.random.default_rng(0)
     for r in range(args.runs):
         im = images[r % len(images)]
-        for name, fn in paths.items():
+        for name in order.permutation(list(paths)):  # a new order each round: no path always runs after another
+            fn = paths[name]
             t = time.perf_counter()
             fn(im)
             times[name].append((time.perf_counter() - t) * 1000)
@@ -114,6 +118,8 @@ def main() -> None:
     onnx_ms = np.median(times["ONNX: canvas_to_mnist + predict_proba"])
     tf_ms = np.median(times["TensorFlow: canvas_to_mnist + predict_proba"])
     print(f"\nTensorFlow path / ONNX path = {tf_ms / onnx_ms:.1f}x")
+    recognize_ms = np.median(times["ONNX: canvas_to_mnist + recognize"])
+    print(f"recognize / predict_proba (ONNX, with canvas_to_mnist) = {recognize_ms / onnx_ms:.3f}x")
     argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
     print(f"\n`python bench/latency.py{' ' + argv if argv else ''}`")
 

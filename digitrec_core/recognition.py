@@ -41,7 +41,7 @@ class Recognition:
 
 def digit_score(probabilities: np.ndarray) -> np.ndarray:
     """(N,) the top probability of each row: what live_draw.js computes from the same outputs."""
-    return np.asarray(probabilities, np.float64).max(axis=1)
+    return np.asarray(probabilities).max(axis=1)
 
 
 def calibrate(probabilities: np.ndarray, rate: float = FLAG_RATE) -> float:
@@ -55,9 +55,9 @@ def read(probabilities: np.ndarray, threshold: float | None) -> Recognition:
     """The recognition of probabilities already computed, at `threshold` (None: nothing is flagged)."""
     probs = np.asarray(probabilities)
     score = digit_score(probs)
-    digits = probs.argmax(axis=1).astype(np.int64)
+    digits = probs.argmax(axis=1)
     if threshold is not None:
-        digits[score < threshold] = NOT_A_DIGIT
+        digits = np.where(score < threshold, NOT_A_DIGIT, digits)
     return Recognition(digits=digits, probabilities=probs, digit_score=score, threshold=threshold)
 
 

@@ -569,6 +569,11 @@ def main() -> None:
     print(ms_row("model per frame (onnxruntime-web `session.run`, WASM, 1 thread)", [f["modelMs"] for f in frames]))
     both = [f["preprocessMs"] + f["modelMs"] for f in frames]
     print(ms_row("… both", both, "≤ 16.7 ms (one frame at 60 Hz)", bold=True))
+    rendered = [f for f in frames if f.get("renderMs") is not None]
+    if rendered:  # a checkout before the page timed its rendering has none
+        print(ms_row("showing the answer per frame (`render()`: texts, bars, the 28x28, \"Not a digit\" or not)",
+                     [f["renderMs"] for f in rendered]))
+        print(ms_row("… all three", [f["preprocessMs"] + f["modelMs"] + f["renderMs"] for f in rendered]))
 
     def per_s(strokes: list[dict], count) -> list[float]:
         return [count(s) / ((s["up"] - s["down"]) / 1000) for s in strokes]

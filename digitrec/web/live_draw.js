@@ -239,7 +239,8 @@ class LiveDraw {
       const probs = digit && (await this.classifier.run(digit));
       const t2 = performance.now();
       if (record.frames.length >= RECORDED) record.frames.shift();
-      record.frames.push({ at: t2, preprocessMs: t1 - t0, modelMs: digit ? t2 - t1 : null });
+      const frame = { at: t2, preprocessMs: t1 - t0, modelMs: digit ? t2 - t1 : null, renderMs: null };
+      record.frames.push(frame);
       // A new drawing when the user changed it (a stroke, Clear, Undo); the canvas painting a finished stroke
       // again after the pen lifts is the same drawing: a Right already given for it still holds.
       if (this.changedByUser || this.drawing === null) this.drawing = `${PAGE}-${++this.count}`;
@@ -248,6 +249,7 @@ class LiveDraw {
       this.badOutput = null;
       this.render();
       this.showWhy();
+      frame.renderMs = performance.now() - t2; // the answer on screen: text, bars, the 28x28 ("Not a digit" or not)
       if (penUp !== null && !this.penDown && this.penUpAt === penUp) this.penUpShown(penUp);
     } catch (error) {
       if (error?.scope !== "output") this.fallback(error, this.sha);

@@ -229,8 +229,6 @@ def main() -> None:
                           np.concatenate([y_fit, y_fit[:6000], np.full(len(tf_), 10)]), args.seed)
         for name in sets:
             scores[name]["OE head (11th class)"] = -head(outputs[name][1])[:, 10]
-            scores[name]["OE head + ink"] = np.minimum(
-                tail(-head(f_fit)[:, 10])(scores[name]["OE head (11th class)"]), tails["ink"](scores[name]["ink"]))
 
     columns = list(sets)
     calibration = "MNIST held-out" + (", drawn" if args.calibrate == "drawn" else "")

@@ -8,9 +8,8 @@ on any console error or uncaught page exception, and on the live classifier's "t
 page" warning except where a browser without WebAssembly is meant to get it. Screenshots go to
 $DIGITREC_SCREENSHOTS (default: a temp folder), as tests/test_browser.py's do.
 
-The "Not a digit" tests draw a dot, a scribble and a letter for the shipped model, which must flag them (its
-meta.json's `digit_threshold`). $DIGITREC_TEST_DIGIT_THRESHOLD runs them instead on a copy of the shipped model
-with that threshold (0.99 flags them on a shipped model that has none).
+The "Not a digit" tests draw a dot, a scribble and a letter for the shipped model, which must flag them at its
+own threshold (meta.json's `digit_threshold`).
 
     python -m pytest tests/test_live_browser.py
 """
@@ -618,7 +617,6 @@ def test_a_model_answering_inf_or_1e33_is_said_in_a_sentence_never_nan_percent(b
 
 # ---- "Not a digit" ----------------------------------------------------------------------------------------
 
-THRESHOLD_ENV = "DIGITREC_TEST_DIGIT_THRESHOLD"  # see the module's docstring
 # What people draw that is no digit, as pen strokes in canvas pixels (a stroke of one point is a click).
 DOT = [[(140, 140)]]
 SCRIBBLE = [[(float(x), float(y)) for x, y in np.random.default_rng(20).uniform(40, 240, (12, 2)).round(1)]]
@@ -627,19 +625,11 @@ NOT_DIGITS = {"a dot": DOT, "a scribble": SCRIBBLE, "a K": LETTER_K}
 
 
 @pytest.fixture
-def flagging_model(store_dir: Path):
-    """The active model's name, a model that reads non-digits as "Not a digit": the shipped one (see the module's
-    docstring)."""
-    override = os.environ.get(THRESHOLD_ENV)
-    if override is None:
-        shipped = json.loads((SHIPPED_DIR / META_FILE).read_text())
-        assert shipped.get("digit_threshold") is not None, (
-            f"the shipped model has no digit_threshold, so it flags nothing (${THRESHOLD_ENV} sets one)")
-        yield shipped["name"]
-        return
-    name = "shipped-with-a-threshold"
-    with shipped_copy_active(store_dir, name, digit_threshold=float(override)):
-        yield name
+def flagging_model(store_dir: Path) -> str:
+    """The active model's name: the shipped one, which reads non-digits as "Not a digit" at its own threshold."""
+    shipped = json.loads((SHIPPED_DIR / META_FILE).read_text())
+    assert shipped.get("digit_threshold") is not None, "the shipped model has no digit_threshold: it flags nothing"
+    return shipped["name"]
 
 
 def draw(page: Page, strokes: list[list[tuple[float, float]]]) -> None:

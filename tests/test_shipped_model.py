@@ -21,3 +21,20 @@ def test_shipped_model_is_small_and_described():
     assert (SHIPPED_DIR / "model.keras").stat().st_size <= 2_000_000
     assert len(unseal((SHIPPED_DIR / "model.onnx").read_bytes())) <= 2_000_000  # committed, sealed, small
     assert info.arch == "default" and info.epochs_run == info.hyperparameters["epochs"]
+
+
+@pytest.mark.mnist
+def test_shipped_model_says_not_a_digit_for_what_is_not_one(store_home, real_mnist):
+    """Dots, scribbles, letters and the rest, drawn as on the page and never trained on (the `validation` stream),
+    read as "Not a digit"; the real test digits almost never do."""
+    from digitrec_core import recognize
+    from digitrec_core.negatives import KINDS, as_mnist
+
+    loaded = load_model()
+    assert 0 < loaded.info.digit_threshold < 1
+    drawings, kinds = as_mnist(60, split="validation", seed=1)
+    flagged = recognize(loaded, drawings).flagged
+    for kind in KINDS:
+        assert flagged[kinds == kind].mean() >= 0.75, kind
+    assert flagged.mean() >= 0.9
+    assert recognize(loaded, real_mnist.x_test).flagged.mean() <= 0.01

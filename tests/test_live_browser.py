@@ -489,10 +489,15 @@ def test_a_browser_without_webassembly_is_classified_on_the_server(no_wasm_brows
         v.close()
 
 
-def test_on_a_phone_the_canvas_fits_a_finger_draws_and_the_answer_is_on_screen(browser, server):
+def phone_visit(browser, server) -> Visit:
+    """A phone's visit: 390x844 at 3x, touch, a mobile Chrome's user agent."""
     agent = PHONE_AGENT.format(major=browser.version.split(".")[0])
-    v = Visit(browser, server.url, viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=3,
-              user_agent=agent)
+    return Visit(browser, server.url, viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=3,
+                 user_agent=agent)
+
+
+def test_on_a_phone_the_canvas_fits_a_finger_draws_and_the_answer_is_on_screen(browser, server):
+    v = phone_visit(browser, server)
     try:
         page = v.page
         open_draw(page)
@@ -705,9 +710,7 @@ def test_a_digit_drawn_after_a_scribble_reads_as_its_digit_with_right(flagging_m
 
 
 def test_on_a_phone_not_a_digit_and_its_a_are_on_screen(flagging_model, browser, server):
-    agent = PHONE_AGENT.format(major=browser.version.split(".")[0])
-    v = Visit(browser, server.url, viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=3,
-              user_agent=agent)
+    v = phone_visit(browser, server)
     try:
         page = v.page
         open_draw(page)

@@ -41,7 +41,8 @@ class Recognition:
 
 def digit_score(probabilities: np.ndarray) -> np.ndarray:
     """(N,) the top probability of each row: what live_draw.js computes from the same outputs."""
-    return np.asarray(probabilities).max(axis=1)
+    # float64 as the page's numbers are: compared with a float32 score, NumPy would round the threshold to float32
+    return np.asarray(probabilities, np.float64).max(axis=1)
 
 
 def calibrate(probabilities: np.ndarray, rate: float = FLAG_RATE) -> float:

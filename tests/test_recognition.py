@@ -111,3 +111,13 @@ def test_a_shipped_model_info_without_threshold_reads_as_before(synthetic, store
     old = dataclasses.replace(loaded, info=dataclasses.replace(loaded.info, digit_threshold=None))
     r = recognize(old, synthetic.x_test[:20])
     assert not r.flagged.any() and (r.digits == r.likely).all()
+
+
+def test_the_threshold_is_compared_in_float64_as_the_page_compares_it():
+    """float32 probabilities (what ONNX Runtime returns) against a threshold a hair above the top one: NumPy would
+    round a Python float to float32 beside a float32 array, and the two would tie; the page's doubles do not."""
+    p = np.full((1, 10), 0.00001, np.float32)
+    p[0, 3] = 0.99991
+    top = float(p.max())
+    assert read(p, float(np.nextafter(top, 1))).flagged[0]
+    assert not read(p, top).flagged[0]

@@ -40,6 +40,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from digitrec_core.preprocess import canvas_to_mnist
+
 CANVAS = 280  # the Draw page's canvas, px
 SIZES = (90, 240)  # a drawing's frame on the canvas, px (bench/writers.py places digits in the same range)
 PEN = (6, 40)  # the Draw page's pen width slider, px
@@ -86,8 +88,6 @@ def as_mnist(n: int, *, split: str = "train", seed: int = 0, kinds: tuple[str, .
     """`n` drawings of each kind as the Draw page gives them to the model (through `canvas_to_mnist`), drawn
     one at a time (a canvas is 300 KB): the (M, 28, 28) float32 images and their kinds, leaving out the few
     in which it finds nothing (the page shows "Draw a digit" for those)."""
-    from digitrec_core.preprocess import canvas_to_mnist
-
     if split not in SPLITS:
         raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
     images, labels = [], []

@@ -57,7 +57,6 @@ from pathlib import Path
 from playwright.sync_api import Page, expect, sync_playwright
 
 from digitrec_app.browser import (
-    CHROMIUM,
     NO_WASM_SCRIPT,
     ONE,
     SEVEN,
@@ -69,7 +68,9 @@ from digitrec_app.browser import (
     launch,
     main_area,
     press_clear,
+    require_chromium,
     script_done,
+    server_options,
     timed_stroke,
 )
 
@@ -167,11 +168,9 @@ def main() -> None:
     ap.add_argument("--busy", type=int, default=0, help="processes keeping a core busy during the strokes (default 0)")
     ap.add_argument("--watch", type=float, default=0,
                     help="seconds of live view to measure the browser's cost (default: skip)")
-    ap.add_argument("--app-dir", type=Path, default=ROOT, help="the checkout whose app.py to run (default: this one)")
-    ap.add_argument("--server-arg", action="append", default=[], help="an extra `streamlit run` option (repeatable)")
+    server_options(ap, ROOT)
     args = ap.parse_args()
-    if not Path(CHROMIUM).exists():
-        raise SystemExit(f"needs Debian's chromium at {CHROMIUM}")
+    require_chromium()
 
     cold, server = [], None
     with sync_playwright() as p:

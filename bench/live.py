@@ -91,7 +91,9 @@ from digitrec_app.browser import (  # noqa: E402
     drawable,
     main_area,
     press_clear,
+    require_chromium,
     script_done,
+    server_options,
     timed_stroke,
     wait_drawable,
 )
@@ -550,11 +552,9 @@ def main() -> None:
     ap.add_argument("--long-seconds", type=float, default=1.5, help="their duration (default 1.5)")
     ap.add_argument("--idle", type=float, default=10, help="seconds of nobody drawing, for the CPU (default 10)")
     ap.add_argument("--browse", type=int, default=5, help="Next/Random clicks in the Test browser (default 5)")
-    ap.add_argument("--app-dir", type=Path, default=ROOT, help="the checkout whose app.py to run (default: this one)")
-    ap.add_argument("--server-arg", action="append", default=[], help="an extra `streamlit run` option (repeatable)")
+    server_options(ap, ROOT)
     args = ap.parse_args()
-    if not Path(CHROMIUM).exists():
-        raise SystemExit(f"needs Debian's chromium at {CHROMIUM}")
+    require_chromium()
     if not os.environ.get("DIGITREC_MNIST_DIR"):
         raise SystemExit("needs DIGITREC_MNIST_DIR (the Test browser uses MNIST)")
     res = run(args)

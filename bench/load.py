@@ -97,6 +97,8 @@ from digitrec_app.browser import (  # noqa: E402
     SEVEN,
     VIEWPORT,
     Server,
+    require_chromium,
+    server_options,
 )
 from digitrec_app.ui import memory  # noqa: E402
 from digitrec_core import ModelStore, public  # noqa: E402
@@ -590,11 +592,9 @@ def main() -> None:
                     help="seconds after they leave to read the server's memory (default 180)")
     ap.add_argument("--train-images", type=int, default=3000, help=f"per run (default 3000; ≤ {public.MAX_IMAGES})")
     ap.add_argument("--train-epochs", type=int, default=2, help=f"per run (default 2; ≤ {public.MAX_EPOCHS})")
-    ap.add_argument("--app-dir", type=Path, default=ROOT, help="the checkout whose app.py to run (default: this one)")
-    ap.add_argument("--server-arg", action="append", default=[], help="an extra `streamlit run` option (repeatable)")
+    server_options(ap, ROOT)
     args = ap.parse_args()
-    if not Path(CHROMIUM).exists():
-        raise SystemExit(f"needs Debian's chromium at {CHROMIUM}")
+    require_chromium()
     if not os.environ.get("DIGITREC_MNIST_DIR"):
         raise SystemExit("needs DIGITREC_MNIST_DIR (the Test browser and training use MNIST; without it Home "
                          "loads TensorFlow to download it, 600 MB more in the server)")

@@ -49,7 +49,6 @@ from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 from digitrec_app.browser import (
     CANVAS,
-    CHROMIUM,
     NO_WASM_SCRIPT,
     SEVEN,
     VIEWPORT,
@@ -60,7 +59,9 @@ from digitrec_app.browser import (
     empty_canvas_prompt,
     launch,
     main_area,
+    require_chromium,
     script_done,
+    server_options,
     timed_stroke,
 )
 
@@ -223,11 +224,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3, help="fresh servers for each first-visit figure (default 3)")
     ap.add_argument("--reports", type=int, default=3, help="test reports per runtime (default 3; 0: skip)")
-    ap.add_argument("--app-dir", type=Path, default=ROOT, help="the checkout whose app.py to run (default: this one)")
-    ap.add_argument("--server-arg", action="append", default=[], help="an extra `streamlit run` option (repeatable)")
+    server_options(ap, ROOT)
     args = ap.parse_args()
-    if not Path(CHROMIUM).exists():
-        raise SystemExit(f"needs Debian's chromium at {CHROMIUM}")
+    require_chromium()
 
     visits: dict[bool, list[dict]] = {False: [], True: []}
     with sync_playwright() as p:

@@ -10,6 +10,7 @@ helpers that drive a page, so a serve-only install never needs it.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import shlex
@@ -220,6 +221,18 @@ def timed_stroke(page: Page, points: list[tuple[float, float]], steps: int = 12,
     t = page.evaluate("() => window.__stroke")
     return {"sent": t["sent"] - t["up"] if t["sent"] is not None else None, "shown": t["shown"] - t["up"],
             "text": t["text"]}
+
+
+def server_options(ap: argparse.ArgumentParser, root: Path) -> None:
+    """A browser benchmark's `--app-dir` (whose app.py to run) and `--server-arg` (extra `streamlit run` options)."""
+    ap.add_argument("--app-dir", type=Path, default=root, help="the checkout whose app.py to run (default: this one)")
+    ap.add_argument("--server-arg", action="append", default=[], help="an extra `streamlit run` option (repeatable)")
+
+
+def require_chromium() -> None:
+    """Stop a browser benchmark, with the reason, on a machine without Debian's chromium."""
+    if not Path(CHROMIUM).exists():
+        raise SystemExit(f"needs Debian's chromium at {CHROMIUM}")
 
 
 def command_line(script: str, server_args: list[str]) -> str:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from digitrec_core.activation import figure
 from digitrec_core.data import MnistError, load_mnist
 from digitrec_core.evaluation import evaluate
 from digitrec_core.exports import DIGITS_ZIP, FORMATS, check_target
@@ -91,8 +92,10 @@ def _report_saved(saved: Saved, store: ModelStore) -> None:
         width = max(len(c.measure) for c in saved.comparison)
         print(f"{'':{width}}  {'new':>8}  {'active':>8}")
         for c in saved.comparison:
-            print(f"{c.measure:{width}}  {percent(c.new):>8}  {percent(c.active):>8}")
+            print(f"{c.measure:{width}}  {figure(c.measure, c.new):>8}  {figure(c.measure, c.active):>8}")
     print(saved.reason)
+    if saved.decided_by:
+        print(f"Decided by: {saved.decided_by}.")
     if not saved.activated:
         print(f"To use it anyway: digitrec activate {saved.info.name}")
 
@@ -183,6 +186,8 @@ def _finetune(args: argparse.Namespace, store: ModelStore) -> int:
               f"{plural(result.n_personal_train, 'personal digit')} (+ MNIST rehearsal) in {result.seconds:.1f} s; "
               f"{plural(result.n_personal_holdout, 'digit')} held out.")
         print(f"Held-out personal accuracy: {percent(result.personal_before)} -> {percent(result.personal_after)}")
+        if result.personal_loss_before is not None and result.personal_loss_after is not None:
+            print(f"Held-out personal log-loss: {result.personal_loss_before:.3f} -> {result.personal_loss_after:.3f}")
         print(f"MNIST test accuracy: {percent(result.base_test_accuracy)} -> {percent(result.test_accuracy)}")
 
     def run(on_progress, stop):

@@ -1,10 +1,13 @@
 """Fine-tuning a stored model on the user's own digits without forgetting MNIST.
 
-The personal digits (oversampled and augmented) are mixed with MNIST training images, so each
-epoch keeps rehearsing what the model already knew; the batch-norm statistics stay frozen (a few
-hundred digits of one person's hand would otherwise pull them away from MNIST's), and the learning
-rate is a third of training's. Held-out personal digits, which the fine-tune never trains on, tell
-whether it helped; the MNIST test set tells what it cost.
+The personal digits (oversampled to half of each epoch and augmented) are mixed with MNIST training images
+and generated non-digits, so each epoch rehearses what the model already knew. Only the layers from the
+last convolution on learn (a hand differs in its strokes' shapes, not in the edges MNIST taught the first
+layers), the batch-norm statistics stay frozen (a few hundred digits of one hand would pull them away from
+MNIST's), and the final weights lie 85% of the way from the parent's to the fine-tuned ones (weight-space
+ensembling): most of the gain on the user's hand, less of the cost on MNIST (bench/finetune.py compares
+this with the recipe before and with others). Held-out personal digits, which the fine-tune never trains
+on, tell whether it helped; the MNIST test set tells what it cost.
 
 The held-out split is fixed per sample: a digit is held out when a hash of its id alone falls in
 the lowest `holdout` fraction, so the same digit is always on the same side, and a later fine-tune
@@ -48,20 +51,48 @@ def holdout_mask(ids: list[str], holdout: float) -> np.ndarray:
     return score < holdout
 
 
-def _accuracy(model, x: np.ndarray, y: np.ndarray) -> float | None:
-    return float((predict_proba(model, x).argmax(axis=1) == y).mean()) if len(y) else None
+def _scores(model, x: np.ndarray, y: np.ndarray) -> tuple[float | None, float | None]:
+    """Accuracy and log-loss (mean cross-entropy) of `model` on the held-out digits; None, None for none. The
+    log-loss does not saturate: with a few dozen digits, both models usually read all of them right, and the
+    log-loss still tells which reads them more surely."""
+    if not len(y):
+        return None, None
+    p = predict_proba(model, x).astype(np.float64)
+    log_loss = -np.log(np.clip(p[np.arange(len(y)), y], 1e-7, 1.0)).mean()
+    return float((p.argmax(axis=1) == y).mean()), float(log_loss)
 
 
-def _trainable_copy(model):
-    """A copy of `model` to fine-tune, with its batch-norm statistics frozen."""
+def _trainable_copy(model, layers: str = "all"):
+    """A copy of `model` to fine-tune, with its batch-norm statistics frozen; with `layers="head"`, every layer up
+    to the flattening of the convolutional features frozen too, with `"top"` every layer before the last
+    convolution."""
     import keras
 
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
-    for layer in copy.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
+    kinds = {"head": keras.layers.Flatten, "top": keras.layers.Conv2D}
+    first = 0 if layers == "all" else max((i for i, layer in enumerate(copy.layers)
+                                           if isinstance(layer, kinds[layers])), default=0)
+    for i, layer in enumerate(copy.layers):
+        if isinstance(layer, keras.layers.BatchNormalization) or i < first:
             layer.trainable = False  # Keras 3: a frozen BN layer also runs in inference mode
     return copy
+
+
+def warm_up(recipe: FineTuneRecipe = FINE_TUNE, seed: int = 0) -> None:
+    """What a run spends its first seconds on, done ahead by a process that waits for one (`jobs`): TensorFlow's
+    and Keras's import, and the generated non-digits a fine-tune of `recipe` rehearses (cached per process)."""
+    from digitrec_core.models import build_model
+    from digitrec_core.negatives import KINDS, as_mnist
+
+    # A mix holds the rehearsal images and about as many personal copies (rounded up: a few hundred more at most).
+    as_mnist(math.ceil(recipe.negatives * (2 * recipe.rehearsal + 1000) / len(KINDS)), split="train", seed=seed)
+    # Two tiny fits thrown away, a fine-tune's and a training run's: TensorFlow converts and traces the augmentation
+    # and the training step once a process, which took 3-5 s of a first run's start.
+    x, y = np.zeros((recipe.batch_size, 28, 28), np.float32), np.arange(recipe.batch_size) % 10
+    for teacher, styles in ((build_model("default") if recipe.distill > 0 else None, recipe.styles), (None, True)):
+        fit(build_model("default"), x, y, epochs=1, batch_size=recipe.batch_size, learning_rate=1e-3, augment=True,
+            teacher=teacher, styles=styles, batchnorm_images=0)
 
 
 def fine_tune(
@@ -116,14 +147,14 @@ def fine_tune(
         raise ValueError("Every one of your digits is held out to judge the fine-tune; add a few more.")
     x_tr, y_tr, x_ho, y_ho = x[~held], y[~held], x[held], y[held]
 
-    before = _accuracy(loaded.model, x_ho, y_ho)
+    before = _scores(loaded.model, x_ho, y_ho)
     if active is None or active.name == loaded.info.name:
         active_personal = before
     else:
         try:
-            active_personal = _accuracy(store.load(active.name).model, x_ho, y_ho)  # served: ONNX is enough
+            active_personal = _scores(store.load(active.name).model, x_ho, y_ho)  # served: ONNX is enough
         except ModelStoreError:  # its file is unreadable: nothing to judge against, so it will not be replaced
-            active_personal = None
+            active_personal = None, None
 
     data = data or load_mnist()
     rng = np.random.default_rng(seed)
@@ -139,20 +170,39 @@ def fine_tune(
     cfg = TrainConfig(arch=loaded.info.arch, epochs=int(recipe.epochs if epochs is None else epochs),
                       batch_size=recipe.batch_size, learning_rate=recipe.learning_rate, augment=True, limit=None,
                       validation_split=0.0, seed=seed, negatives=negatives)
-    model = _trainable_copy(loaded.model)
+    import keras
+
+    keras.utils.set_random_seed(seed)  # the augmentation and dropout too: the same digits and seed, the same run
+    model = _trainable_copy(loaded.model, recipe.layers)
     fitted = fit(model, x_mix, y_mix, epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
                  augment=True, seed=seed, validation=(x_ho, y_ho) if len(y_ho) else None,
-                 on_progress=on_progress, stop=stop)
+                 on_progress=on_progress, stop=stop,
+                 teacher=loaded.model if recipe.distill > 0 else None, distill=recipe.distill,
+                 # the parent's answers are kept on what it knew (MNIST, non-digits), not on the personal digits
+                 rehearsed=np.arange(len(y_mix)) >= len(x_tr) * copies, styles=recipe.styles)
     finished = not fitted.stopped
+    if finished and recipe.interpolate != 1:
+        # Weight-space ensembling (WiSE-FT, Wortsman et al. 2022): most of the gain on the personal digits, less of
+        # the loss on MNIST. The frozen batch-norm statistics are the parent's in both, so they stay as they are.
+        model.set_weights([p + recipe.interpolate * (f - p)
+                           for p, f in zip(loaded.model.get_weights(), model.get_weights(), strict=True)])
+    after = _scores(model, x_ho, y_ho) if finished else (None, None)
+    # Every stored model was evaluated on the same 10,000 test digits when it was saved: 1-2 s saved here.
+    base_test = loaded.info.test_accuracy if is_finite(loaded.info.test_accuracy) else None
+    if finished and base_test is None:
+        base_test = evaluate(loaded.model, data.x_test, data.y_test).accuracy
     return FineTuneResult.from_fit(
         model, cfg, fitted, data=data, n_train=len(x_mix), n_val=len(y_ho),
         data_source=f"{data.origin} + {len(x_tr)} personal digits",
         base=loaded.info.name,
-        base_test_accuracy=evaluate(loaded.model, data.x_test, data.y_test).accuracy if finished else None,
-        personal_before=before,
-        personal_after=_accuracy(model, x_ho, y_ho) if finished else None,
+        base_test_accuracy=base_test if finished else None,
+        personal_before=before[0],
+        personal_after=after[0],
+        personal_loss_before=before[1],
+        personal_loss_after=after[1],
         active_name=None if active is None else active.name,
-        active_personal=active_personal,
+        active_personal=active_personal[0],
+        active_personal_loss=active_personal[1],
         personal_ids=[i for i, h in zip(ids, held) if not h],
         holdout_ids=[i for i, h in zip(ids, held) if h],
         # The base's: the fine-tune rehearses the non-digits, so what it spread stays spread. Fine-tuned on 100

@@ -12,6 +12,11 @@ trained in-process grew by that much a run for good (bench/load.py). The child t
 with it when it exits, and its Python work (tf.data, callbacks) no longer competes with the
 pages for the server's GIL. A thread in the server relays the child's progress events into
 `TrainingJob.events` and a Stop to the child.
+
+Starting that child costs seconds (TensorFlow's import, a fine-tune's generated non-digits), so a warm
+worker is started ahead of need (`prewarm`, when a page that can start a run renders): a child that
+does that work and then waits for one job. It still runs only one job and exits; the supervisor then
+starts the next one. `DIGITREC_WARM_WORKER=0` turns warm workers off (each run then spawns its child).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import queue
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +39,8 @@ from digitrec_core.data import Mnist
 from digitrec_core.store import ModelStore, Saved
 
 LOCK_FILE = "training.lock"
+WARM_ENV = "DIGITREC_WARM_WORKER"  # "0", "off", "false" or "no": no warm workers, each run spawns its child
+WARM_IDLE_SECONDS = 30 * 60  # a warm worker no job took exits after this, and the next prewarm starts another
 # The per-epoch curves a run's events give, under the names a stored model's history uses.
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
@@ -124,6 +132,7 @@ class TrainingJob:
     timed_out: bool = False
     after_save: Callable[[Saved], None] | None = field(default=None, repr=False)
     thread: threading.Thread | None = field(default=None, repr=False)  # the relay: done once the child is
+    pid: int | None = None  # the child process's (a warm worker's, when one took the job)
 
     @property
     def running(self) -> bool:
@@ -145,14 +154,23 @@ class TrainingJob:
 _SPAWN = multiprocessing.get_context("spawn")  # never fork a server that runs threads
 CHILD_NICENESS = 10  # added to the training process's niceness
 _POLL = 0.1  # seconds: how often the relay looks for a Stop to pass on, and for a child that died
+_PARENT_POLL = 1.0  # seconds: how often a waiting warm worker checks that its server is still there
 
 
-def _child(kind: str, spec: dict, data: Mnist | None, root: str, activate: str, events, stop) -> None:
-    """The run, in its own process: train (or fine-tune), save, and send back what happened."""
+def warm_workers_enabled() -> bool:
+    """Whether supervisors start warm workers (`WARM_ENV`; on unless set to 0, off, false or no)."""
+    return os.environ.get(WARM_ENV, "1").strip().lower() not in ("0", "off", "false", "no")
+
+
+def _nice() -> None:
     with contextlib.suppress(AttributeError, OSError):  # no os.nice on Windows
         # Under contention the pages go first: a stroke waits for the cores, a training run hardly notices.
         # Alone, a niced run is as fast as before.
         os.nice(CHILD_NICENESS)
+
+
+def _run(kind: str, spec: dict, data: Mnist | None, root: str, activate: str, events, stop) -> None:
+    """The job, in a child process: train (or fine-tune), save, and send back what happened."""
     try:
         store = ModelStore(root)
         if kind == "train":
@@ -172,11 +190,149 @@ def _child(kind: str, spec: dict, data: Mnist | None, root: str, activate: str, 
         events.put(("error", f"{type(e).__name__}: {e}"))
 
 
+def _child(job: tuple, events, stop) -> None:
+    """A process spawned for one job (`_run`'s arguments but the queues)."""
+    _nice()
+    _run(*job, events, stop)
+
+
+def _warm_child(jobs, events, stop, ready, idle_seconds: float, server: int) -> None:
+    """A process started ahead of need: does what a run would do first, then runs the one job it is sent.
+    Exits without one when its server is gone or after `idle_seconds` of waiting (the supervisor kills one it
+    no longer wants: `_Worker.retire`)."""
+    _nice()
+    try:
+        from digitrec_core.finetune import warm_up
+
+        warm_up()
+        ready.set()
+    except Exception:  # it only saves time: the job, if one comes, says what is wrong
+        traceback.print_exc()
+    # Counted from here, seconds after the supervisor's own clock started: a job it handed over before
+    # `idle_seconds` (see `_Worker.usable`) is not missed.
+    give_up = time.monotonic() + idle_seconds
+    while True:
+        try:
+            job = jobs.get(timeout=_PARENT_POLL)
+        except queue.Empty:
+            if os.getppid() != server or time.monotonic() > give_up:  # a dead server's child goes to init
+                return
+            continue
+        _run(*job, events, stop)
+        return
+
+
+@dataclass
+class _Worker:
+    """A child process and the queues the relay talks to it through; a warm one also has its job queue
+    and the flag it raises once warmed up."""
+
+    process: multiprocessing.process.BaseProcess
+    events: object
+    stop: object
+    jobs: object | None = None
+    ready: object | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def spawn(cls, job: tuple | None, idle_seconds: float = WARM_IDLE_SECONDS) -> _Worker:
+        """A child for `job`, or with None a warm one that waits for its job."""
+        events, stop = _SPAWN.Queue(), _SPAWN.Event()
+        if job is not None:
+            worker = cls(_SPAWN.Process(target=_child, name="digitrec-training", daemon=True,
+                                        args=(job, events, stop)), events, stop)
+        else:
+            jobs, ready = _SPAWN.Queue(), _SPAWN.Event()
+            jobs.cancel_join_thread()  # a job a dead worker never read must not hang the server's exit
+            worker = cls(_SPAWN.Process(target=_warm_child, name="digitrec-warm", daemon=True,
+                                        args=(jobs, events, stop, ready, idle_seconds, os.getpid())),
+                         events, stop, jobs, ready)
+        worker.process.start()
+        return worker
+
+    def usable(self, idle_seconds: float) -> bool:
+        """Alive and not about to give up waiting."""
+        return self.process.is_alive() and time.monotonic() - self.started < idle_seconds
+
+    def retire(self) -> None:
+        """End a warm worker no job took (it has nothing to lose)."""
+        self.process.kill()
+        self.process.join(timeout=5)
+        self.close()
+
+    def close(self) -> None:
+        """Let go of the queues (their pipes, and a job a dead worker never read)."""
+        for q in (self.events, self.jobs):
+            if q is not None:
+                q.close()
+
+
 class TrainingSupervisor:
-    def __init__(self, store: ModelStore | None = None):
+    def __init__(self, store: ModelStore | None = None, *, warm: bool | None = None,
+                 idle_seconds: float = WARM_IDLE_SECONDS):
+        """`warm`: start warm workers (default: `warm_workers_enabled()`); `idle_seconds`: how long one waits."""
         self.store = store or ModelStore()
+        self.warm = warm_workers_enabled() if warm is None else warm
+        self.idle_seconds = idle_seconds
         self._guard = threading.Lock()
         self.job: TrainingJob | None = None  # the latest job, running or finished
+        self._warm: _Worker | None = None
+        self._retire_warm: weakref.finalize | None = None  # ends `_warm` if this supervisor is collected
+
+    def prewarm(self, wait: float = 0) -> bool:
+        """Start a warm worker if warm workers are on, none is alive and no run is in progress (its end starts
+        one); True once one is warmed up, waiting up to `wait` seconds for that."""
+        from digitrec_core.optional import has_tensorflow
+
+        with self._guard:
+            if not self.warm or (self.job is not None and self.job.running):
+                return False
+            if self._warm is None or not self._warm.usable(self.idle_seconds):
+                self._end_warm()
+                if not has_tensorflow():  # a serve-only install trains nothing
+                    return False
+                self._warm = _Worker.spawn(None, self.idle_seconds)
+                self._retire_warm = weakref.finalize(self, self._warm.retire)
+            ready = self._warm.ready
+        return ready.wait(wait)
+
+    @property
+    def warm_pid(self) -> int | None:
+        """The process id of the warm worker waiting for a job, if one is alive."""
+        w = self._warm
+        return w.process.pid if w is not None and w.process.is_alive() else None
+
+    def warm_memory(self) -> int | None:
+        """The warm worker's resident memory in bytes (Linux only; None when there is none)."""
+        pid = self.warm_pid
+        if pid is None:
+            return None
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
+        except (OSError, StopIteration, ValueError, IndexError):  # not Linux, or it just exited
+            return None
+
+    def close(self) -> None:
+        """No more warm workers: the waiting one ends (a run in progress goes on to its end)."""
+        with self._guard:
+            self.warm = False
+            self._end_warm()
+
+    def _end_warm(self) -> None:
+        if self._retire_warm is not None:
+            self._retire_warm()  # once only: a finalizer that ran does nothing
+        self._warm = self._retire_warm = None
+
+    def _take_warm(self) -> _Worker | None:
+        """The warm worker, now the job's (None when there is no usable one)."""
+        worker = self._warm
+        if worker is not None and worker.usable(self.idle_seconds):
+            self._retire_warm.detach()  # its job's relay sees it to its end
+        else:
+            worker = None
+        self._end_warm()
+        return worker
 
     def start(self, config, *, owner: str, data: Mnist | None = None, **limits) -> TrainingJob:
         """Start training `config` in a child process; raises TrainingBusy while any run holds the store.
@@ -209,15 +365,18 @@ class TrainingSupervisor:
             lock = StoreLock(self.store.root)
             lock.acquire(holder)
             try:
-                events, stop = _SPAWN.Queue(), _SPAWN.Event()
-                child = _SPAWN.Process(target=_child, name="digitrec-training", daemon=True,
-                                       args=(job.kind, spec, data, str(self.store.root), job.activate, events, stop))
-                child.start()
+                args = (job.kind, spec, data, str(self.store.root), job.activate)
+                worker = self._take_warm()
+                if worker is not None:
+                    worker.jobs.put(args)  # sent by the queue's thread: a child still warming up reads it after
+                else:
+                    worker = _Worker.spawn(args)
             except BaseException:
                 lock.release()
                 raise
-            job.thread = threading.Thread(target=self._relay, args=(job, lock, child, events, stop),
-                                          name="digitrec-training", daemon=True)
+            job.pid = worker.process.pid
+            job.thread = threading.Thread(target=self._relay, args=(job, lock, worker), name="digitrec-training",
+                                          daemon=True)
             self.job = job
             job.thread.start()
             if job.max_seconds is not None:
@@ -230,8 +389,10 @@ class TrainingSupervisor:
             job.timed_out = True
             job.stop()
 
-    def _relay(self, job: TrainingJob, lock: StoreLock, child, events, stop) -> None:
-        """Until the child's last word: its progress into `job.events`, a Stop to it, then the outcome."""
+    def _relay(self, job: TrainingJob, lock: StoreLock, worker: _Worker) -> None:
+        """Until the child's last word: its progress into `job.events`, a Stop to it, then the outcome; then a
+        warm worker for the next job."""
+        child, events, stop = worker.process, worker.events, worker.stop
         try:
             while True:
                 if job.stop_event.is_set() and not stop.is_set():
@@ -258,5 +419,7 @@ class TrainingSupervisor:
             traceback.print_exc()
         finally:
             child.join(timeout=30)
+            worker.close()
             lock.release()
             job.finished_at = time.time()
+        self.prewarm()

@@ -93,11 +93,19 @@ def as_mnist(n: int, *, split: str = "train", seed: int = 0, kinds: tuple[str, .
     images, labels = [], []
     for kind in kinds:
         for j in range(n):
-            digit = canvas_to_mnist(draw(kind, _stream(split, seed, kind, j)))
+            digit = _as_mnist_one(split, seed, kind, j)
             if digit is not None:
                 images.append(digit)
                 labels.append(kind)
     return (np.stack(images) if images else np.zeros((0, 28, 28), np.float32)), np.asarray(labels, dtype=str)
+
+
+@lru_cache(maxsize=4096)  # a fine-tune's ~2,000 non-digits, drawn once a process (a warm worker draws them ahead)
+def _as_mnist_one(split: str, seed: int, kind: str, j: int) -> np.ndarray | None:
+    digit = canvas_to_mnist(draw(kind, _stream(split, seed, kind, j)))
+    if digit is not None:
+        digit.flags.writeable = False  # shared by every caller
+    return digit
 
 
 def draw(kind: str, rng: np.random.Generator, transparent: bool = False) -> np.ndarray:

@@ -187,8 +187,11 @@ class FineTuneResult(TrainResult):
     base_test_accuracy: float | None = None
     personal_before: float | None = None  # the base model on the held-out personal digits
     personal_after: float | None = None  # the fine-tuned model on the same digits
+    personal_loss_before: float | None = None  # the same two on the same digits as log-loss (lower is better)
+    personal_loss_after: float | None = None
     active_name: str | None = None  # the model active when the fine-tune started ...
     active_personal: float | None = None  # ... and its held-out personal accuracy (the activation rule's reference)
+    active_personal_loss: float | None = None  # ... and log-loss
     personal_ids: list[str] = field(default_factory=list)  # the personal digits trained on
     holdout_ids: list[str] = field(default_factory=list)
 
@@ -209,6 +212,8 @@ class FineTuneResult(TrainResult):
             "n_holdout": self.n_personal_holdout,
             "before": self.personal_before,
             "after": self.personal_after,
+            "loss_before": self.personal_loss_before,
+            "loss_after": self.personal_loss_after,
             "base_test_accuracy": self.base_test_accuracy,
             "split": "fixed per sample: held out when a hash of its id falls in the lowest fraction",
         }

@@ -240,6 +240,7 @@ _PERSONAL_CHECKS = {"ids": lambda v: isinstance(v, list) and all(isinstance(x, s
                     "holdout_ids": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
                     "n_train": lambda v: _count(v) is None, "n_holdout": lambda v: _count(v) is None,
                     "before": lambda v: _fraction(v) is None, "after": lambda v: _fraction(v) is None,
+                    "loss_before": lambda v: _loss(v) is None, "loss_after": lambda v: _loss(v) is None,
                     "base_test_accuracy": lambda v: _fraction(v) is None}
 
 
@@ -289,6 +290,7 @@ class Saved:
     previous: ModelInfo | None  # the model that was active when this one was saved
     comparison: tuple[Comparison, ...]
     reason: str  # one sentence for the user
+    decided_by: str | None = None  # the measure that decided (activation.TEST, PERSONAL or PERSONAL_LOSS)
 
 
 @dataclass
@@ -698,7 +700,8 @@ class ModelStore:
                                      f"expect: fix that, then run digitrec activate {name}.") from e
         reason = {"if-better": verdict.reason, "always": "Made active (asked to, whatever the comparison).",
                   "never": "Not made active (asked not to)."}[policy]
-        return Saved(info, activated, previous, verdict.comparison, reason)
+        return Saved(info, activated, previous, verdict.comparison, reason,
+                     verdict.decided_by if policy == "if-better" else None)
 
     def load(self, name: str | None = None, *, runtime: Runtime = "onnx") -> LoadedModel:
         """The named model, else the active one; an unreadable active model falls back to the

@@ -121,6 +121,43 @@ def not_a_digit_loss(y_true, y_pred):
     return tf.where(y == NEGATIVE, uniform, digit)
 
 
+def distillation_loss(weight: float):
+    """`not_a_digit_loss` on the first ten outputs (the model being trained) plus `weight` times the KL divergence
+    from the next ten (its parent's, frozen, on the same augmented batch) to them: learning without forgetting
+    (Li & Hoiem 2016). The parent's answers on every image, digits, rehearsal and non-digits alike, hold the
+    fine-tuned model close to what it was wherever the personal digits do not pull it away."""
+    import tensorflow as tf
+
+    def loss(y_true, y_pred):  # y_true: (B, 2), a label and whether the parent's answer applies (see `fit`)
+        y = tf.cast(y_true, tf.int32)
+        student = y_pred[:, :NEGATIVE]
+        teacher = tf.clip_by_value(tf.stop_gradient(y_pred[:, NEGATIVE:]), keras.config.epsilon(), 1.0)
+        log_student = tf.math.log(tf.clip_by_value(student, keras.config.epsilon(), 1.0))
+        kl = tf.reduce_sum(teacher * (tf.math.log(teacher) - log_student), axis=1)
+        return not_a_digit_loss(y[:, 0], student) + weight * tf.cast(y[:, 1], kl.dtype) * kl
+
+    return loss
+
+
+class _Frozen(keras.layers.Layer):
+    """A trained model as a layer that always runs in inference mode (no dropout, its batch-norm statistics):
+    a functional model passes `training=True` to every layer whose `call` takes a `training` argument."""
+
+    def __init__(self, model: keras.Model, **kwargs):
+        super().__init__(trainable=False, **kwargs)
+        self.frozen = model
+        model.trainable = False
+
+    def call(self, x):
+        return self.frozen(x, training=False)
+
+
+def _with_teacher(model: keras.Model, teacher: keras.Model) -> keras.Model:
+    """`model` and `teacher` side by side on one input: (B, 20) outputs, the first ten `model`'s (trained in place)."""
+    x = model.inputs[0]
+    return keras.Model(x, keras.layers.Concatenate(name="with_teacher")([model(x), _Frozen(teacher)(x)]))
+
+
 class DigitAccuracy(keras.metrics.Metric):
     """Accuracy on the digits of each batch: a generated non-digit has no right answer to count."""
 
@@ -131,9 +168,12 @@ class DigitAccuracy(keras.metrics.Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         ops = keras.ops
+        if len(y_true.shape) == 2 and y_true.shape[-1] == 2:  # a label and whether a teacher applies (`fit`)
+            y_true = y_true[:, 0]
         y = ops.cast(ops.reshape(y_true, (-1,)), "int32")
         digit = ops.cast(y < NEGATIVE, "float32")
-        right = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), y), "float32") * digit
+        read = ops.argmax(y_pred[:, :NEGATIVE], axis=-1)  # a model trained beside its teacher has 20 outputs
+        right = ops.cast(ops.equal(ops.cast(read, "int32"), y), "float32") * digit
         self.right.assign_add(ops.sum(right))
         self.total.assign_add(ops.sum(digit))
 
@@ -176,7 +216,8 @@ def _opt(logs, key):
     return None if logs.get(key) is None else float(logs[key])
 
 
-def _dataset(x: np.ndarray, y: np.ndarray, batch_size: int, augment: bool, seed: int, shuffle: bool):
+def _dataset(x: np.ndarray, y: np.ndarray, batch_size: int, augment: bool, seed: int, shuffle: bool,
+             styles: bool = True):
     import tensorflow as tf
 
     from digitrec_core.augment import augment_batch
@@ -187,8 +228,9 @@ def _dataset(x: np.ndarray, y: np.ndarray, batch_size: int, augment: bool, seed:
     ds = ds.batch(batch_size)
     if shuffle:
         ds = ds.repeat()  # one iterator for the whole run (see `train`)
-    if augment:
-        ds = ds.map(lambda a, b: (augment_batch(a, b), b), num_parallel_calls=os.cpu_count() or 1)
+    if augment:  # y: labels, or labels and a second column for the loss alone (see `fit`)
+        ds = ds.map(lambda a, b: (augment_batch(a, (b if y.ndim == 1 else b[:, 0]) if styles else None), b),
+                    num_parallel_calls=os.cpu_count() or 1)
     # No tf.data autotuning: its background thread can keep a finished iterator's destructor
     # waiting for seconds (12 s seen at the end of a run), and a fixed pipeline is as fast here.
     options = tf.data.Options()
@@ -243,15 +285,16 @@ class _BatchNormRefresher:
 
 
 class _RefreshBatchNorm(keras.callbacks.Callback):
-    """Refreshes batch-norm statistics after each epoch's last batch, so validation already uses them."""
+    """Refreshes `network`'s batch-norm statistics after each epoch's last batch, so validation already uses them
+    (`network`: the model trained, which Keras's `self.model` wraps when it trains beside a teacher)."""
 
-    def __init__(self, x: np.ndarray, batches: int):
+    def __init__(self, network: keras.Model, x: np.ndarray, batches: int):
         super().__init__()
-        self.x, self.batches, self.refresh = x, batches, None
+        self.network, self.x, self.batches, self.refresh = network, x, batches, None
 
     def on_train_batch_end(self, batch, logs=None):
         if batch + 1 == self.batches and not self.model.stop_training:
-            self.refresh = self.refresh or _BatchNormRefresher(self.model)
+            self.refresh = self.refresh or _BatchNormRefresher(self.network)
             self.refresh(self.x)
 
 
@@ -298,6 +341,10 @@ def fit(
     on_progress: Callable[[Progress], None] | None = None,
     stop: threading.Event | None = None,
     batchnorm_images: int = 1024,
+    teacher: keras.Model | None = None,
+    distill: float = 1.0,
+    rehearsed: np.ndarray | None = None,
+    styles: bool = True,
 ) -> Fitted:
     """Compile `model` with Adam and train it in place on `x` (28x28 images, uint8 or float in [0, 1]), `y`.
 
@@ -313,6 +360,11 @@ def fit(
 
     A run whose loss or weights end up NaN or infinite (a learning rate far too high) raises
     TrainingDiverged: it has nothing worth evaluating or saving.
+
+    With a `teacher` (the model `model` was copied from), the loss adds `distill` times the divergence from the
+    teacher's answers on each augmented batch (`distillation_loss`) for the images `rehearsed` marks (default:
+    all), which should keep the teacher's answers; the teacher is not changed. `styles=False` augments with the
+    class-blind warps only, never redrawing a digit in other writers' styles (a fine-tune learns one hand).
     """
     if epochs < 1 or batch_size < 1 or learning_rate <= 0 or not 0 < decay_fraction <= 1:
         raise ValueError(
@@ -325,19 +377,28 @@ def fit(
     lr = learning_rate
     if cosine_decay:
         lr = learning_rate_schedule(learning_rate, reporter.batches * epochs, decay_fraction)
-    model.compile(
+    trained = model
+    if teacher is not None:
+        trained = _with_teacher(model, teacher)
+        keep = np.ones(len(y), bool) if rehearsed is None else np.asarray(rehearsed, bool)
+        y = np.stack([np.asarray(y, np.int32), keep.astype(np.int32)], axis=1)
+        if validation is not None:  # judged on its labels alone
+            validation = (validation[0], np.stack([np.asarray(validation[1], np.int32),
+                                                   np.zeros(len(validation[1]), np.int32)], axis=1))
+    trained.compile(
         optimizer=keras.optimizers.Adam(learning_rate=lr),
-        loss=not_a_digit_loss,  # sparse cross-entropy, and outlier exposure for any generated non-digit
+        # sparse cross-entropy, and outlier exposure for any generated non-digit
+        loss=not_a_digit_loss if teacher is None else distillation_loss(distill),
         metrics=[DigitAccuracy()],
     )
     refresh = []
     if batchnorm_images > 0:
         pick = np.random.default_rng(seed).permutation(len(x))[:batchnorm_images]
-        refresh = [_RefreshBatchNorm(x[np.sort(pick)], reporter.batches)]
+        refresh = [_RefreshBatchNorm(model, x[np.sort(pick)], reporter.batches)]
     has_val = validation is not None and len(validation[0]) > 0
     started = time.perf_counter()
-    model.fit(
-        _dataset(x, y, batch_size, augment, seed, shuffle=True),
+    trained.fit(
+        _dataset(x, y, batch_size, augment, seed, shuffle=True, styles=styles),
         epochs=epochs,
         validation_data=_dataset(*validation, 1000, False, seed, shuffle=False) if has_val else None,
         # An endless dataset cut into epochs by step count: one tf.data iterator for the whole run,

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# No warm training workers (a TensorFlow process each) behind the page tests; test_jobs asks for them.
+os.environ.setdefault("DIGITREC_WARM_WORKER", "0")
 
 from digitrec_core.data import MNIST_DIR_ENV, Mnist, MnistError, keras_mnist_file  # noqa: E402
 from digitrec_core.store import HOME_ENV  # noqa: E402

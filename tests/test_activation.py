@@ -6,16 +6,18 @@ import pytest
 from test_store import fake_run
 
 from digitrec_core import ModelStore, save_model
-from digitrec_core.activation import MNIST_TOLERANCE, PERSONAL, TEST, decide
+from digitrec_core.activation import MNIST_TOLERANCE, PERSONAL, PERSONAL_LOSS, TEST, change, decide, figure
 from digitrec_core.finetune import FineTuneResult
 from digitrec_core.store import SHIPPED_DIR, shipped_info
 
 
-def fine_tuned(active_name, *, test, personal_after, active_personal):
+def fine_tuned(active_name, *, test, personal_after, active_personal, loss_after=None, active_loss=None):
     run = fake_run("seed", test)
     return FineTuneResult(**{f.name: getattr(run, f.name) for f in dataclasses.fields(run)},
                           base=active_name, personal_after=personal_after, personal_before=active_personal,
-                          active_name=active_name, active_personal=active_personal)
+                          active_name=active_name, active_personal=active_personal,
+                          personal_loss_after=loss_after, personal_loss_before=active_loss,
+                          active_personal_loss=active_loss)
 
 
 def test_a_worse_run_is_saved_but_not_made_active(store_home):
@@ -62,15 +64,51 @@ def test_fine_tune_rule_needs_better_personal_and_at_most_a_small_mnist_loss(sto
     store = ModelStore()
     ok = decide(fined := fine_tuned(base.name, test=0.99 - MNIST_TOLERANCE + 1e-4, personal_after=0.9,
                                     active_personal=0.7), store.active_info())
-    assert ok.better and [r.measure for r in ok.comparison] == [TEST, PERSONAL]
-    assert (ok.comparison[1].new, ok.comparison[1].active) == (0.9, 0.7)
-    forgot = decide(dataclasses.replace(fined, test=dataclasses.replace(fined.test, accuracy=0.99 - 0.005)),
+    assert ok.better and [r.measure for r in ok.comparison] == [TEST, PERSONAL, PERSONAL_LOSS]
+    assert (ok.comparison[1].new, ok.comparison[1].active) == (0.9, 0.7) and ok.decided_by == PERSONAL
+    # 0.1 points is 10 of the 10,000 test digits; 11 more misread is too many.
+    forgot = decide(dataclasses.replace(fined, test=dataclasses.replace(fined.test, accuracy=0.99 - 0.0011)),
                     store.active_info())
-    assert not forgot.better and "MNIST" in forgot.reason
+    assert not forgot.better and "MNIST" in forgot.reason and forgot.decided_by == TEST
     no_gain = decide(dataclasses.replace(fined, personal_after=0.7), store.active_info())
     assert not no_gain.better and "no better" in no_gain.reason
     unjudged = decide(dataclasses.replace(fined, personal_after=None), store.active_info())
     assert not unjudged.better and "held out" in unjudged.reason
+
+
+def test_a_fine_tune_that_reads_held_out_digits_as_well_but_more_surely_becomes_active(store_home):
+    """Accuracy saturates on a few dozen digits (100% against 100%): the held-out log-loss decides then."""
+    base = save_model(fake_run("seed", 0.99), activate="always").info
+    active = ModelStore().active_info()
+    tie = fine_tuned(base.name, test=0.99 - MNIST_TOLERANCE + 1e-4, personal_after=1.0, active_personal=1.0,
+                     loss_after=0.05, active_loss=0.30)
+    surer = decide(tie, active)
+    assert surer.better and surer.decided_by == PERSONAL_LOSS
+    assert "more surely" in surer.reason and "0.050" in surer.reason and "0.300" in surer.reason
+    assert [(r.measure, r.new, r.active) for r in surer.comparison][2] == (PERSONAL_LOSS, 0.05, 0.30)
+    # Exactly 0.1 points (10 of the 10,000 digits) less on MNIST is within the rule.
+    edge = dataclasses.replace(tie, test=dataclasses.replace(tie.test, accuracy=9890 / 10000))
+    assert decide(edge, active).better
+    # Not worse is enough: the same log-loss.
+    assert decide(dataclasses.replace(tie, personal_loss_after=0.30), active).better
+    unsure = decide(dataclasses.replace(tie, personal_loss_after=0.31), active)
+    assert not unsure.better and unsure.decided_by == PERSONAL_LOSS and "less surely" in unsure.reason
+    # More of them right still counts when it is less sure of them.
+    more_right = decide(dataclasses.replace(tie, personal_after=1.0, active_personal=0.9, personal_loss_after=0.4),
+                        active)
+    assert more_right.better and more_right.decided_by == PERSONAL
+    # Surer of the held-out digits, but forgetting MNIST: refused, and the MNIST figure says why.
+    forgot = decide(dataclasses.replace(tie, test=dataclasses.replace(tie.test, accuracy=0.98)), active)
+    assert not forgot.better and forgot.decided_by == TEST
+    # A record from before log-losses were kept: accuracy alone, as before.
+    old = decide(dataclasses.replace(tie, personal_loss_after=None, active_personal_loss=None), active)
+    assert not old.better and old.decided_by == PERSONAL and "no better" in old.reason
+
+
+def test_figures_show_accuracies_as_percentages_and_log_loss_as_a_number():
+    assert figure(PERSONAL, 0.975) == "97.50%" and figure(PERSONAL_LOSS, 0.0734) == "0.073"
+    assert figure(PERSONAL_LOSS, None) == "–" and change(PERSONAL_LOSS, 0.3, 0.05) == "-0.250"
+    assert change(TEST, 0.99, 0.9891) == "-0.09 points" and change(TEST, None, 0.5) == "–"
 
 
 def test_fine_tune_is_not_activated_if_the_active_model_changed_meanwhile(store_home):

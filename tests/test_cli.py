@@ -92,6 +92,12 @@ def test_finetune_prints_before_and_after(tmp_path):
     assert re.search(r"^MNIST test accuracy: \d+\.\d\d% -> \d+\.\d\d%$", out.stdout, re.M)
     assert "Fine-tuned default-" in out.stdout and "for 2 epochs" in out.stdout
     assert re.search(r"^held-out personal accuracy\s+\d+\.\d\d%\s+\d+\.\d\d%$", out.stdout, re.M)
+    # The log-loss, which decides when the accuracies tie, is shown as a number, and so is what decided.
+    loss_before, loss_after = map(float, re.search(r"^Held-out personal log-loss: (\d+\.\d{3}) -> (\d+\.\d{3})$",
+                                                   out.stdout, re.M).groups())
+    assert loss_after < loss_before
+    assert re.search(r"^held-out personal log-loss\s+\d+\.\d{3}\s+\d+\.\d{3}$", out.stdout, re.M)
+    assert re.search(r"^Decided by: (MNIST test accuracy|held-out personal (accuracy|log-loss))\.$", out.stdout, re.M)
 
 
 def test_missing_data_is_one_clear_line(tmp_path):

@@ -1,9 +1,19 @@
+import gc
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from digitrec_core import ModelStore
-from digitrec_core.jobs import StoreLock, TrainingBusy, TrainingSupervisor, epoch_history
+from digitrec_core.jobs import WARM_ENV, StoreLock, TrainingBusy, TrainingSupervisor, epoch_history
+
+WARM_UP = 180  # seconds: a warm worker imports TensorFlow and draws ~2,000 non-digits, on a busy machine
+on_linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
 
 def test_epoch_history_is_the_epoch_events_values_shaped_like_a_stored_history():
@@ -95,7 +105,8 @@ def test_a_fine_tune_runs_in_the_background_and_is_judged(store_home, synthetic)
         sup.start({"arch": "seed", "epochs": 1}, owner="tab-2", data=synthetic)
     assert job.wait(120) and job.error is None, job.error
     assert job.result.base == base.saved.info.name == ModelStore().info(job.saved.info.name).parent
-    assert [c.measure for c in job.saved.comparison] == ["MNIST test accuracy", "held-out personal accuracy"]
+    assert [c.measure for c in job.saved.comparison] == ["MNIST test accuracy", "held-out personal accuracy",
+                                                         "held-out personal log-loss"]
     assert job.saved.reason
 
 
@@ -126,3 +137,129 @@ def test_the_lock_holds_on_a_full_disk_and_is_made_as_open_makes_files(tmp_path,
     assert stat.S_IMODE((tmp_path / "training.lock").stat().st_mode) == 0o664
     with StoreLock(tmp_path) as again:
         again.acquire("after it")  # released
+
+
+# ---- warm workers: a child started ahead of need, which runs the next job ---------------------------------------
+
+
+def until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
+        time.sleep(0.05)
+
+
+def gone(pid: int) -> bool:
+    """The process exited (a zombie nobody reaped yet counts: it runs nothing)."""
+    multiprocessing.active_children()  # reaps this process's children that exited
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+@pytest.fixture
+def warm_sup(store_home):
+    """A supervisor with warm workers, which must leave no process behind once closed."""
+    sup = TrainingSupervisor(warm=True)
+    yield sup
+    sup.close()
+    if sup.job is not None and sup.job.stop():
+        sup.job.wait(120)
+    until(lambda: not multiprocessing.active_children(), 30, "every child process exited")
+
+
+@on_linux
+def test_a_warm_worker_takes_the_next_run_and_another_waits_after_it(warm_sup, synthetic):
+    # Ready: it imported Keras and drew the fine-tune's non-digits before any job was sent.
+    assert warm_sup.prewarm(wait=WARM_UP)
+    pid = warm_sup.warm_pid
+    assert warm_sup.warm_memory() > 100 * 2**20  # TensorFlow is in it
+    assert warm_sup.prewarm() and warm_sup.warm_pid == pid  # one is enough
+    job = warm_sup.start({"arch": "seed", "epochs": 1, "batch_size": 32}, owner="tab-1", data=synthetic)
+    assert job.pid == pid and warm_sup.warm_pid is None and warm_sup.warm_memory() is None
+    assert job.wait(120) and job.error is None, job.error
+    assert job.saved.info.name in [i.name for i in ModelStore().list()]
+    until(lambda: gone(pid), 30, "the warm worker exited after its one job")
+    after = warm_sup.warm_pid  # the run's end started the next one
+    assert after is not None and after != pid
+    warm_sup.close()
+    until(lambda: gone(after), 30, "close() ended the waiting worker")
+    assert not warm_sup.prewarm() and warm_sup.warm_pid is None
+
+
+@on_linux
+def test_stop_reaches_a_run_in_a_warm_worker_still_warming_up(warm_sup, synthetic):
+    warm_sup.prewarm()
+    pid = warm_sup.warm_pid
+    job = warm_sup.start({"arch": "seed", "epochs": 50, "batch_size": 32}, owner="tab-1", data=synthetic)
+    assert job.pid == pid  # taken while warming up: it starts the job after
+    until(lambda: job.events or not job.running, 120, "the first progress event")
+    job.stop()
+    assert job.wait(60) and job.error is None, job.error
+    assert job.result.stopped and job.saved is None and ModelStore().list() == []
+
+
+@on_linux
+def test_a_dead_warm_worker_is_replaced_by_a_fresh_process(warm_sup, synthetic):
+    warm_sup.prewarm()
+    pid = warm_sup.warm_pid
+    os.kill(pid, signal.SIGKILL)
+    until(lambda: gone(pid), 30, "the killed worker exited")
+    job = warm_sup.start({"arch": "seed", "epochs": 1, "batch_size": 32}, owner="tab-1", data=synthetic)
+    assert job.pid not in (None, pid)
+    assert job.wait(120) and job.error is None and job.saved is not None, job.error
+
+
+@on_linux
+def test_a_warm_worker_ends_with_its_supervisor_or_after_idling(store_home):
+    sup = TrainingSupervisor(warm=True)
+    sup.prewarm()
+    pid = sup.warm_pid
+    del sup
+    gc.collect()
+    until(lambda: gone(pid), 30, "a collected supervisor's worker exited")
+
+    sup = TrainingSupervisor(warm=True, idle_seconds=1)
+    sup.prewarm()
+    pid = sup.warm_pid
+    until(lambda: gone(pid), WARM_UP, "the worker gave up after warming up and idling 1 s")
+    sup.prewarm()  # a fresh one
+    assert sup.warm_pid not in (None, pid)
+    sup.close()
+
+
+@on_linux
+def test_a_warm_worker_ends_with_its_server(store_home):
+    code = ("from digitrec_core.jobs import TrainingSupervisor\n"
+            "sup = TrainingSupervisor(warm=True)\nsup.prewarm()\nprint(sup.warm_pid, flush=True)\ninput()\n")
+    server = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(server.stdout.readline())
+    finally:
+        server.kill()  # as a crash: no atexit, no finalizer
+        server.wait(30)
+    until(lambda: gone(pid), WARM_UP, "the orphaned worker noticed and exited")
+
+
+@pytest.mark.parametrize(("value", "warm"), [("0", False), ("off", False), (" False ", False), ("NO", False),
+                                             ("1", True), ("on", True), (None, True)])
+def test_the_warm_worker_switch_is_the_environment_unless_told(value, warm, monkeypatch, store_home):
+    if value is None:
+        monkeypatch.delenv(WARM_ENV, raising=False)
+    else:
+        monkeypatch.setenv(WARM_ENV, value)
+    assert TrainingSupervisor().warm is warm
+    assert TrainingSupervisor(warm=not warm).warm is (not warm)
+
+
+def test_without_warm_workers_a_process_lives_for_its_run_only(store_home, synthetic, monkeypatch):
+    monkeypatch.setenv(WARM_ENV, "off")
+    for sup in TrainingSupervisor(), TrainingSupervisor(warm=False):
+        assert not sup.prewarm() and sup.warm_pid is None and sup.warm_memory() is None
+        assert not multiprocessing.active_children()
+    job = sup.start({"arch": "seed", "epochs": 1, "batch_size": 32}, owner="tab-1", data=synthetic)
+    assert [p.pid for p in multiprocessing.active_children()] == [job.pid]
+    assert job.wait(120) and job.error is None, job.error
+    until(lambda: not multiprocessing.active_children(), 30, "the run's process exited")
+    assert sup.warm_pid is None  # and none started after it

@@ -1106,7 +1106,10 @@ def test_my_digits_fine_tune_runs_and_shows_before_and_after(app_env, synthetic_
     assert list(table.columns) == ["", f"before: {SHIPPED['name']}", f"after: {saved.info.name}", "change"]
     assert table.iloc[0].tolist()[:3] == ["held-out personal accuracy", f"{r.personal_before:.2%}",
                                           f"{r.personal_after:.2%}"]
-    assert table.iloc[1].tolist()[:3] == ["MNIST test accuracy", f"{r.base_test_accuracy:.2%}",
+    assert table.iloc[1].tolist() == ["held-out personal log-loss", f"{r.personal_loss_before:.3f}",
+                                      f"{r.personal_loss_after:.3f}",
+                                      f"{r.personal_loss_after - r.personal_loss_before:+.3f}"]
+    assert table.iloc[2].tolist()[:3] == ["MNIST test accuracy", f"{r.base_test_accuracy:.2%}",
                                           f"{r.test_accuracy:.2%}"]
     assert r.personal_before == 1.0 and r.n_personal_holdout >= 1
     assert any(c.value.startswith(f"Held out: {r.n_personal_holdout} of your digits") for c in at.caption)
@@ -1114,6 +1117,7 @@ def test_my_digits_fine_tune_runs_and_shows_before_and_after(app_env, synthetic_
     assert not saved.activated and ModelStore().active_name() != saved.info.name
     assert [w.value for w in at.warning] == [f"Saved as `{saved.info.name}`; the active model is unchanged."]
     assert saved.reason in markdowns(at) and saved.reason.startswith("Not made active")
+    assert saved.decided_by and f"Decided by: {saved.decided_by}." in [c.value for c in at.caption]
     run(next(b for b in at.button if b.label == "Make active").click())
     assert ModelStore().active_name() == saved.info.name and f"`{saved.info.name}`" in sidebar_text(at)
     info = ModelStore().info(saved.info.name)

@@ -7,7 +7,7 @@ from digitrec_app.ui import gallery, navigation, resources, runs
 from digitrec_app.ui.components import digit_image
 from digitrec_app.ui.figures import confusion_figure
 from digitrec_core import MnistError, ModelOutputError, ModelStoreError, public
-from digitrec_core.activation import MNIST_TOLERANCE
+from digitrec_core.activation import MNIST_TOLERANCE, PERSONAL, PERSONAL_LOSS, TEST
 from digitrec_core.jobs import TrainingBusy
 from digitrec_core.models import FINE_TUNE
 from digitrec_core.optional import has_tensorflow, install_hint
@@ -119,12 +119,14 @@ if report is not None:
 # ---- fine-tune ---------------------------------------------------------------------------------
 st.subheader("Fine-tune on your digits")
 st.caption(
-    "Trains a copy of the active model on your digits (augmented), mixed with MNIST images so it keeps what it "
-    "knew. About a fifth of your digits are held out (always the same ones) to judge it, before and after; it "
-    f"becomes the active model only if it reads those better and loses at most {MNIST_TOLERANCE * 100:.1f} points "
-    "on the MNIST test set."
+    "Trains the last layers of a copy of the active model on your digits (augmented), mixed with MNIST images so "
+    "it learns your hand without forgetting MNIST. About a fifth of your digits are held "
+    "out (always the same ones) to judge it, before and after; it becomes the active model only if it reads those "
+    "at least as surely (log-loss) or reads more of them right, and loses at most "
+    f"{MNIST_TOLERANCE * 100:.1f} points on the MNIST test set."
 )
 sup = resources.supervisor()
+resources.prewarm()  # TensorFlow loads and the non-digits are drawn before a Fine-tune click, not after
 me = resources.session_id()
 job = sup.job
 if not has_tensorflow():  # a serve-only install
@@ -165,9 +167,9 @@ def fine_tune_result(job) -> None:
     """Before and after, side by side, then what saving did."""
     r, saved = job.result, job.saved
     st.table(runs.side_by_side(
-        ["held-out personal accuracy", "MNIST test accuracy"],
-        (f"before: {r.base}", [r.personal_before, r.base_test_accuracy]),
-        (f"after: {saved.info.name}", [r.personal_after, r.test_accuracy]),
+        [PERSONAL, PERSONAL_LOSS, TEST],
+        (f"before: {r.base}", [r.personal_before, r.personal_loss_before, r.base_test_accuracy]),
+        (f"after: {saved.info.name}", [r.personal_after, r.personal_loss_after, r.test_accuracy]),
     ))
     st.caption(
         f"Held out: {r.n_personal_holdout:,} of your digits, which it never trained on. "

@@ -54,6 +54,7 @@ except MnistError as e:
     st.error(f"Training needs MNIST. {resources.explain(e)}")
     st.stop()
 sup = resources.supervisor()
+resources.prewarm()  # TensorFlow loads while the user sets the run up, not after the click
 me = resources.session_id()
 # A public-mode visitor trains a bounded run that is kept for a while and never becomes the shared model.
 visitor = not resources.is_operator()

@@ -2,7 +2,7 @@
 
 Everything heavy is loaded once per process (`st.cache_resource`). Models are ONNX Runtime sessions
 (`ModelStore.load`'s default runtime): drawing, browsing and My digits never import TensorFlow;
-only training and fine-tuning do, on their own thread.
+only training and fine-tuning do, in a child process (one started ahead of need: `prewarm`).
 """
 
 from __future__ import annotations
@@ -52,6 +52,15 @@ def model(name: str) -> LoadedModel:
 def supervisor() -> TrainingSupervisor:
     """One per server process: every tab sees the same training run."""
     return TrainingSupervisor()
+
+
+def prewarm() -> None:
+    """Have a training process ready for the next run (see `TrainingSupervisor.prewarm`), from a page that can
+    start one: cheap once one waits, and never an error on the page (it would only mean a slower start)."""
+    try:
+        supervisor().prewarm()
+    except Exception:
+        log.exception("Could not start a warm training process; the next run starts its own.")
 
 
 # ---- public mode: who is asking, and what this session chose --------------------------------------

@@ -14,10 +14,13 @@ import streamlit as st
 
 from digitrec_app.ui import resources
 from digitrec_app.ui.components import curves_figure
+from digitrec_core.activation import change, figure
 from digitrec_core.jobs import epoch_history
-from digitrec_core.text import percent, plural, when
+from digitrec_core.text import plural, when
 
 POLL_SECONDS = 2.0  # every 2 s with 120-239 points a curve: chromium spends 10% of a core (bench/browser.py --watch)
+# A fine-tune lasts seconds and draws a few points: its result shows up to a second after it ends, not two.
+POLL = {"train": POLL_SECONDS, "finetune": 1.0}
 MAX_POINTS = 120  # per curve, before the latest point is added
 VERB = {"train": "Training", "finetune": "Fine-tuning"}
 # Per kind of run: the Stop button's and the live chart's widget keys (Train's predate fine-tuning).
@@ -70,12 +73,12 @@ def batches_run(events: Sequence) -> int:
 def side_by_side(measures: Sequence[str], old: tuple[str, Sequence[float | None]],
                  new: tuple[str, Sequence[float | None]]) -> pd.DataFrame:
     """Measures side by side, the reference on the left and the newcomer on the right: one row a
-    measure, both as percentages, and the change in points (`–` where a value is missing)."""
+    measure, accuracies as percentages and a log-loss as a number, and the change (`–` where a value is missing)."""
     (old_label, old_values), (new_label, new_values) = old, new
     rows = []
     for measure, a, b in zip(measures, old_values, new_values, strict=True):
-        change = "–" if a is None or b is None else f"{(b - a) * 100:+.2f} points"
-        rows.append({"": measure, old_label: percent(a), new_label: percent(b), "change": change})
+        rows.append({"": measure, old_label: figure(measure, a), new_label: figure(measure, b),
+                     "change": change(measure, a, b)})
     return pd.DataFrame(rows, columns=["", old_label, new_label, "change"])
 
 
@@ -161,7 +164,7 @@ def sweep_done(state: dict) -> tuple[int, int]:
 # ---- Streamlit pieces --------------------------------------------------------------------------
 
 def watch(kind: str, result: Callable[[object], None], *, me: str) -> None:
-    """The latest run of `kind` (live while it runs, then what it did), refreshed every 2 s while it runs.
+    """The latest run of `kind` (live while it runs, then what it did), refreshed every `POLL[kind]` s while it runs.
 
     `result(job)` draws the page's own part of a finished, saved run, under the shared outcome.
     Only this part of the page reruns while polling; when the run ends while watched, the whole
@@ -183,7 +186,7 @@ def watch(kind: str, result: Callable[[object], None], *, me: str) -> None:
         if polling:
             st.rerun()
 
-    st.fragment(run_every=POLL_SECONDS if running else None)(live)(running)
+    st.fragment(run_every=POLL[kind] if running else None)(live)(running)
 
 
 def live_view(job, *, me: str) -> None:
@@ -230,6 +233,8 @@ def saved_view(saved, *, key: str, compare: bool = True) -> None:
     else:
         st.warning(f"Saved as `{name}`; the active model is unchanged.")
     st.markdown(saved.reason)
+    if saved.decided_by:
+        st.caption(f"Decided by: {saved.decided_by}.")
     if compare and saved.previous is not None:
         st.table(comparison_table(saved))
     if saved.activated:

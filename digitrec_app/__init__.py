@@ -16,11 +16,14 @@ APP_SCRIPT = Path(__file__).with_name("app.py")
 #   the live curves) costs more than the little it frees here.
 # - maxUploadSize: the Draw page's limit (digitrec_core.preprocess.MAX_UPLOAD_MB; Streamlit's default is 200 MB).
 #   The server refuses a bigger file before holding it in memory, where the page could only refuse it after.
+# - toolbarMode minimal: no Deploy button or developer menu (rerun, clear cache) for whoever opens the page;
+#   Streamlit shows them to every visitor through localhost otherwise.
 SERVER_OPTIONS = {
     "server.maxUploadSize": "10",
     "server.fileWatcherType": "none",
     "runner.postScriptGC": "false",
     "browser.gatherUsageStats": "false",
+    "client.toolbarMode": "minimal",
 }
 
 # Added to SERVER_OPTIONS when DIGITREC_PUBLIC=1 (the dashboard also sets it at start-up, for

@@ -14,9 +14,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from digitrec_app import launch  # noqa: E402
 from digitrec_app.ui import memory, navigation, resources  # noqa: E402
-from digitrec_core.store import shipped_info  # noqa: E402
+from digitrec_core.store import ModelInfo, shipped_info  # noqa: E402
 
 log = logging.getLogger("digitrec")
+# px (Streamlit's default is 300): the switcher shows a model's label whole (`fine-tune of default · 99.33% ·
+# 6 Dec 11:49`, 239 px in its 14 px font), where at 300 px it had 190 px and cut it. A select cannot wrap.
+SIDEBAR_WIDTH = 360
+SWITCH_HELP = ("Each model by its architecture (or what it fine-tuned), its accuracy on the MNIST test digits and when "
+               "it was trained (UTC), with the end of its name where two would read alike.")
 
 
 def keep_keras_state() -> bool:
@@ -68,31 +73,25 @@ def model_switcher() -> None:
     if active is None:
         st.sidebar.warning("No model yet: train one on the Train page.")
         return
-    acc = f"{active.test_accuracy:.2%}" if active.test_accuracy is not None else "not evaluated"
     own = resources.is_public() and not resources.is_operator()
-    heading = "Your model" if own else "Active model"
-    st.sidebar.markdown(f"**{heading}**  \n`{active.name}`  \ntest accuracy **{acc}**")
     choices = {i.name: i for i in store.list()}
     store.active_name()  # damaged metadata (a model's, active.json's): skipped, and said here
-    if store.problems:
-        st.sidebar.warning("  \n".join(map(resources.explain, store.problems)), icon=":material/warning:")
     if (shipped := shipped_info()) is not None:
         choices.setdefault(shipped.name, shipped)
+    choices.setdefault(active.name, active)
+    labels = ModelInfo.labels(choices.values())  # unique among the models the switcher offers
+    # Its name (what the CLI and the runs table call it), and under it the label to tell it by.
+    st.sidebar.markdown(f"**{'Your model' if own else 'Active model'}**  \n`{active.name}`  \n{labels[active.name]}")
+    if store.problems:
+        st.sidebar.warning("  \n".join(map(resources.explain, store.problems)), icon=":material/warning:")
     if len(choices) > 1:
-        names = list(choices)
-
-        def label(name: str) -> str:
-            i = choices[name]
-            tag = "pretrained" if i.shipped else "fine-tuned" if i.kind == "finetune" else i.arch
-            return f"{name} ({tag}, {i.test_accuracy:.2%})" if i.test_accuracy is not None else name
-
         # The store (or, for a visitor, this session's choice), not this widget, is the truth: another
         # tab, a finished training run or the CLI may have changed the active model since this tab last ran.
         st.session_state.model_switcher = active.name
         st.sidebar.selectbox(
-            "Switch model", names, format_func=label, key="model_switcher",
+            "Switch model", list(choices), format_func=labels.__getitem__, key="model_switcher",
             on_change=lambda: resources.choose_model(st.session_state.model_switcher),
-            help="For you only: other visitors keep their own model." if own else None,
+            help=SWITCH_HELP + (" For you only: other visitors keep their own model." if own else ""),
         )
 
 
@@ -128,7 +127,8 @@ def _sign_in() -> None:
 
 def main() -> None:
     memory.note_script_run()
-    st.set_page_config(page_title="DigitRec", page_icon=navigation.app_icon(), layout="wide")
+    st.set_page_config(page_title="DigitRec", page_icon=navigation.app_icon(), layout="wide",
+                       initial_sidebar_state=SIDEBAR_WIDTH)
     if resources.is_public():
         st.set_option("client.showErrorDetails", "none")  # for `streamlit run` too, not only `digitrec app`
     page = navigation.navigation()

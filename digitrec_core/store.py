@@ -36,7 +36,8 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from importlib import resources
@@ -61,6 +62,7 @@ from digitrec_core.exports import (
 from digitrec_core.models import INPUT_SHAPE
 from digitrec_core.optional import TensorFlowMissing, install_hint, require_tensorflow
 from digitrec_core.serving import ONNX_FILE, OnnxModel, OnnxModelError
+from digitrec_core.text import percent, plural, short_when
 
 if TYPE_CHECKING:
     from digitrec_core.runs import TrainResult
@@ -122,6 +124,35 @@ class ModelInfo:
         d = asdict(self)
         del d["path"], d["shipped"]
         return d
+
+    @property
+    def label(self) -> str:
+        """The model as a person tells it from the others (its name is a timestamp): what it is, the images it
+        trained on when a run was limited to fewer than MNIST's, its test accuracy and when it was made (UTC):
+        `default · 99.38% · 6 Dec 08:41`, `fine-tune of default · 99.33% · 6 Dec 11:49`, `seed · 900 images ·
+        91.20% · 6 Dec 12:02` (--limit), `default · trial 2/8 · ...` (a sweep's). Short enough for the sidebar's
+        switcher at its width (dashboard.SIDEBAR_WIDTH); `labels` makes them unique."""
+        parts = ["pretrained " + self.arch if self.shipped else
+                 "fine-tune of " + self.arch if self.kind == "finetune" else self.arch]
+        if trial := self.sweep.get("trial"):
+            parts.append(f"trial {trial}" + (f"/{self.sweep['trials']}" if self.sweep.get("trials") else ""))
+        if self.kind != "finetune" and self.hyperparameters.get("limit"):  # a fine-tune's own digits: on its card
+            parts.append(plural(self.n_train, "image"))
+        if self.test_accuracy is not None:
+            parts.append(percent(self.test_accuracy))
+        parts.append(short_when(self.created_at))
+        return " · ".join(parts)
+
+    @staticmethod
+    def labels(infos: Iterable[ModelInfo]) -> dict[str, str]:
+        """Each model's `label` by name, unique among `infos`: where two labels would be equal, each of those
+        ends with the random end of its name (`default · 99.38% · 6 Dec 08:41 · ea9e`), or the whole name
+        when even that end is shared."""
+        labels = {i.name: i.label for i in infos}
+        ends = {name: name.rsplit("-", 1)[-1] for name in labels}  # `ea9e` of `default-20261201-085429-ea9e`
+        repeated, shared = Counter(labels.values()), Counter(ends.values())
+        return {name: label if repeated[label] == 1 else f"{label} · {ends[name] if shared[ends[name]] == 1 else name}"
+                for name, label in labels.items()}
 
     @classmethod
     def from_json(cls, d: Any, path: Path, shipped: bool = False) -> ModelInfo:

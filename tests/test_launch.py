@@ -166,3 +166,21 @@ def test_supervise_exits_with_the_childs_own_code():
     finally:
         kill_all({proc.pid, proc.child_pid})
         proc.wait(timeout=10)
+
+
+# ---- the options it passes ------------------------------------------------------------------------------------
+
+def test_digitrec_app_hides_the_deploy_button_and_a_users_flag_still_wins():
+    """`client.toolbarMode=minimal`: no Deploy button or developer menu for whoever opens the page (Streamlit shows
+    them to every visitor through localhost); a user's own `--client.toolbarMode` comes after it, so it wins."""
+    from streamlit import config
+
+    from digitrec_app.launch import flag_options, streamlit_command
+
+    try:
+        cmd, _ = streamlit_command([])
+        assert flag_options(cmd)["client.toolbarMode"] == "minimal"
+        cmd, _ = streamlit_command(["--client.toolbarMode", "developer"])
+        assert flag_options(cmd)["client.toolbarMode"] == "developer"  # the later flag: Streamlit takes it too
+    finally:  # streamlit_command parsed Streamlit's config with the test's flags: parse the project's again
+        config.get_config_options(force_reparse=True, options_from_flags={})

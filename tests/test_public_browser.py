@@ -87,7 +87,7 @@ def test_three_visitors_keep_their_own_model_and_run(visitors, store_dir):
     # Alice switches: her sidebar and Draw page use the other model; nobody else's, and not active.json.
     switch = sidebar(alice).get_by_role("combobox", name="Switch model")
     switch.click()
-    alice.get_by_role("option", name=re.compile(rf"^{re.escape(other)}\b")).click()
+    alice.get_by_role("option", name=re.compile(rf"^{re.escape(store.info(other).label)}")).click()  # by its label
     expect(sidebar(alice).get_by_text(other, exact=True)).to_be_visible()
     goto(alice, "Draw", "Draw")
     expect(alice.get_by_test_id("stMain").get_by_text(f"Classified by {other}", exact=False)).to_be_visible()

@@ -1,6 +1,8 @@
 import json
 import random
 import threading
+from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ from test_personal import mutate
 from digitrec_core import ModelStore, ModelStoreError, OnnxModel, build_model, load_model, predict_proba, save_model
 from digitrec_core.evaluation import Evaluation
 from digitrec_core.optional import TensorFlowMissing
-from digitrec_core.store import SHIPPED_DIR, check_export_target, shipped_info
+from digitrec_core.store import SHIPPED_DIR, ModelInfo, check_export_target, shipped_info
 from digitrec_core.training import TrainConfig, TrainResult
 
 
@@ -454,3 +456,41 @@ def test_an_atomic_write_that_fails_names_the_file_and_leaves_no_temporary(tmp_p
         write_atomic(tmp_path / "active.json", b"{}")
     assert failed.value.errno == errno.ENOSPC and failed.value.filename == str(tmp_path / "active.json")
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- labels a person can tell apart ---------------------------------------------------------------------------
+
+def model_info(name="default-20261206-084129-93c5", **kw):
+    """A stored model's metadata as the store reads it (`ModelInfo.from_json`), with `kw` changed."""
+    meta = {"name": name, "arch": "default", "params": 242602, "hyperparameters": {"limit": None},
+            "epochs_run": 12, "test_accuracy": 0.9938, "test_loss": 0.025, "data_source": "MNIST", "n_train": 54000,
+            "n_val": 6000, "train_seconds": 214.2, "created_at": "2026-12-06T08:41:29+00:00", **kw}
+    return ModelInfo.from_json(meta, Path("models") / name)
+
+
+def test_a_models_label_says_what_it_is_how_good_and_when_in_a_few_words():
+    this_year = datetime.now(UTC).year
+    at = f"{this_year}-12-06T08:41:29+00:00"
+    assert model_info(created_at=at).label == "default · 99.38% · 6 Dec 08:41"
+    tuned = model_info("finetune-20261206-114900-1a2b", kind="finetune", parent="default-20261206-084129-93c5",
+                       personal={"n_train": 40}, test_accuracy=0.9933, created_at=f"{this_year}-12-06T11:49:00+00:00")
+    assert tuned.label == "fine-tune of default · 99.33% · 6 Dec 11:49"
+    limited = model_info("seed-x", arch="seed", hyperparameters={"limit": 1000}, n_train=900, test_accuracy=0.912,
+                         created_at=at)
+    assert limited.label == "seed · 900 images · 91.20% · 6 Dec 08:41"  # --limit: the images it trained on
+    trial = model_info(sweep={"id": "sweep-1", "trial": 2, "trials": 8}, created_at=at)
+    assert trial.label == "default · trial 2/8 · 99.38% · 6 Dec 08:41"
+    assert model_info(test_accuracy=None, created_at=at).label == "default · 6 Dec 08:41"  # nothing made up
+    assert model_info(created_at="2025-12-06T08:41:29+00:00").label == "default · 99.38% · 6 Dec 2025 08:41"
+    assert shipped_info().label.startswith(f"pretrained {shipped_info().arch} · ")
+
+
+def test_labels_add_the_end_of_the_name_only_where_two_would_read_alike():
+    a, b = model_info("default-20261206-084129-93c5"), model_info("default-20261206-084151-ea9e")
+    other = model_info("default-20261206-101500-77aa", test_accuracy=0.9912)
+    labels = ModelInfo.labels([a, b, other])
+    assert labels == {a.name: f"{a.label} · 93c5", b.name: f"{b.label} · ea9e", other.name: other.label}
+    # Names that share their end too (folders renamed by hand) are told apart by the whole name.
+    c, d = model_info("mine-93c5"), model_info("copy-93c5")
+    assert ModelInfo.labels([c, d]) == {c.name: f"{c.label} · mine-93c5", d.name: f"{d.label} · copy-93c5"}
+    assert ModelInfo.labels([]) == {}

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.abc
+import importlib.machinery
+import logging
 import os
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,9 +27,10 @@ from digitrec_core.models import ARCHITECTURES, FINE_TUNE, HOLDOUT, get_architec
 from digitrec_core.optional import RayMissing, TensorFlowMissing, require_ray_tune, require_tensorflow
 from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_image
 from digitrec_core.recognition import Recognition, recognize
-from digitrec_core.runs import MAX_NEGATIVES, MAX_SEED, STRATEGIES, is_finite, is_fraction
+from digitrec_core.runs import MAX_NEGATIVES, MAX_SEED, STRATEGIES, TrainConfig, is_finite, is_fraction
 from digitrec_core.store import (
     ACTIVATE_POLICIES,
+    ModelInfo,
     ModelStore,
     ModelStoreError,
     Saved,
@@ -35,14 +40,68 @@ from digitrec_core.store import (
     write_model,
 )
 from digitrec_core.sweep import ADDRESS_ENV  # no Ray or TensorFlow until a sweep runs
-from digitrec_core.text import a_digit, percent, plural, when
+from digitrec_core.text import a_digit, percent, plural
 
 if TYPE_CHECKING:  # the training module imports TensorFlow
     from digitrec_core.training import Progress
 
 
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+def _quiet(verbose: bool) -> None:
+    """Keep TensorFlow's, absl's and Keras's log lines and warnings (oneDNN, CPU features, retracing...) out of
+    the terminal unless `--verbose`: DigitRec says what matters in its own lines. TensorFlow's C++ side reads its
+    level once, when it is first imported, which no command has done yet (a level already set in the environment
+    is the user's and stays); what it writes before reading it, `_QuietImport` drops. DigitRec itself never warns
+    through `warnings`: only libraries do."""
+    if verbose:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietImport())
+    warnings.simplefilter("ignore")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    with contextlib.suppress(ImportError):  # absl comes with TensorFlow: a serve-only install has none
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.ERROR)
+
+
+class _QuietImport(importlib.abc.MetaPathFinder):
+    """TensorFlow's first import (by DigitRec or Keras, whenever a command needs it) with stderr (fd 2) sent to
+    /dev/null: TensorFlow 2.21 writes its start-up lines (oneDNN, "All log messages before absl::InitializeLog()")
+    from C++ before anything reads TF_CPP_MIN_LOG_LEVEL (tensorflow/tensorflow#100442). An import that fails
+    still raises; only what it wrote is lost."""
+
+    def find_spec(self, name: str, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)  # also asked by find_spec probes: no import yet
+        if spec is None or spec.loader is None:
+            return spec
+        run = spec.loader.exec_module
+
+        def exec_module(module) -> None:
+            with contextlib.suppress(ValueError):
+                sys.meta_path.remove(self)  # imported once: nothing to do any more
+            with _stderr_to_devnull():
+                run(module)
+
+        spec.loader.exec_module = exec_module  # this spec's loader only
+        return spec
+
+
+@contextlib.contextmanager
+def _stderr_to_devnull() -> Iterator[None]:
+    """The process's fd 2 (C and C++ libraries write there, not to sys.stderr) to /dev/null, then back."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 @contextlib.contextmanager
@@ -67,20 +126,25 @@ def _stop_on_ctrl_c(stop: threading.Event) -> Iterator[None]:
 
 
 def progress_printer(verbose: int = 1) -> Callable[[Progress], None]:
-    """The CLI's `on_progress`: Keras's progress bar, one per epoch, plus the validation scores."""
+    """The CLI's `on_progress`: Keras's progress bar, one per epoch, then the validation scores and the speed
+    (`1,234 images/s`, as the dashboard writes it: the bar would print 1234.5678)."""
     import keras
 
     bar: list = []
+    last: list = []  # the epoch's last batch: its speed leaves out the validation after it
 
     def on_progress(p) -> None:
         if p.kind == "batch":
             if p.batch == 1:
                 print(f"Epoch {p.epoch}/{p.epochs}", file=sys.stderr)
-                metrics = ["loss", "accuracy", "img/s"]
-                bar[:] = [keras.utils.Progbar(p.batches, verbose=verbose, stateful_metrics=metrics)]
-            bar[0].update(p.batch, [("loss", p.loss), ("accuracy", p.accuracy), ("img/s", p.images_per_sec)])
-        elif p.val_accuracy is not None:
-            print(f"  val_loss: {p.val_loss:.4f} - val_accuracy: {p.val_accuracy:.4f}", file=sys.stderr)
+                bar[:] = [keras.utils.Progbar(p.batches, verbose=verbose, stateful_metrics=["loss", "accuracy"])]
+            bar[0].update(p.batch, [("loss", p.loss), ("accuracy", p.accuracy)])
+            last[:] = [p]
+            return
+        line = f"{(last or [p])[0].images_per_sec:,.0f} images/s"
+        if p.val_accuracy is not None:
+            line = f"val_loss: {p.val_loss:.4f} - val_accuracy: {p.val_accuracy:.4f} - {line}"
+        print(f"  {line}", file=sys.stderr)
 
     return on_progress
 
@@ -120,8 +184,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace, store: ModelStore) -> int:
     data = load_mnist()  # before TensorFlow's import: a data problem is reported in a blink
-    from digitrec_core.training import TrainConfig, train
-
     cfg = TrainConfig(
         arch=args.arch,
         epochs=args.epochs,
@@ -134,17 +196,18 @@ def _train(args: argparse.Namespace, store: ModelStore) -> int:
         strategy=args.strategy,
         negatives=args.negatives,
     ).resolved(data.n_train)
+    # Said before TensorFlow's import, seconds of it (bench/first_batch.py): the command answers at once.
     print(f"Training {cfg.arch} on {data.source}", file=sys.stderr)
-    if cfg.strategy != "default":
-        from digitrec_core.training import where_it_trains
-
-        print(where_it_trains(cfg.strategy), file=sys.stderr)
     print(
         f"epochs={cfg.epochs} batch_size={cfg.batch_size} lr={cfg.learning_rate:g} augment={cfg.augment} "
         f"limit={cfg.limit or 'all'} validation_split={cfg.validation_split:g} seed={cfg.seed} "
         f"negatives={cfg.negatives:g}",
         file=sys.stderr,
     )
+    from digitrec_core.training import train, where_it_trains
+
+    if cfg.strategy != "default":
+        print(where_it_trains(cfg.strategy), file=sys.stderr)
 
     def report(result) -> None:
         print(f"Test Loss: {result.test_loss:.4f}")
@@ -326,9 +389,7 @@ def _load(name: str | None, runtime: str = "onnx"):
     store = ModelStore()
     loaded = store.load(name, runtime=runtime)
     _warn(store, loaded.notice)
-    acc = loaded.info.test_accuracy
-    about = f" ({loaded.info.arch}, test accuracy {acc:.2%})" if acc else ""
-    print(f"Model: {loaded.info.name}{about}", file=sys.stderr)
+    print(f"Model: {loaded.info.name} ({loaded.info.label})", file=sys.stderr)
     return loaded
 
 
@@ -415,14 +476,16 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"No models in {store.root}, and no pretrained model. Train one: digitrec train")
         _warn(store)
         return 0
-    print(f"{'':2}{'name':32} {'kind':10} {'arch':8} {'params':>8} {'epochs':>6} {'images':>7} {'test acc':>8} "
-          f"{'seconds':>8}  created")
+    # The name is what `activate`, `export` and `--model` take; the label is how a person tells the runs apart
+    # (what it is, its test accuracy, when it was made, in UTC).
+    labels = ModelInfo.labels(rows)
+    name_width, label_width = max(len(i.name) for i in rows), max(map(len, labels.values()))
+    print(f"{'':2}{'name':{name_width}}  {'label':{label_width}}  {'params':>8} {'epochs':>6} {'images':>7} "
+          f"{'seconds':>8}")
     for i in rows:
         mark = "* " if active and i.name == active.name else "  "
-        kind = "pretrained" if i.shipped else "fine-tune" if i.kind == "finetune" else "train"
-        acc = f"{i.test_accuracy:.2%}" if isinstance(i.test_accuracy, (int, float)) else "-"
-        print(f"{mark}{i.name:32} {kind:10} {i.arch:8} {i.params:>8,} {i.epochs_run:>6} {i.n_train:>7,} {acc:>8} "
-              f"{i.train_seconds:>8.1f}  {when(i.created_at)}")
+        print(f"{mark}{i.name:{name_width}}  {labels[i.name]:{label_width}}  {i.params:>8,} {i.epochs_run:>6} "
+              f"{i.n_train:>7,} {i.train_seconds:>8.1f}")
     print("* active")
     _warn(store)
     return 0
@@ -463,11 +526,12 @@ def cmd_digits(args: argparse.Namespace) -> int:
     try:
         if args.action == "export":
             n = personal.export_zip(args.zip)
-            print(f"Exported {n:,} digits to {args.zip}.")
+            print(f"Exported {plural(n, 'digit')} to {args.zip}.")
         else:
             n = personal.import_zip(args.zip)
             report = personal.last_import
-            print(f"Imported {n:,} digits from {args.zip}; {report.already_present:,} were already in your set.")
+            print(f"Imported {plural(n, 'digit')} from {args.zip}; {plural(report.already_present, 'was', 'were')} "
+                  "already in your set.")
             for problem in report.problems:
                 print(f"Warning: {problem}", file=sys.stderr)
     except (PersonalDigitsError, OSError) as e:
@@ -588,6 +652,9 @@ def parser() -> argparse.ArgumentParser:
     a = sub.add_parser("activate", help="make a stored model the active one")
     a.add_argument("name")
     a.set_defaults(func=cmd_activate)
+    for each in (p, *sub.choices.values()):  # before the command or after it: `digitrec train -v` works too
+        each.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                          help="show TensorFlow's, absl's and Keras's log lines and warnings (hidden by default)")
     return p
 
 
@@ -597,7 +664,7 @@ def main(argv: list[str] | None = None) -> int:
     if extra and args.command != "app":
         p.error(f"unrecognized arguments: {' '.join(extra)}")
     args.streamlit_args = extra
-    _quiet_tensorflow()
+    _quiet(getattr(args, "verbose", False))
     if getattr(args, "arch", None):
         get_architecture(args.arch)
     # The one place a command's failure becomes one line: DigitRec's own errors (ValueError covers

@@ -334,3 +334,27 @@ def test_predict_says_not_a_digit_below_the_models_threshold_and_nothing_new_wit
     assert lines[:-2] == [*expected, f"Not a digit (looks most like {article} {likely}, {p:.1%})"]
     assert lines[-2].startswith(top) and lines[-1] == f"Image written to {tmp_path / 'd.png'}."
     assert (tmp_path / "d.png").stat().st_size > 1000
+
+
+NOISE = re.compile(r"^(I0000|W0000|E0000|WARNING:)|oneDNN", re.M)  # TensorFlow's, absl's and XLA's own lines
+
+
+def test_train_keeps_tensorflows_log_lines_out_of_the_terminal_unless_verbose(tmp_path, monkeypatch):
+    """As a user runs it: no TF_CPP_MIN_LOG_LEVEL of their own (conftest sets one for the tests' processes)."""
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    write_idx(tmp_path / "data", make_synthetic(600, 200))
+    env = {"DIGITREC_MNIST_DIR": str(tmp_path / "data"), "DIGITREC_HOME": str(tmp_path / "home")}
+    for flags in ([], ["--verbose"]):
+        out = run_cli(*flags, "train", "--arch", "seed", "--epochs", "2", "--limit", "300", "--activate", "always",
+                      env=env)
+        assert out.returncode == 0, out.stderr
+        if not flags:
+            assert not NOISE.search(out.stdout + out.stderr), out.stderr
+        # The speed as the dashboard writes it, once an epoch after the validation scores: `1,234 images/s`.
+        speeds = re.findall(r"^  val_loss: \d\.\d{4} - val_accuracy: \d\.\d{4} - ([\d,.]+) images/s$", out.stderr, re.M)
+        assert len(speeds) == 2 and all(re.fullmatch(r"\d{1,3}(,\d{3})*", s) for s in speeds), out.stderr
+        assert "img/s" not in out.stderr
+    listing = run_cli("models", env=env)  # the label beside the name: what it is, how good, when
+    assert listing.returncode == 0 and not NOISE.search(listing.stderr), listing.stderr
+    assert re.search(r"^\* seed-\S+\s+seed · 270 images · \d+\.\d\d% · \d+ [A-Z][a-z]{2} \d\d:\d\d\s", listing.stdout,
+                     re.M), listing.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -24,8 +25,8 @@ _DIGITS = [str(d) for d in range(10)]
 def model_card(info: ModelInfo) -> None:
     """Everything a user needs to trust (or not) the model answering them."""
     with st.container(border=True):
-        title = f"**{info.name}**" + (" · pretrained, shipped with DigitRec" if info.shipped else "")
-        st.markdown(title)
+        # The label to tell it by; under it the name that the CLI and the runs table use.
+        st.markdown(f"**{info.label}**  \n`{info.name}`" + (" · shipped with DigitRec" if info.shipped else ""))
         c = st.columns(4)
         c[0].metric("Test accuracy", f"{info.test_accuracy:.2%}" if info.test_accuracy is not None else "–")
         c[1].metric("Test loss", f"{info.test_loss:.4f}" if info.test_loss is not None else "–")
@@ -50,12 +51,16 @@ def model_card(info: ModelInfo) -> None:
             st.caption(line + ".")
 
 
+def digit_picture(digit: np.ndarray) -> Image.Image:
+    """A 28x28 digit (floats from 0 to 1, or bytes) as an 8-bit greyscale picture."""
+    a = np.asarray(digit)
+    return Image.fromarray((np.clip(a, 0, 1) * 255).astype(np.uint8) if a.dtype != np.uint8 else a)
+
+
 def digit_image(digit: np.ndarray, caption: str | None = None, size: int = 224) -> None:
     """A 28x28 digit, upscaled with nearest-neighbour so its pixels stay crisp."""
-    a = np.asarray(digit)
-    a = (np.clip(a, 0, 1) * 255).astype(np.uint8) if a.dtype != np.uint8 else a
     # PNG: "auto" sends it as JPEG, which smears the crisp pixels.
-    st.image(Image.fromarray(a).resize((size, size), Image.NEAREST), caption=caption, output_format="PNG")
+    st.image(digit_picture(digit).resize((size, size), Image.NEAREST), caption=caption, output_format="PNG")
 
 
 def probability_chart(probs: np.ndarray, key: str | None = None, height: int = 260) -> None:
@@ -99,20 +104,44 @@ def verdict(expected: int | None, predicted: int, probs: np.ndarray | None = Non
 
 # The two panels of `curves_figure`, written out: plotly's make_subplots builds the same layout but
 # costs 10x more, and the live view rebuilds this figure every 2 s while training runs.
+# The y axes are computed from the data (`_loss_axis`, `_accuracy_axis`).
+CURVES_HEIGHT = 360  # px; a placeholder that holds the curves' place (`runs.curves_chart`) has it too
 _PANELS = dict(
     xaxis=dict(anchor="y", domain=[0.0, 0.46], title=dict(text="epoch")),
-    yaxis=dict(anchor="x", type="log"),
     xaxis2=dict(anchor="y2", domain=[0.54, 1.0], title=dict(text="epoch")),
-    yaxis2=dict(anchor="x2"),
     annotations=[
         dict(text=title, x=x, y=1.0, xref="paper", yref="paper", xanchor="center", yanchor="bottom",
              showarrow=False, font=dict(size=16))
         for title, x in (("Loss", 0.23), ("Accuracy", 0.77))
     ],
-    height=360,
+    height=CURVES_HEIGHT,
     margin=dict(l=10, r=10, t=40, b=10),
     legend=dict(orientation="h", y=-0.25),
 )
+
+
+def finite_numbers(values: list) -> list[float]:
+    """The numbers of a curve that can be drawn: no None (an epoch without validation), NaN or infinity."""
+    return [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+
+
+def _loss_axis(values: list) -> dict:
+    """A log axis over the whole decades that hold `values`, one label a decade written plainly (0.001, 0.1, 10):
+    plotly's own labels read "5 2 0.01 5 2" and "100μ". No data: 0.01 to 10, where a loss starts."""
+    positive = [v for v in finite_numbers(values) if v > 0]
+    low, high = (math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))) if positive else (-2, 1)
+    decades = range(low, max(high, low + 1) + 1)
+    return dict(type="log", range=[decades[0], decades[-1]], tickmode="array", tickvals=[10.0**k for k in decades],
+                ticktext=[f"{10**k:,}" if k >= 0 else f"{10.0**k:.{-k}f}" for k in decades])
+
+
+def _accuracy_axis(values: list) -> dict:
+    """A linear axis up to 100%, from a tick under the lowest value (0 without data) and at most 95%, ticked
+    every 1, 2, 5, 10 or 20%: 4 to 7 ticks, none repeated by the rounding to whole percents."""
+    low = min(max(0.0, min(finite_numbers(values), default=0.0) - 0.01), 0.95)
+    step = next(s for s in (0.01, 0.02, 0.05, 0.1, 0.2) if 1 - low <= 5 * s + 1e-9)
+    bottom = round(math.floor(low / step + 1e-9) * step, 2)
+    return dict(range=[bottom, 1.0], tick0=0, dtick=step, tickformat=".0%")
 
 
 def curves_figure(runs: dict[str, dict[str, list]], live_batches: list | None = None) -> go.Figure:
@@ -120,27 +149,36 @@ def curves_figure(runs: dict[str, dict[str, list]], live_batches: list | None = 
 
     `runs` maps a label to a history (`loss`, `accuracy`, `val_loss`, `val_accuracy` per epoch);
     `live_batches` are (epoch as a fraction, loss, accuracy) points of the run in progress.
+    The axes span the data: loss on a log scale labelled by decades, accuracy in percent up to 100%.
     """
     palette = ["#ff4b4b", "#1c83e1", "#21c354", "#ffa421", "#803df5", "#00c0f2"]
     panels = (("loss", "x", "y"), ("accuracy", "x2", "y2"))
     traces = []
+    values: dict[str, list] = {"loss": [], "accuracy": []}
     if live_batches:
         x = [b[0] for b in live_batches]
-        for i, (_, xaxis, yaxis) in enumerate(panels, start=1):
-            traces.append(dict(type="scatter", x=x, y=[b[i] for b in live_batches], xaxis=xaxis, yaxis=yaxis,
-                               name="training (per batch)", mode="lines",
-                               line=dict(color="rgba(28,131,225,0.45)", width=1),
+        for i, (key, xaxis, yaxis) in enumerate(panels, start=1):
+            y = [b[i] for b in live_batches]
+            values[key] += y
+            # A line needs two points: the first batch alone is drawn as a dot. Nothing is clipped: a point
+            # on an axis's edge (100%, a decade) is drawn whole.
+            traces.append(dict(type="scatter", x=x, y=y, xaxis=xaxis, yaxis=yaxis,
+                               name="training (per batch)", mode="lines" if len(x) > 1 else "markers",
+                               line=dict(color="rgba(28,131,225,0.45)", width=1), cliponaxis=False,
                                showlegend=i == 1, legendgroup="batches"))
     for i, (label, h) in enumerate(runs.items()):
         colour = palette[i % len(palette)]
         epochs = list(range(1, len(h.get("loss", [])) + 1))
         for key, xaxis, yaxis in panels:
             curves = (("training", h.get(key, []), "dot"), ("validation", h.get(f"val_{key}", []), None))
-            for name, values, dash in curves:
-                traces.append(dict(type="scatter", x=epochs, y=values, xaxis=xaxis, yaxis=yaxis, name=f"{label} {name}",
+            for name, ys, dash in curves:
+                values[key] += ys
+                traces.append(dict(type="scatter", x=epochs, y=ys, xaxis=xaxis, yaxis=yaxis, name=f"{label} {name}",
                                    mode="lines+markers", line=dict(color=colour, dash=dash), legendgroup=label,
-                                   showlegend=key == "loss"))
-    return go.Figure(data=traces, layout=_PANELS)
+                                   showlegend=key == "loss", cliponaxis=False))
+    layout = dict(_PANELS, yaxis=dict(anchor="x", **_loss_axis(values["loss"])),
+                  yaxis2=dict(anchor="x2", **_accuracy_axis(values["accuracy"])))
+    return go.Figure(data=traces, layout=layout)
 
 
 def prediction_panel(

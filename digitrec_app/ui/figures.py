@@ -8,29 +8,35 @@ import plotly.graph_objects as go
 DIGITS = [str(d) for d in range(10)]
 
 
-def confusion_figure(confusion: np.ndarray, *, title: str = "Confusion matrix (rows: true, columns: predicted)",
-                     height: int = 420) -> go.Figure:
+# White for 0, then plotly's "Reds": a cell without a mistake stays as blank as the page around it.
+MISTAKES_SCALE = [[0.0, "#ffffff"], [0.25, "#fcbba1"], [0.5, "#fb6a4a"], [0.75, "#cb181d"], [1.0, "#67000d"]]
+
+
+def confusion_figure(confusion: np.ndarray, *, title: str = "Confusion matrix", height: int = 420) -> go.Figure:
     """A 10x10 confusion matrix with the counts written in; only the mistakes are coloured (the
     diagonal would drown them), and an empty cell shows no number. The diagonal is coloured as
-    zero, not left out: plotly draws NaN cells of a heatmap as gaps shifted half a row."""
+    zero, not left out: plotly draws NaN cells of a heatmap as gaps shifted half a row.
+
+    The scale runs from 0 to the most frequent mistake, and at least to 1: without a mistake plotly
+    stretched a flat scale around 0 and painted every cell its middle colour. The axis titles say which
+    way it reads, so the title stays short enough for a narrow column."""
     counts = np.asarray(confusion, dtype=np.int64)
     off = counts.copy()
     np.fill_diagonal(off, 0)
     text = np.where(counts > 0, counts.astype(str), "")
     fig = go.Figure(
         go.Heatmap(
-            z=off.tolist(), x=DIGITS, y=DIGITS, colorscale="Reds", zmin=0, text=text.tolist(), texttemplate="%{text}",
-            customdata=counts.tolist(), hovertemplate="true %{y}, predicted %{x}: %{customdata}<extra></extra>",
-            showscale=False,
+            z=off.tolist(), x=DIGITS, y=DIGITS, colorscale=MISTAKES_SCALE, zmin=0, zmax=max(1, int(off.max())),
+            text=text.tolist(), texttemplate="%{text}", customdata=counts.tolist(),
+            hovertemplate="true %{y}, predicted %{x}: %{customdata}<extra></extra>", showscale=False,
         )
     )
     fig.update_layout(
         height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title=title,
-        xaxis={"title": "predicted", "type": "category"},
-        yaxis={"title": "true", "type": "category", "autorange": "reversed"},
+        xaxis={"title": "predicted digit", "type": "category"},
+        yaxis={"title": "true digit", "type": "category", "autorange": "reversed"},
     )
     return fig
-
 
 
 def recall_figure(recall: np.ndarray, *, title: str = "Accuracy per digit", height: int = 420) -> go.Figure:

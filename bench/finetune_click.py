@@ -54,60 +54,35 @@ from writers import SEMEION, draw_set, load_semeion  # noqa: E402
 
 from digitrec_app.browser import (  # noqa: E402
     VIEWPORT,
-    Server,
+    arm_marks,
     click_page,
     command_line,
+    idle_worker_state,
     launch,
     main_area,
     require_chromium,
     script_done,
+    seconds,
     server_options,
+    training_server,
+    wait_marks,
 )
 from digitrec_app.ui.runs import POLL  # noqa: E402
 from digitrec_core.activation import PERSONAL  # noqa: E402
-from digitrec_core.jobs import WARM_ENV  # noqa: E402
 from digitrec_core.personal import PersonalDigits  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE_DEADLINE = 180_000  # ms: Home, then My digits, rendered and their scripts finished
 RESULT_DEADLINE = 600_000  # ms: from the click to the result (or a failure) on the page
 
-# Page-time marks (performance.now()) of one fine-tune: the click, then the first time each thing is on the page.
-_ARM = r"""() => {
-    const t = window.__ft = {click: null, live: null, progress: null, table: null, saved: null, failed: null,
-                             progressText: null, savedText: null, failedText: null};
-    window.addEventListener('click', () => { if (t.click === null) t.click = performance.now(); }, {capture: true});
-    const look = () => {
-        if (t.click === null) return;
-        const now = performance.now();
-        const main = document.querySelector('[data-testid=stMain]');
-        if (!main) return;
-        if (t.live === null) {
-            for (const h of main.querySelectorAll('h1, h2, h3')) {
-                if (h.textContent.trim().startsWith('Fine-tuning…')) { t.live = now; break; }
-            }
-        }
-        if (t.progress === null) {
-            for (const p of main.querySelectorAll('[data-testid=stProgress]')) {
-                const text = p.textContent;
-                if (/Epoch \d+\/\d+ · batch/.test(text)) { t.progress = now; t.progressText = text.trim(); break; }
-            }
-        }
-        if (t.table === null) {
-            for (const tb of main.querySelectorAll('[data-testid=stTable]')) {
-                if (tb.textContent.includes(PERSONAL)) { t.table = now; break; }
-            }
-        }
-        for (const a of main.querySelectorAll('[data-testid=stAlert]')) {
-            const text = a.textContent.trim();
-            if (t.saved === null && text.startsWith('Saved as ')) { t.saved = now; t.savedText = text; }
-            if (t.failed === null && /^(Fine-tuning failed|Stopped)/.test(text)) {
-                t.failed = now; t.failedText = text;
-            }
-        }
-    };
-    new MutationObserver(look).observe(document.body, {subtree: true, childList: true, characterData: true});
-}""".replace("PERSONAL", repr(PERSONAL))
+# What the page shows of a fine-tune, timed from the click (digitrec_app.browser.arm_marks).
+MARKS = {
+    "live": ("h1, h2, h3", "^Fine-tuning…"),
+    "progress": ("[data-testid=stProgress]", r"Epoch \d+/\d+ · batch"),
+    "table": ("[data-testid=stTable]", PERSONAL),
+    "saved": ("[data-testid=stAlert]", "^Saved as "),
+    "failed": ("[data-testid=stAlert]", "^(Fine-tuning failed|Stopped)"),
+}
 
 
 def personal_set(home: Path, n: int, seed: int, semeion: Path) -> dict[int, int]:
@@ -127,57 +102,12 @@ def personal_set(home: Path, n: int, seed: int, semeion: Path) -> dict[int, int]
     return counts
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process under `pid` (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    for p in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            ppid = int(Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(p))
-    out, todo = [], [pid]
-    while todo:
-        kids = children.get(todo.pop(), [])
-        out += kids
-        todo += kids
-    return out
-
-
-def workers(server: Server) -> dict[int, float]:
-    """The server's training processes (multiprocessing's spawned children) and their CPU seconds so far."""
-    tick, found = os.sysconf("SC_CLK_TCK"), {}
-    for pid in _descendants(server.proc.pid):
-        try:
-            if b"spawn_main" not in Path(f"/proc/{pid}/cmdline").read_bytes():
-                continue
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            found[pid] = (int(fields[11]) + int(fields[12])) / tick
-        except OSError:
-            continue
-    return found
-
-
-def worker_state(before: dict[int, float], after: dict[int, float]) -> str:
-    if not after:
-        return "none"
-    busy = any(after[p] - before.get(p, 0.0) > 0.2 for p in after)  # over a fifth of a core in the last second
-    return ("warming" if busy else "ready") + (f" ({len(after)})" if len(after) > 1 else "")
-
-
 def one_run(browser, args, warm: bool, shoot: Path | None) -> dict:
     with tempfile.TemporaryDirectory(prefix="digitrec_finetune_click_") as tmp:
         home = Path(tmp)
         personal_set(home, args.digits, args.seed, args.semeion)
-        env = {"DIGITREC_MNIST_DIR": os.environ["DIGITREC_MNIST_DIR"]}
-        if not warm:
-            env[WARM_ENV] = "0"
-        saved_env = os.environ.pop(WARM_ENV, None)  # "on" means unset in the server's environment
-        try:
-            server = Server(args.app_dir, args.server_arg, home=home, env=env)
-        finally:
-            if saved_env is not None:
-                os.environ[WARM_ENV] = saved_env
+        server = training_server(args.app_dir, args.server_arg, warm=warm, home=home,
+                                 env={"DIGITREC_MNIST_DIR": os.environ["DIGITREC_MNIST_DIR"]})
         context = None
         try:
             server.wait_healthy(timeout=120)
@@ -196,25 +126,20 @@ def one_run(browser, args, warm: bool, shoot: Path | None) -> dict:
             shown = time.perf_counter() - server.started
             button = main.get_by_role("button", name="Fine-tune", exact=True)
             expect(button).to_be_enabled(timeout=PAGE_DEADLINE)
-            time.sleep(max(0.0, args.idle - 1))
-            before = workers(server)
-            time.sleep(min(1.0, args.idle))
-            state = worker_state(before, workers(server))
-            page.evaluate(_ARM)
+            state = idle_worker_state(server, args.idle)
+            arm_marks(page, MARKS)
             clicked = time.perf_counter()
             button.click()
-            page.wait_for_function("() => { const t = window.__ft; return t.failed !== null || "
-                                   "(t.table !== null && t.saved !== null); }", timeout=RESULT_DEADLINE, polling=200)
+            m = wait_marks(page, "at.failed !== null || (at.table !== null && at.saved !== null)", RESULT_DEADLINE)
             wall = time.perf_counter() - clicked
-            t = page.evaluate("() => window.__ft")
-            if t["failed"] is not None:
-                raise RuntimeError(f"the fine-tune did not save: {t['failedText']}\n{server.log_text()}")
+            if m["at"]["failed"] is not None:
+                raise RuntimeError(f"the fine-tune did not save: {m['text']['failed']}\n{server.log_text()}")
             caption = main.get_by_text(re.compile(r"^Held out: ")).first.inner_text()
             fit = re.search(r"epochs? in (\d+) s", caption)
-            ms = lambda k: None if t[k] is None else t[k] - t["click"]  # noqa: E731
-            result = {"warm": warm, "worker": state, "shown": shown, "live": ms("live"), "progress": ms("progress"),
-                      "result": max(ms("table"), ms("saved")), "wall": wall, "fit": int(fit.group(1)) if fit else None,
-                      "saved": t["savedText"], "caption": caption, "progress_text": t["progressText"]}
+            at = m["at"]
+            result = {"warm": warm, "worker": state, "shown": shown, "live": at["live"], "progress": at["progress"],
+                      "result": max(at["table"], at["saved"]), "wall": wall, "fit": int(fit.group(1)) if fit else None,
+                      "saved": m["text"]["saved"], "caption": caption, "progress_text": m["text"]["progress"]}
             script_done(page, timeout=PAGE_DEADLINE)  # the whole page's rerun once the run ended
             if shoot is not None:
                 saved = main.get_by_test_id("stAlert").filter(has_text=re.compile(r"^Saved as "))
@@ -231,10 +156,6 @@ def one_run(browser, args, warm: bool, shoot: Path | None) -> dict:
                 context.close()
             server.stop()
             server.log.unlink(missing_ok=True)
-
-
-def seconds(ms: float | None) -> str:
-    return "–" if ms is None else f"{ms / 1000:.1f} s"
 
 
 def main() -> None:

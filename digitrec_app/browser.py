@@ -320,3 +320,109 @@ def wait_live_settled(page: Page, quiet_ms: float = 500, timeout: float = 20_000
             return performance.now() - q.since >= quiet;
         }""", arg=quiet_ms, timeout=timeout)
     return live_shown(page)
+
+
+# ---- a training run timed from its click (bench/finetune_click.py, bench/first_batch.py) --------------------
+
+def training_server(app_dir: Path, extra: list[str] | tuple[str, ...] = (), *, warm: bool, home: Path,
+                    env: dict[str, str] | None = None) -> Server:
+    """A Server whose runs start in a warm training worker (`warm`: DIGITREC_WARM_WORKER unset in its environment,
+    the default) or each in a process of their own (set to 0)."""
+    from digitrec_core.jobs import WARM_ENV
+
+    saved = os.environ.pop(WARM_ENV, None)  # "on" is unset, whatever this process has
+    try:
+        return Server(app_dir, extra, home=home, env={**(env or {}), **({} if warm else {WARM_ENV: "0"})})
+    finally:
+        if saved is not None:
+            os.environ[WARM_ENV] = saved
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process under `pid` (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            ppid = int(Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(p))
+    out, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        out += kids
+        todo += kids
+    return out
+
+
+def training_workers(server: Server) -> dict[int, float]:
+    """The server's training processes (multiprocessing's spawned children) and their CPU seconds so far."""
+    tick, found = os.sysconf("SC_CLK_TCK"), {}
+    for pid in _descendants(server.proc.pid):
+        try:
+            if b"spawn_main" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            found[pid] = (int(fields[11]) + int(fields[12])) / tick
+        except OSError:
+            continue
+    return found
+
+
+def idle_worker_state(server: Server, idle: float) -> str:
+    """Wait `idle` seconds (a user looking at the page before the click); what the server's training worker did in
+    the last second of them: `ready` (idle), `warming` (over a fifth of a core: still warming up) or `none`."""
+    time.sleep(max(0.0, idle - 1))
+    before = training_workers(server)
+    time.sleep(min(1.0, idle))
+    after = training_workers(server)
+    if not after:
+        return "none"
+    busy = any(after[p] - before.get(p, 0.0) > 0.2 for p in after)
+    return ("warming" if busy else "ready") + (f" ({len(after)})" if len(after) > 1 else "")
+
+
+# Page-time marks (performance.now()) after the first click: for each mark, the first time an element of `stMain`
+# matching its selector has text matching its pattern (trimmed), that text, and every text it showed since.
+_ARM_MARKS = r"""marks => {
+    const t = window.__marks = {click: null, at: {}, text: {}, seen: {}};
+    for (const k of Object.keys(marks)) { t.at[k] = null; t.text[k] = null; t.seen[k] = []; }
+    window.addEventListener('click', () => { if (t.click === null) t.click = performance.now(); }, {capture: true});
+    const look = () => {
+        const main = document.querySelector('[data-testid=stMain]');
+        if (t.click === null || !main) return;
+        const now = performance.now();
+        for (const [k, [selector, pattern]] of Object.entries(marks)) {
+            const re = new RegExp(pattern);
+            for (const el of main.querySelectorAll(selector)) {
+                const text = el.textContent.trim();
+                if (!re.test(text)) continue;
+                if (t.at[k] === null) { t.at[k] = now; t.text[k] = text; }
+                const seen = t.seen[k];
+                if (!seen.length || seen[seen.length - 1][1] !== text) seen.push([now - t.click, text]);
+                break;
+            }
+        }
+    };
+    new MutationObserver(look).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def arm_marks(page: Page, marks: dict[str, tuple[str, str]]) -> None:
+    """Before a click: time, from that click, when each mark (`name: (CSS selector, JS regex)`) first shows."""
+    page.evaluate(_ARM_MARKS, marks)
+
+
+def wait_marks(page: Page, done: str, timeout: float) -> dict:
+    """Wait until the JS expression `done` holds of `at` (each mark's time, or null); then each mark's
+    milliseconds from the click (`at`, None if not shown), its first text (`text`) and its texts (`seen`,
+    [ms, text] pairs)."""
+    page.wait_for_function(f"() => {{ const at = window.__marks.at; return {done}; }}", timeout=timeout, polling=200)
+    t = page.evaluate("() => window.__marks")
+    return {"at": {k: None if v is None else v - t["click"] for k, v in t["at"].items()}, "text": t["text"],
+            "seen": t["seen"]}
+
+
+def seconds(ms: float | None) -> str:
+    """Milliseconds as `1.2 s`, `–` for none."""
+    return "–" if ms is None else f"{ms / 1000:.1f} s"

@@ -138,6 +138,12 @@ class TrainingJob:
     def running(self) -> bool:
         return self.finished_at is None
 
+    @property
+    def waited(self) -> float | None:
+        """Seconds from the start (the click) to the end, what the user waited: the process's start, TensorFlow's
+        import, evaluating and saving as well as training; None while it runs."""
+        return None if self.finished_at is None else self.finished_at - self.started_at
+
     def stop(self, by: str | None = None) -> bool:
         """Ask the run to stop after its current batch; with `by`, only when `by` started it."""
         if by is not None and by != self.owner:

@@ -15,6 +15,7 @@ after the Train test's run). Screenshots go to $DIGITREC_SCREENSHOTS (default: a
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import re
@@ -39,6 +40,7 @@ from digitrec_app.browser import (  # shared with the benchmarks
     pen,
     shown_prediction,
     stroke,
+    touch_stroke,
     wait_drawable,
     wait_live,
     wait_live_settled,
@@ -51,6 +53,12 @@ pytestmark = pytest.mark.browser
 # README's pictures: DIGITREC_SCREENSHOTS=assets/screenshots python -m pytest tests/test_browser.py
 SCREENSHOTS = Path(os.environ.get("DIGITREC_SCREENSHOTS") or Path(tempfile.gettempdir()) / "digitrec-screenshots")
 PAGES = ["Home", "Train", "Test browser", "Draw", "My digits"]
+# The screens the README's pictures and the layout tests use (tests/test_live_browser.py has the same two)
+DESKTOP = {"width": 1280, "height": 900}  # a laptop's
+PHONE = {"width": 390, "height": 844}  # an iPhone 12-15's CSS viewport
+# Streamlit closes its sidebar after a page is chosen only on a mobile user agent
+PHONE_AGENT = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.0.0 "
+               "Mobile Safari/537.36")
 TITLES = {"Home": "DigitRec", "Train": "Train", "Test browser": "Test browser", "Draw": "Draw",  # each page's h1
           "My digits": "My digits"}
 
@@ -118,10 +126,11 @@ def no_wasm_browser(browser):
     b.close()
 
 
-def open_app(browser, app_url: str, mode: str = LIVE):
+def open_app(browser, app_url: str, mode: str = LIVE, **context):
     """A fresh page on `/`, Home rendered; fails the test on any console error or page exception, and on the
-    live classifier's warning that it cannot run, but where the browser has no WebAssembly (`mode` SERVER)."""
-    context = browser.new_context(viewport=VIEWPORT)
+    live classifier's warning that it cannot run, but where the browser has no WebAssembly (`mode` SERVER).
+    `context`: Playwright's browser context options (the viewport is VIEWPORT unless given)."""
+    context = browser.new_context(**({"viewport": VIEWPORT} | context))
     pg = context.new_page()
     _modes[id(pg)] = mode
     pg.set_default_timeout(30_000)
@@ -155,6 +164,25 @@ def page(browser, app_url):
     yield from open_app(browser, app_url)
 
 
+def screen(browser, size: str) -> dict:
+    """Browser context options for a `desktop` (a laptop's 1280x900) or a `phone` (390x844, touch, a mobile
+    Chrome's user agent; 1x, so that a whole page's screenshot stays a few MB)."""
+    if size == "desktop":
+        return {"viewport": DESKTOP}
+    return {"viewport": PHONE, "has_touch": True, "is_mobile": True,
+            "user_agent": PHONE_AGENT.format(major=browser.version.split(".")[0])}
+
+
+@pytest.fixture(params=["desktop", "phone"])
+def sized_page(request, browser, app_url):
+    """`page` on a laptop's screen, then on a phone's."""
+    yield from open_app(browser, app_url, **screen(browser, request.param))
+
+
+def on_phone(page: Page) -> bool:
+    return page.viewport_size["width"] == PHONE["width"]
+
+
 @pytest.fixture(params=[LIVE, SERVER])
 def draw_page(request, app_url):
     """`page`, once in chromium and once in a chromium without WebAssembly (the Draw page classifies on the
@@ -165,8 +193,18 @@ def draw_page(request, app_url):
 
 # ---- helpers ----------------------------------------------------------------------------------------
 
+def open_sidebar(page: Page) -> None:
+    """Open the sidebar where it starts closed (a phone)."""
+    nav = page.get_by_test_id("stSidebarNav")
+    box = nav.bounding_box() if nav.is_visible() else None
+    if box is None or box["x"] < 0:
+        page.get_by_test_id("stExpandSidebarButton").click()
+        expect(nav).to_be_in_viewport()
+
+
 def goto(page: Page, name: str) -> None:
-    """Click a page in the sidebar and wait for its title."""
+    """Click a page in the sidebar (opened first where it is closed) and wait for its title."""
+    open_sidebar(page)
     link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=name, exact=True)
     link.click()
     expect(link).to_have_attribute("aria-current", "page")
@@ -286,25 +324,48 @@ def draw_and_expect(page: Page, points, digit: int) -> None:
         raise AssertionError(f"{e}\n(ink on the canvas: {ink_pixels(page)} pixels)") from None
 
 
+CONTENT_HEIGHT = """() => Math.max(
+    ...[...document.querySelectorAll('[data-testid=stMain], [data-testid=stAppViewContainer], section')]
+        .map(e => e.scrollHeight),
+    document.documentElement.scrollHeight)"""
+
+
 def full_screenshot(page: Page, path: Path) -> None:
-    """The whole page at 1400 px wide.
+    """The whole page, as wide as the page's viewport.
 
     Streamlit scrolls inside its own container, so Playwright's full_page alone stops at the
     viewport; the viewport is stretched to the content's height for the shot, then restored.
+    The height is measured once the page has settled, and again after each stretch until it holds:
+    measured while the page still drew, a phone's shot of the Test browser stopped above the gallery.
     """
-    height = page.evaluate(
-        """() => Math.max(
-            ...[...document.querySelectorAll('[data-testid=stMain], [data-testid=stAppViewContainer], section')]
-                .map(e => e.scrollHeight),
-            document.documentElement.scrollHeight)"""
-    )
-    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], int(height))})
+    view = page.viewport_size
     try:
+        height, deadline = view["height"], time.monotonic() + 30
         settle(page)
+        while (content := max(view["height"], int(page.evaluate(CONTENT_HEIGHT)))) != height:
+            assert time.monotonic() < deadline, f"the page's height never settled (last {height}, then {content})"
+            height = content
+            page.set_viewport_size({"width": view["width"], "height": height})
+            settle(page)
         path.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(path), full_page=True)
     finally:
-        page.set_viewport_size(VIEWPORT)
+        page.set_viewport_size(view)
+
+
+# Each visible button in `where` whose label does not show whole: a box of it narrower than its text (cut, or
+# ellipsed: Streamlit truncates a label that does not fit a column), or the button off the screen's sides.
+CUT_BUTTONS = """where => [...where.querySelectorAll('button')].filter(b => b.offsetParent !== null).flatMap(b => {
+    const r = b.getBoundingClientRect();
+    const cut = [b, ...b.querySelectorAll('*')].filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth);
+    const off = r.left < 0 || r.right > window.innerWidth;
+    return cut.length || off ? [{label: b.innerText.trim(), width: r.width, left: r.left, right: r.right,
+        cut: cut.map(e => [e.tagName, e.clientWidth, e.scrollWidth, getComputedStyle(e).textOverflow])}] : [];
+})"""
+
+
+def cut_buttons(where) -> list[dict]:
+    return where.evaluate(CUT_BUTTONS)
 
 
 # ---- tests ------------------------------------------------------------------------------------------
@@ -338,7 +399,7 @@ def test_sidebar_lists_the_pages(page: Page):
     expect(nav.get_by_role("link", name="Home", exact=True)).to_have_attribute("aria-current", "page")
     sidebar = page.get_by_test_id("stSidebar")
     expect(sidebar.get_by_text("Active model")).to_be_visible()
-    expect(sidebar.get_by_text("test accuracy")).to_be_visible()
+    expect(sidebar.get_by_text(re.compile(r"pretrained default · \d+\.\d\d% · "))).to_be_visible()  # its label
     # Every sidebar link really leads to its page.
     for name in PAGES[1:] + PAGES[:1]:
         goto(page, name)
@@ -917,6 +978,81 @@ def test_test_browser_a_gallery_digit_opens_where_the_user_is_looking(page: Page
 
 
 @pytest.mark.mnist
+def test_test_browser_every_button_shows_its_whole_label(sized_page: Page):
+    """At 1280 px the controls' columns cut "Previous" and "Random" to "Prev…" and "Ran…"; on a phone nothing may
+    run off the screen either. The dialog's buttons too."""
+    page = sized_page
+    goto(page, "Test browser")
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_text("test digit #0", exact=True)).to_be_visible(timeout=60_000)
+    settle(page)
+    for label in ("Previous", "Next", "Random", "Next misclassified"):
+        expect(main.get_by_role("button", name=label, exact=True)).to_be_visible()
+    tiles = main.locator("[class*=st-key-open_]").get_by_role("button")  # the gallery's digits
+    assert tiles.count() > 0
+    assert cut_buttons(main) == []
+
+    tiles.first.scroll_into_view_if_needed()
+    tiles.first.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("button", name=re.compile(r"^Show #\d+ at the top of the page"))).to_be_visible()
+    settle(page)
+    assert cut_buttons(dialog) == []
+
+
+def picture_of(button):
+    """The picture on a gallery button (its pixels darker than any text: the digit's black ground), as an
+    array, and where it is on the page."""
+    import numpy as np
+    from PIL import Image
+
+    shot = np.asarray(Image.open(io.BytesIO(button.screenshot())).convert("L"))
+    box = button.bounding_box()  # after the shot, which may have scrolled it into view
+    rows, cols = np.nonzero(shot < 20)
+    assert len(rows), "no picture on the button"
+    top, left, bottom, right = int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1
+    where = {"x": box["x"] + left, "y": box["y"] + top, "width": right - left, "height": bottom - top}
+    return shot[top:bottom, left:right], where
+
+
+@pytest.mark.mnist
+def test_test_browser_a_gallery_picture_opens_its_digit_by_click_and_by_keyboard(page: Page, real_mnist):
+    """The gallery's pictures used to be images beside the "#N" buttons, and a click on one did nothing. Each
+    is now the face of its button: it shows the test digit, a click on it opens the digit, and so does Enter."""
+    import numpy as np
+
+    goto(page, "Test browser")
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_text("test digit #0", exact=True)).to_be_visible(timeout=60_000)
+    gallery = main.locator(".st-key-mistake_gallery")
+    expect(gallery.get_by_test_id("stImage")).to_have_count(0)  # no picture apart from its button
+    tile = gallery.get_by_role("button").nth(2)
+    tile.scroll_into_view_if_needed()
+    settle(page)
+    k = int(tile.inner_text().strip().removeprefix("#"))
+
+    picture, where = picture_of(tile)
+    assert (where["width"], where["height"]) == (84, 84), where  # 28x28 at 3x
+    blocks = picture[1::3, 1::3].astype(int)  # the centre of each 3x3 block: one pixel of the 28x28
+    expected = real_mnist.x_test[k].astype(int)  # uint8, 0 to 255
+    assert np.abs(blocks - expected).max() <= 2, f"the button does not show test digit #{k}"
+
+    page.mouse.click(where["x"] + 42, where["y"] + 42)  # the middle of the picture
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(f"Test digit #{k}")
+    expect(dialog.get_by_text(f"test digit #{k}", exact=True)).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+
+    other = gallery.get_by_role("button").nth(3)
+    j = int(other.inner_text().strip().removeprefix("#"))
+    other.focus()
+    page.keyboard.press("Enter")
+    expect(dialog).to_contain_text(f"Test digit #{j}")
+    expect(dialog.get_by_text(f"test digit #{j}", exact=True)).to_be_visible()
+
+
+@pytest.mark.mnist
 def test_a_correction_lands_on_my_digits_and_a_fine_tune_shows_before_and_after(page: Page, store_dir: Path):
     """The whole loop a user goes through: draw a digit, say what it really is, find it on My digits,
     fine-tune on the digits kept there, and see the fine-tune's figures before and after."""
@@ -986,55 +1122,65 @@ def test_a_correction_lands_on_my_digits_and_a_fine_tune_shows_before_and_after(
 
 
 @pytest.mark.mnist
-def test_screenshots(page: Page):
-    """Each page at 1400 px wide, for assets/screenshots.
+def test_screenshots(sized_page: Page):
+    """Each page on a laptop's screen (`home.png`, ...) and on a phone's (`home_phone.png`, ...), whole, for
+    assets/screenshots; on none of them a button's label cut.
 
     Train is shot first, showing the run of the Train test above; then the sidebar's model
     switcher makes the shipped pretrained model active again, so Home, Test browser, Draw and
     My digits show the model a user gets, not a one-epoch toy. My digits shows the digits and the
     fine-tune of the correction test above.
     """
+    page = sized_page
+    phone = on_phone(page)
     sidebar = page.get_by_test_id("stSidebar")
     main = page.get_by_test_id("stMain")
     shots = {}
 
+    def shoot(name: str) -> None:
+        shots[name] = SCREENSHOTS / f"{name}{'_phone' if phone else ''}.png"
+        full_screenshot(page, shots[name])
+        assert cut_buttons(main) == [], f"{shots[name].name}: buttons whose label is cut"
+
     goto(page, "Train")
     expect(main.get_by_role("heading", name="Past runs")).to_be_visible()
-    shots["train"] = SCREENSHOTS / "train.png"
-    full_screenshot(page, shots["train"])
+    shoot("train")
 
+    open_sidebar(page)
     switch = sidebar.get_by_role("combobox", name="Switch model")
     if switch.count():  # only there once a second model exists, i.e. after the Train test
         switch.click()
-        page.get_by_role("option", name=re.compile(r"\(pretrained, ")).click()
+        page.get_by_role("option", name=re.compile(r"^pretrained ")).click()  # ModelInfo.label
         expect(sidebar.get_by_text(re.compile(r"^default-"))).to_be_visible()
 
     goto(page, "Home")
     expect(main.get_by_role("heading", name="Go")).to_be_visible()
-    shots["home"] = SCREENSHOTS / "home.png"
-    full_screenshot(page, shots["home"])
+    shoot("home")
 
     goto(page, "Test browser")
     expect(main.get_by_text(re.compile(r"^Predicted: \d$"))).to_be_visible(timeout=60_000)
-    shots["browse"] = SCREENSHOTS / "browse.png"
-    full_screenshot(page, shots["browse"])
+    shoot("browse")
 
     open_draw(page)
-    draw_and_expect(page, SEVEN, 7)
+    if phone:  # a finger on the canvas, as on a phone
+        page.locator(CANVAS).scroll_into_view_if_needed()
+        touch_stroke(page, canvas_box(page), SEVEN)
+        expect_shown(page, 7)
+    else:
+        draw_and_expect(page, SEVEN, 7)
     expect(main.get_by_text("What the model sees (28x28)")).to_be_visible()
-    shots["draw"] = SCREENSHOTS / "draw.png"
-    full_screenshot(page, shots["draw"])
+    shoot("draw")
 
     goto(page, "My digits")  # with the digits of the test above, and its fine-tune's before and after
     expect(main.get_by_role("heading", name="Keep or share them")).to_be_visible(timeout=60_000)  # the page's end
-    shots["my_digits"] = SCREENSHOTS / "my_digits.png"
-    full_screenshot(page, shots["my_digits"])
+    shoot("my_digits")
 
     from PIL import Image
 
     for name, path in shots.items():
         with Image.open(path) as im:
-            assert im.width == VIEWPORT["width"] and im.height >= VIEWPORT["height"], (name, im.size)
+            assert im.width == page.viewport_size["width"] and im.height >= page.viewport_size["height"], \
+                (name, im.size)
             colours = im.convert("RGB").resize((140, 100)).getcolors(maxcolors=1 << 16)
         assert path.stat().st_size > 30_000, (name, path.stat().st_size)
         assert colours is None or len(colours) > 50, f"{name}.png is nearly blank"
@@ -1068,3 +1214,18 @@ def test_train_shows_a_running_sweeps_trials_live_then_its_stored_trials(page: P
     settle(page)
     chart = main.get_by_test_id("stPlotlyChart").last
     expect(chart.locator(".legendtext").filter(has_text="trial 1: default")).to_have_count(2)  # training, validation
+
+
+def test_stop_is_in_view_after_the_click_that_started_the_run(sized_page: Page, store_dir: Path):
+    """Under the live curves, Stop was below the fold at 1280x900 while a run went. It now sits under the Train
+    button that started the run: in view at a laptop's and a phone's size without scrolling, and it still stops."""
+    before = saved_models(store_dir)
+    goto(sized_page, "Train")
+    choose_seed(sized_page)  # a long run: it is still going when Stop is pressed
+    sized_page.get_by_role("button", name="Train", exact=True).click()
+    stop = sized_page.get_by_role("button", name="Stop", exact=True)
+    expect(stop).to_be_in_viewport(timeout=60_000)
+    stop.click()
+    stopped = sized_page.get_by_test_id("stMain").get_by_text(re.compile(r"^Stopped after [\d,]+ batch(es)?\."))
+    expect(stopped).to_be_visible(timeout=60_000)
+    assert saved_models(store_dir) == before

@@ -31,7 +31,7 @@ from test_cli import write_idx
 from digitrec_app.ui import navigation  # noqa: E402
 from digitrec_core import ModelStore  # noqa: E402
 from digitrec_core.data import MNIST_DIR_ENV  # noqa: E402
-from digitrec_core.store import SHIPPED_DIR  # noqa: E402
+from digitrec_core.store import SHIPPED_DIR, shipped_info  # noqa: E402
 
 APP = ROOT / "app.py"
 TIMEOUT = 120  # the first run imports TensorFlow and loads the shipped model
@@ -318,15 +318,19 @@ def test_train_page_wording_times_and_the_runs_table(app_env, synthetic_dir, tin
     start_training(at, epochs=1, limit=500)
     job = finish_training(at)
     r = job.result
-    assert f"seed, 1 epoch on 450 images in {r.seconds:.0f} s." in [c.value for c in at.caption]
+    # The training time and what the user waited (the child's start, evaluating and saving too).
+    assert job.waited >= r.seconds
+    assert (f"seed, 1 epoch on 450 images in {r.seconds:.0f} s of training, {job.waited:.0f} s from the click to "
+            "the result.") in [c.value for c in at.caption]
     assert not any("1 epochs" in t for t in [c.value for c in at.caption] + markdowns(at))
 
     table = at.dataframe[0].value
-    assert list(table.columns[:4]) == ["name", "kind", "parent", "arch"]
+    assert list(table.columns[:5]) == ["label", "name", "kind", "parent", "arch"]
     assert list(table["kind"]) == ["train", "train"] and list(table["parent"]) == ["", ""]
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", t) for t in table["created"]), list(table["created"])
     info = job.saved.info
     assert table["created"][0] == when(info.created_at)
+    assert table["label"][0] == info.label and table["label"][0].startswith("seed · 450 images · ")  # --limit 500
     run(at.switch_page(PAGES["home"]))  # the model card writes the time the same way
     card = [c.value for c in at.caption if c.value.startswith("Trained ")]
     assert card and card[0].startswith("Trained 1 epoch on 450 images") and when(info.created_at) in card[0]
@@ -1183,8 +1187,7 @@ def test_model_switcher_changes_the_active_model(app_env, synthetic_dir, tiny_re
     assert ModelStore().active_name() == saved.name and f"`{saved.name}`" in sidebar_text(at)
     switcher = at.selectbox(key="model_switcher")
     assert switcher.value == saved.name
-    assert switcher.options == [f"{saved.name} (seed, {saved.test_accuracy:.2%})",
-                                f"{SHIPPED['name']} (pretrained, {SHIPPED['test_accuracy']:.2%})"]
+    assert switcher.options == [saved.label, shipped_info().label]  # `seed · 12.50% · 6 Dec 12:31`, `pretrained ...`
 
     run(switcher.set_value(SHIPPED["name"]))
     assert ModelStore().active_name() == SHIPPED["name"]
@@ -1337,7 +1340,8 @@ def test_damaged_metadata_is_skipped_on_home_and_in_the_sidebar_with_a_notice(ap
     at = open_app()  # fails on any exception shown
     warnings = " ".join(w.value for w in at.sidebar.warning)
     active = ModelStore().active_info()
-    assert f"`{active.name}`" in sidebar_text(at) and f"**{active.name}**" in markdowns(at)  # sidebar and model card
+    # the sidebar, and the model card: its label, the name under it
+    assert f"`{active.name}`" in sidebar_text(at) and f"**{active.label}**  \n`{active.name}`" in markdowns(at)
     if skipped is None:
         assert active.name == "mine" and not warnings
     else:
@@ -1515,3 +1519,44 @@ def test_test_browser_why_this_answer_for_the_top_digit_and_in_the_gallery_dialo
     ek = explain(model, xk)
     assert ek.predicted == kind.predicted
     assert_full_panel(why(dialog), ek.predicted, ek.runner_up)
+
+
+# ---- names people can tell apart, and "an 8" -----------------------------------------------------------------
+
+
+def test_the_sidebar_the_switcher_and_the_card_show_each_models_label_and_tell_alike_ones_apart(
+        app_env, synthetic_dir, tiny_result):
+    import shutil
+
+    saved = ModelStore().save(tiny_result, activate="always").info
+    twin = saved.path.with_name("seed-20261206-000000-bbbb")  # the same run under another name: alike labels
+    shutil.copytree(saved.path, twin)
+    at = open_app()
+    side = sidebar_text(at)
+    assert f"{saved.label} · {saved.name.rsplit('-', 1)[1]}" in side and f"`{saved.name}`" in side  # name and label
+    switcher = at.selectbox(key="model_switcher")
+    assert sorted(switcher.options[:2]) == sorted([f"{saved.label} · {saved.name.rsplit('-', 1)[1]}",
+                                                   f"{saved.label} · bbbb"])  # made at the same time: either first
+    assert switcher.options[2] == shipped_info().label
+    assert switcher.help.startswith("Each model by its architecture")
+    card = markdowns(at)
+    assert f"**{saved.label}**  \n`{saved.name}`" in card  # Home's card: the label, the name under it
+    run(switcher.set_value(twin.name))
+    assert ModelStore().active_name() == twin.name and f"**{saved.label}**  \n`{twin.name}`" in markdowns(at)
+
+
+def test_my_digits_says_an_8_when_it_relabels_and_deletes(app_env, synthetic_dir):
+    from digitrec_core.personal import PersonalDigits
+
+    personal = PersonalDigits(ModelStore().root)
+    eight = personal.add(drawn(1, 0), 8, predicted=1, probability=0.9, model="test")
+    five = personal.add(drawn(7, 1), 5, predicted=7, probability=0.9, model="test")
+    at = open_app("my_digits")
+    assert at.tabs[8].caption[0].value == "1 sample of an 8, oldest first."
+    run(at.selectbox(key=f"label_{five}_5").set_value(8))
+    assert at.success[0].value == "Relabelled a 5 as an 8."
+    assert at.tabs[8].caption[0].value == "2 samples of an 8, oldest first."
+    run(at.button(key=f"delete_{eight}").click())
+    assert at.success[0].value == "Deleted an 8." and eight not in personal_samples()
+    run(at.selectbox(key=f"label_{five}_8").set_value(3))
+    assert at.success[0].value == "Relabelled an 8 as a 3."

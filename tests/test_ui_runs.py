@@ -8,19 +8,23 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from digitrec_app.ui.figures import confusion_figure, recall_figure
+from digitrec_app.ui.figures import MISTAKES_SCALE, confusion_figure, recall_figure
 from digitrec_app.ui.gallery import tile_caption
 from digitrec_app.ui.runs import (
+    WAITING,
     batches_run,
     comparison_table,
     curve_points,
     duration,
+    has_points,
     progress_text,
     runs_table,
     side_by_side,
+    time_left,
 )
 from digitrec_core.activation import Comparison
 from digitrec_core.personal import Sample
+from digitrec_core.store import ModelInfo
 
 
 def batch(epoch, b, batches=4, epochs=2, loss=1.0, accuracy=0.5, **smooth):
@@ -53,9 +57,40 @@ def test_curve_points_thin_long_runs_and_always_keep_the_latest():
     assert batches_run(events) == 500
 
 
-def test_progress_text():
-    last = SimpleNamespace(epoch=1, epochs=2, batch=2, batches=4, elapsed=75.0, fraction=0.25, images_per_sec=1234.4)
-    assert progress_text(last) == "Epoch 1/2 · batch 2/4 · 1:15 elapsed · ETA 3:45 · 1,234 images/s"
+def timed(epoch, b, elapsed, kind="batch", batches=100, epochs=2):
+    return SimpleNamespace(kind=kind, epoch=epoch, epochs=epochs, batch=b, batches=batches, elapsed=elapsed,
+                           images_per_sec=1234.4)
+
+
+def test_progress_text_has_no_eta_until_a_batch_after_the_first():
+    # The first batch came 10 s in (TensorFlow tracing the step): that is no measure of what is left.
+    assert progress_text([timed(1, 1, 10.0)]) == "Epoch 1/2 · batch 1/100 · 0:10 elapsed · 1,234 images/s"
+    assert time_left([]) is None and time_left([epoch_end(1)]) is None
+
+
+def test_progress_text_times_what_is_left_from_the_first_batch_on():
+    # 0.1 s a batch after the first: the 190 batches left take 19 s (counting the first batch's 10 s in said 3:27).
+    events = [timed(1, 1, 10.0), timed(1, 2, 10.1), timed(1, 10, 10.9)]
+    assert progress_text(events) == "Epoch 1/2 · batch 10/100 · 0:10 elapsed · ETA 0:19 · 1,234 images/s"
+    assert time_left(events) == pytest.approx(19.0)
+    # Into the second epoch, the first epoch's validation (2 s at its end) is part of the pace: 0.117 s a batch.
+    events += [timed(1, 100, 19.9), timed(1, 100, 21.9, kind="epoch"), timed(2, 20, 23.9)]
+    assert time_left(events) == pytest.approx((23.9 - 10.0) / 119 * 80)
+    assert progress_text(events).endswith("· ETA 0:09 · 1,234 images/s")
+    # The last event an epoch's end: its batch is the epoch's last.
+    assert time_left([*events, timed(2, 100, 33.0), timed(2, 100, 34.0, kind="epoch")]) == pytest.approx(0.0)
+
+
+def test_progress_text_says_what_follows_an_epochs_batches_instead_of_an_eta_of_nothing():
+    events = [timed(1, 1, 10.0), timed(1, 100, 19.9)]
+    assert progress_text(events) == "Epoch 1/2 · batch 100/100 · 0:19 elapsed · validating · 1,234 images/s"
+    events.append(timed(1, 100, 21.9, kind="epoch"))  # another epoch to go: its ETA again
+    assert progress_text(events) == "Epoch 1/2 · batch 100/100 · 0:21 elapsed · ETA 0:12 · 1,234 images/s"
+    events += [timed(2, 100, 31.0), timed(2, 100, 32.0, kind="epoch")]
+    assert progress_text(events) == "Epoch 2/2 · batch 100/100 · 0:32 elapsed · testing and saving · 1,234 images/s"
+
+
+def test_duration():
     assert duration(0) == "0:00" and duration(59.9) == "0:59" and duration(3600) == "60:00" and duration(-1) == "0:00"
 
 
@@ -80,15 +115,18 @@ def test_comparison_table_shows_the_active_model_then_the_new_one():
 def info(name, **kw):
     base = {"name": name, "kind": "train", "parent": None, "arch": "seed", "test_accuracy": 0.9, "test_loss": 0.3,
             "epochs_run": 1, "n_train": 450, "train_seconds": 3.4, "hyperparameters": {"augment": False},
-            "created_at": "2026-12-01T07:45:12+00:00"}
-    return SimpleNamespace(**{**base, **kw})
+            "created_at": "2026-12-01T07:45:12+00:00", "params": 1000, "data_source": "synthetic", "n_val": 50}
+    return ModelInfo(**{**base, **kw})
 
 
 def test_runs_table_shows_kind_parent_and_one_time_format():
     table = runs_table([info("finetune-x", kind="finetune", parent="seed-y", created_at="2026-12-02T09:00:00+02:00"),
                         info("seed-y")])
-    assert list(table.columns) == ["name", "kind", "parent", "arch", "test accuracy", "test loss", "epochs", "images",
-                                   "seconds", "augment", "created"]
+    assert list(table.columns) == ["label", "name", "kind", "parent", "arch", "test accuracy", "test loss", "epochs",
+                                   "images", "seconds", "augment", "created"]
+    assert table["label"][0].startswith("fine-tune of seed · 90.00% · 2 Dec") and table["label"][0].endswith(" 07:00")
+    twins = runs_table([info("seed-20261201-074512-aaaa"), info("seed-20261201-074512-bbbb")])
+    assert [label.rsplit(" · ", 1)[1] for label in twins["label"]] == ["aaaa", "bbbb"]  # alike: told apart
     assert table["kind"].tolist() == ["fine-tune", "train"] and table["parent"].tolist() == ["seed-y", ""]
     assert table["created"].tolist() == ["2026-12-02 07:00 UTC", "2026-12-01 07:45 UTC"]
     assert table["seconds"].tolist() == [3, 3]
@@ -105,6 +143,87 @@ def test_confusion_figure_colours_only_the_mistakes_and_writes_the_counts():
     text = [list(r) for r in heat.text]
     assert text[1][1] == "5" and text[1][4] == "2" and text[0][0] == "" and text[3][2] == ""  # no "0" clutter
     assert list(heat.x) == list(heat.y) == [str(d) for d in range(10)]
+
+
+def lightness(colour: str) -> int:
+    return sum(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
+def test_confusion_figure_without_mistakes_stays_white_on_a_scale_from_0_to_at_least_1():
+    fig = confusion_figure(np.diag([3, 4, 5, 4, 3, 5, 4, 3, 4, 5]))  # every digit read right
+    (heat,) = fig.data
+    assert (np.array(heat.z) == 0).all() and heat.zmin == 0 and heat.zmax >= 1  # not a flat scale around 0
+    assert [list(stop) for stop in heat.colorscale] == MISTAKES_SCALE
+    scale = [colour for _, colour in MISTAKES_SCALE]
+    assert scale[0] == "#ffffff" and lightness(scale[0]) == max(map(lightness, scale))  # 0: the lightest, white
+    assert [lightness(c) for c in scale] == sorted(map(lightness, scale), reverse=True)  # darker the more mistakes
+    # With mistakes, the darkest colour is the most frequent one's.
+    confusion = np.diag([5] * 10)
+    confusion[3, 5], confusion[7, 1] = 4, 1
+    assert confusion_figure(confusion).data[0].zmax == 4
+
+
+def test_confusion_figure_has_a_title_that_fits_and_axes_that_say_how_it_reads():
+    layout = confusion_figure(np.eye(10, dtype=int)).layout
+    assert layout.title.text == "Confusion matrix"  # was cut at "…columns: predi" in My digits' column
+    assert layout.xaxis.title.text == "predicted digit" and layout.yaxis.title.text == "true digit"
+    assert layout.yaxis.autorange == "reversed"  # 0 at the top, as a table reads
+
+
+def test_has_points_is_true_once_there_is_a_number_to_draw():
+    assert not has_points({"this run": {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}}, [])
+    assert not has_points({"old": {}, "imported": {"val_loss": [None], "images_per_sec": [1234.0]}})
+    assert not has_points({"broken": {"loss": [float("nan")]}})
+    assert has_points({"this run": {}}, [(0.01, 2.3, 0.1)])  # the first batch
+    assert has_points({"old": {}, "run": {"val_accuracy": [None, 0.9]}})
+
+
+def _live_view_script(job):
+    from digitrec_app.ui.runs import live_view
+
+    live_view(job, me="me")
+
+
+def _live_view(events, *, running: bool = True):
+    """`runs.live_view` of a run with these events, in a Streamlit script run."""
+    from streamlit.testing.v1 import AppTest
+
+    from digitrec_core.jobs import TrainingJob
+
+    job = TrainingJob(config={}, owner="me", events=list(events), finished_at=None if running else 1.0)
+    at = AppTest.from_function(_live_view_script, args=(job,), default_timeout=60).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_a_run_without_a_batch_yet_says_it_is_waiting_instead_of_drawing_empty_axes(store_home):
+    at = _live_view([])
+    assert [c.value for c in at.caption] == [WAITING] and not at.get("plotly_chart")
+    assert WAITING.startswith("Waiting for the first batch")
+    assert [h.value for h in at.subheader] == ["Training…"] and at.progress  # the rest of the live view is there
+
+    first = [batch(1, 1, fraction=0.25)]  # the curves appear with the first batch
+    at = _live_view(first)
+    assert not at.caption and len(at.get("plotly_chart")) == 1
+
+    at = _live_view([], running=False)  # stopped before its first batch: the outcome says so, no box
+    assert not at.caption and not at.get("plotly_chart")
+
+
+def _curves_chart_script(histories):
+    from digitrec_app.ui.runs import curves_chart
+
+    curves_chart(histories, key="compare_curves", empty="No curves were recorded for these runs.")
+
+
+def test_past_runs_without_curves_get_a_sentence_not_a_chart(store_home):
+    from streamlit.testing.v1 import AppTest
+
+    for histories, chart in (({"imported": {}}, False), ({"a": {"loss": [0.3], "accuracy": [0.9]}}, True)):
+        at = AppTest.from_function(_curves_chart_script, args=(histories,), default_timeout=60).run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert bool(at.get("plotly_chart")) == chart
+        assert [c.value for c in at.caption] == ([] if chart else ["No curves were recorded for these runs."])
 
 
 def test_recall_figure_has_one_bar_a_digit_labelled_and_starts_just_below_the_worst():

@@ -1,7 +1,7 @@
 import numpy as np
 import streamlit as st
 
-from digitrec_app.ui import navigation, resources
+from digitrec_app.ui import gallery, navigation, resources
 from digitrec_app.ui.components import digit_image, probability_chart, verdict
 from digitrec_app.ui.explanation import explanation_panel
 from digitrec_app.ui.figures import confusion_figure, recall_figure
@@ -82,15 +82,16 @@ if reading.threshold is not None:  # a model saved before DigitRec had the thres
 # the last valid one, so the box and the digit shown disagreed. The page checks the range itself.
 i = st.session_state.test_index
 valid = 0 <= i < n
-c = st.columns([3, 1, 1, 1, 2], vertical_alignment="bottom")
-c[0].number_input(f"Choose a test index (0–{n - 1})", step=1, key="test_index")
-c[1].button("Previous", icon=":material/chevron_left:", on_click=lambda: go_to(st.session_state.test_index - 1),
-            disabled=not valid, width="stretch")
-c[2].button("Next", icon=":material/chevron_right:", icon_position="right",
-            on_click=lambda: go_to(st.session_state.test_index + 1), disabled=not valid, width="stretch")
-c[3].button("Random", icon=":material/casino:", on_click=lambda: go_to(np.random.randint(n)), width="stretch")
-c[4].button("Next misclassified", icon=":material/skip_next:", icon_position="right", on_click=next_wrong,
-            disabled=len(wrong) == 0, width="stretch")
+# One row that wraps, each button as wide as its label: in columns a narrow screen cut them to "Prev…".
+with st.container(horizontal=True, vertical_alignment="bottom", key="browse_controls"):
+    st.number_input(f"Choose a test index (0–{n - 1})", step=1, key="test_index", width=240)
+    st.button("Previous", icon=":material/chevron_left:", on_click=lambda: go_to(st.session_state.test_index - 1),
+              disabled=not valid)
+    st.button("Next", icon=":material/chevron_right:", icon_position="right",
+              on_click=lambda: go_to(st.session_state.test_index + 1), disabled=not valid)
+    st.button("Random", icon=":material/casino:", on_click=lambda: go_to(np.random.randint(n)))
+    st.button("Next misclassified", icon=":material/skip_next:", icon_position="right", on_click=next_wrong,
+              disabled=len(wrong) == 0)
 
 if valid:
     st.session_state.browse_index = i
@@ -115,12 +116,10 @@ if kinds:
         key="mistake_pair",
     )
     idx = report.mistakes(kind.true, kind.predicted)
-    cols = st.columns(8)
     opened = None
-    for j, k in enumerate(idx[:GALLERY]):
-        with cols[j % 8]:
-            digit_image(data.x_test[k], size=84)
-            if st.button(f"#{k}", key=f"open_{k}", help=f"Open test digit #{k} here", width="stretch"):
+    with st.container(horizontal=True, key="mistake_gallery"):  # as many a row as the screen holds
+        for k in idx[:GALLERY]:
+            if gallery.picture_button(data.x_test[k], f"#{k}", key=f"open_{k}", help=f"Open test digit #{k} here"):
                 opened = int(k)
     if len(idx) > GALLERY:
         st.caption(f"…and {len(idx) - GALLERY} more.")

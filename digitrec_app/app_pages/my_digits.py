@@ -174,12 +174,13 @@ def fine_tune_result(job) -> None:
     st.caption(
         f"Held out: {r.n_personal_holdout:,} of your digits, which it never trained on. "
         f"Trained on the other {r.n_personal_train:,} mixed with MNIST images, {plural(r.epochs_run, 'epoch')} "
-        f"in {r.seconds:.0f} s."
+        f"in {r.seconds:.0f} s of training, {job.waited:.0f} s from the click to the result."
     )
     # The figures the activation rule used are the ones above unless the active model was not the base.
     runs.saved_view(saved, key="finetune", compare=saved.previous is not None and saved.previous.name != r.base)
 
 
+runs.stop_control("finetune", me=me)
 runs.watch("finetune", fine_tune_result, me=me)
 
 # ---- the digits, one gallery a digit -----------------------------------------------------------

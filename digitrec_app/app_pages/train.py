@@ -1,7 +1,6 @@
 import streamlit as st
 
 from digitrec_app.ui import navigation, resources, runs
-from digitrec_app.ui.components import curves_figure
 from digitrec_core import ARCHITECTURES, MnistError, public
 from digitrec_core.jobs import TrainingBusy
 from digitrec_core.optional import has_tensorflow, install_hint
@@ -24,8 +23,8 @@ def past_runs() -> None:
                             key="compare")
     if chosen:
         by_name = {r.name: r for r in stored}
-        st.plotly_chart(curves_figure({n: by_name[n].history for n in chosen}), key="compare_curves",
-                        config={"displayModeBar": False})
+        runs.curves_chart({n: by_name[n].history for n in chosen}, key="compare_curves",
+                          empty="No curves were recorded for these runs.")
     sweeps(stored)
 
 
@@ -39,8 +38,8 @@ def sweeps(stored: list) -> None:
     st.dataframe(runs.sweeps_table(groups), hide_index=True,
                  column_config={"best test accuracy": st.column_config.NumberColumn(format="percent")})
     chosen = st.selectbox("Sweep", list(groups), key="sweep")
-    st.plotly_chart(curves_figure(runs.sweep_curves(groups[chosen])), key="sweep_curves",
-                    config={"displayModeBar": False})
+    runs.curves_chart(runs.sweep_curves(groups[chosen]), key="sweep_curves",
+                      empty="No curves were recorded for this sweep's trials.")
 
 
 navigation.title("train")
@@ -87,6 +86,7 @@ with st.form("hyperparameters", border=True, enter_to_submit=False):
     augment = st.toggle("Augmentation (rotation, scale, slant, shift, stroke weight)", recipe.augment,
                         key=f"augment_{arch}")
     clicked = st.form_submit_button("Train", icon=":material/rocket_launch:", type="primary", disabled=busy)
+runs.stop_control("train", me=me)  # right under Train, where the eye is after the click
 if busy and job.kind != "train":
     st.info("A fine-tune is running (started on the My digits page). You can train when it finishes.")
 elif busy and job.owner != me:
@@ -111,7 +111,7 @@ def train_result(job) -> None:
     runs.saved_view(job.saved, key="train")
     st.code(f"Test Loss: {r.test_loss:.4f}\nTest Accuracy: {r.test_accuracy:.2%}", language=None)
     st.caption(f"{job.config.arch}, {plural(r.epochs_run, 'epoch')} on {plural(r.n_train, 'image')} "
-               f"in {r.seconds:.0f} s.")
+               f"in {r.seconds:.0f} s of training, {job.waited:.0f} s from the click to the result.")
 
 
 runs.watch("train", train_result, me=me)

@@ -37,7 +37,7 @@ def correction_bar(raw: np.ndarray, predicted: int, probability: float, flagged:
         state = None  # about an earlier image
     if state is not None and "id" in state:
         with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-            saved = f":green[:material/check_circle:] Saved to My digits as a **{state['label']}**"
+            saved = f":green[:material/check_circle:] Saved to My digits as {a_digit(state['label'], '**{}**')}"
             st.markdown(saved, width="content")
             st.button("Undo", key=f"{key}_undo", icon=":material/undo:", type="tertiary", on_click=undo, args=(key,),
                       help="Remove this digit from My digits")

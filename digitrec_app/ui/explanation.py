@@ -13,6 +13,7 @@ import streamlit as st
 from digitrec_app.ui import explanation_images as images
 from digitrec_core import explain
 from digitrec_core.explanations import PATCH, Explanation
+from digitrec_core.text import a_digit
 
 HEATMAP = 224  # px: 8x the 28x28 input
 TOP_CHANNELS = 12  # feature maps shown per convolutional block
@@ -47,13 +48,14 @@ def _evidence(e: Explanation, image: np.ndarray, key: str) -> None:
         c = st.selectbox("Evidence for", range(10), index=pred, key=f"{key}_why_class_{pred}",
                          format_func=lambda d: f"{d} (the answer)" if d == pred else str(d))
         _picture(images.heatmap(e.for_class(c), image, HEATMAP), f"evidence for {c}",
-                 caption=f"Red: pixels that make it a {c}; blue: pixels that speak against a {c}.")
+                 caption=f"Red: pixels that make it {a_digit(c)}; blue: pixels that speak against {a_digit(c)}.")
     with right:
         others = [d for d in range(10) if d != pred]
         b = st.selectbox(f"Why {pred} and not", others, index=others.index(e.runner_up),
                          key=f"{key}_why_not_{pred}")
         _picture(images.heatmap(e.contrast(pred, b), image, HEATMAP), f"why {pred} and not {b}",
-                 caption=f"Red: pixels that make it a {pred} rather than a {b}; blue: a {b} rather than a {pred}.")
+                 caption=f"Red: pixels that make it {a_digit(pred)} rather than {a_digit(b)}; "
+                         f"blue: {a_digit(b)} rather than {a_digit(pred)}.")
     with guide:
         st.caption(READING)
         st.caption(METHOD)

@@ -8,6 +8,7 @@ what went wrong (a sample another tab deleted, say) is kept for the next run to 
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import numpy as np
 import streamlit as st
 
 from digitrec_app.ui import resources
-from digitrec_app.ui.components import digit_image
+from digitrec_app.ui.components import digit_image, digit_picture
 from digitrec_core.personal import PersonalDigits, PersonalDigitsError, Sample
 from digitrec_core.review import Review
 from digitrec_core.text import a_digit, plural
@@ -25,6 +26,7 @@ from digitrec_core.text import a_digit, plural
 COLUMNS = 8  # tiles a row
 MISTAKE_COLUMNS = 6  # in the narrower column beside the confusion matrix: room for a one-line caption
 TILE = 84  # pixels: a 28x28 digit at 3x
+TILE_WIDTH = 120  # pixels: a tile of `digit_gallery`, wide enough for "Delete" and its icon
 MOST_MISTAKES = 24
 NOTICE = "my_digits_notice"  # session-state key: what the last click did, shown by the next run
 
@@ -68,7 +70,7 @@ def _relabel(sample_id: str, key: str, old: int) -> None:
     except PersonalDigitsError as e:
         _notice(resources.explain(e), "error")
     else:
-        _notice(f"Relabelled a {old} as a {new}.")
+        _notice(f"Relabelled {a_digit(old)} as {a_digit(new)}.")
 
 
 def _delete(sample_id: str, label: int) -> None:
@@ -77,7 +79,30 @@ def _delete(sample_id: str, label: int) -> None:
     except PersonalDigitsError as e:
         _notice(resources.explain(e), "error")
     else:
-        _notice(f"Deleted a {label}.")
+        _notice(f"Deleted {a_digit(label)}.")
+
+
+# The digit is the button's face, above its label: the whole tile is one button, so a click on the picture
+# presses it and a keyboard reaches it like any button. The 28x28 PNG is scaled by the browser, pixelated:
+# crisp on any screen. Streamlit keeps the theme's colours for hover and focus (only background-image is set).
+_PICTURE_CSS = """<style>
+.st-key-{key} button {{
+  background-image: url({uri}); background-repeat: no-repeat; background-position: center 0.5rem;
+  background-size: {size}px {size}px; image-rendering: pixelated; padding-top: calc({size}px + 0.75rem);
+}}
+</style>"""
+
+
+def picture_button(digit: np.ndarray, label: str, *, key: str, help: str | None = None, size: int = TILE) -> bool:
+    """A button showing the 28x28 `digit` at `size` px above `label`; True on the run after it is pressed.
+
+    `key` names the button's CSS class too (`st-key-KEY`): letters, digits, `_` and `-` only.
+    """
+    buf = io.BytesIO()
+    digit_picture(digit).save(buf, format="PNG")
+    uri = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    st.html(_PICTURE_CSS.format(key=key, uri=uri, size=size))  # style alone: takes no room on the page
+    return st.button(label, key=key, help=help, width=size + 16)  # the picture and a margin
 
 
 def digit_gallery(items: Sequence[Tile]) -> None:
@@ -89,19 +114,21 @@ def digit_gallery(items: Sequence[Tile]) -> None:
             if not mine:
                 st.caption(f"No {d}s yet.")
                 continue
-            st.caption(f"{plural(len(mine), f'sample of a {d}', f'samples of a {d}')}, oldest first.")
-            cols = st.columns(COLUMNS)
-            for j, t in enumerate(mine):
-                s = t.sample
-                with cols[j % COLUMNS]:
-                    digit_image(t.digit, caption=tile_caption(s), size=TILE)
-                    # The label is in the key: a relabel (here or in another tab) makes a new widget
-                    # showing the new label, never a stale one.
-                    key = f"label_{s.id}_{s.label}"
-                    st.selectbox("Label", range(10), index=s.label, key=key, label_visibility="collapsed",
-                                 on_change=_relabel, args=(s.id, key, s.label), help="Relabel this sample")
-                    st.button("Delete", icon=":material/delete:", key=f"delete_{s.id}", on_click=_delete,
-                              args=(s.id, s.label), width="stretch")
+            st.caption(f"{plural(len(mine), f'sample of {a_digit(d)}', f'samples of {a_digit(d)}')}, oldest first.")
+            # Tiles of a fixed width, as many a row as the screen holds: in 8 columns a narrow main area
+            # (1280 px with the sidebar open) cut "Delete" to "De…".
+            with st.container(horizontal=True, key=f"digits_of_{d}"):
+                for t in mine:
+                    s = t.sample
+                    with st.container(width=TILE_WIDTH):
+                        digit_image(t.digit, caption=tile_caption(s), size=TILE)
+                        # The label is in the key: a relabel (here or in another tab) makes a new widget
+                        # showing the new label, never a stale one.
+                        key = f"label_{s.id}_{s.label}"
+                        st.selectbox("Label", range(10), index=s.label, key=key, label_visibility="collapsed",
+                                     on_change=_relabel, args=(s.id, key, s.label), help="Relabel this sample")
+                        st.button("Delete", icon=":material/delete:", key=f"delete_{s.id}", on_click=_delete,
+                                  args=(s.id, s.label), width="stretch")
 
 
 def mistakes_gallery(report: Review, digits: dict[str, np.ndarray]) -> None:

@@ -13,9 +13,10 @@ import pandas as pd
 import streamlit as st
 
 from digitrec_app.ui import resources
-from digitrec_app.ui.components import curves_figure
+from digitrec_app.ui.components import CURVES_HEIGHT, curves_figure, finite_numbers
 from digitrec_core.activation import change, figure
-from digitrec_core.jobs import epoch_history
+from digitrec_core.jobs import HISTORY_KEYS, epoch_history
+from digitrec_core.store import ModelInfo
 from digitrec_core.text import plural, when
 
 POLL_SECONDS = 2.0  # every 2 s with 120-239 points a curve: chromium spends 10% of a core (bench/browser.py --watch)
@@ -25,6 +26,9 @@ MAX_POINTS = 120  # per curve, before the latest point is added
 VERB = {"train": "Training", "finetune": "Fine-tuning"}
 # Per kind of run: the Stop button's and the live chart's widget keys (Train's predate fine-tuning).
 KEYS = {"train": ("stop", "live_curves"), "finetune": ("stop_finetune", "finetune_curves")}
+# Where the live curves will be until the first batch, while the child process imports TensorFlow and builds the
+# model (a warm worker has done both; a fine-tune also draws its non-digits), under "Starting (TensorFlow…)".
+WAITING = "Waiting for the first batch: the loss and accuracy curves start with it."
 
 
 # ---- pure pieces -------------------------------------------------------------------------------
@@ -53,16 +57,55 @@ def curve_points(events: Sequence, most: int = MAX_POINTS) -> list[tuple[float, 
     return shown
 
 
+def has_points(runs: dict[str, dict[str, list]], live_batches: Sequence = ()) -> bool:
+    """Whether `curves_figure(runs, live_batches)` would draw anything: a live batch, or a number in a history."""
+    return bool(live_batches) or any(finite_numbers(h.get(k, [])) for h in runs.values() for k in HISTORY_KEYS)
+
+
 def _smoothed(event, name: str) -> float:
     value = getattr(event, f"smooth_{name}", None)
     return getattr(event, name) if value is None else value
 
 
-def progress_text(last) -> str:
-    """`Epoch 1/3 · batch 40/63 · 0:12 elapsed · ETA 0:30 · 1,234 images/s`."""
-    eta = last.elapsed / max(last.fraction, 1e-6) * (1 - last.fraction)
+def progress_text(events: Sequence) -> str:
+    """`Epoch 1/3 · batch 40/63 · 0:12 elapsed · ETA 0:30 · 1,234 images/s` for the latest of a run's events: no ETA
+    until `time_left` has one, and what the run does once an epoch's batches are done (`after_batches`) instead."""
+    last, left = events[-1], time_left(events)
+    now = after_batches(last) or (None if left is None else f"ETA {duration(left)}")
     return (f"Epoch {last.epoch}/{last.epochs} · batch {last.batch}/{last.batches} · {duration(last.elapsed)} elapsed"
-            f" · ETA {duration(eta)} · {last.images_per_sec:,.0f} images/s")
+            f"{'' if now is None else ' · ' + now} · {last.images_per_sec:,.0f} images/s")
+
+
+def after_batches(last) -> str | None:
+    """What a run is doing after the latest event, when that is no batch: its epoch's last batch is followed by the
+    validation (seconds, the first time: it is traced then), the last epoch's end by the test set and the save.
+    An ETA of 0:00 said nothing of either."""
+    if last.batch < last.batches:
+        return None
+    if last.kind == "batch":
+        return "validating"
+    return "testing and saving" if last.epoch == last.epochs else None
+
+
+def time_left(events: Sequence) -> float | None:
+    """Seconds left in a run, at its pace since the first batch; None before a later batch has reported.
+
+    The first batch's time is left out: it also waited for TensorFlow to trace the training step and
+    start the input pipeline, seconds that no later batch repeats (counted in, a 7 s fine-tune's first
+    ETA was 0:38). The pace since then includes each finished epoch's validation."""
+    first = next((e for e in events if e.kind == "batch"), None)
+    if first is None:
+        return None
+    last = events[-1]
+    if _through(last) <= _through(first):
+        return None
+    pace = (last.elapsed - first.elapsed) / (_through(last) - _through(first))  # seconds a batch
+    return pace * (last.epochs * last.batches - _through(last))
+
+
+def _through(event) -> int:
+    """Batches of the whole run done at `event` (an epoch's end counts as its last batch)."""
+    return (event.epoch - 1) * event.batches + event.batch
 
 
 def batches_run(events: Sequence) -> int:
@@ -89,19 +132,22 @@ def comparison_table(saved) -> pd.DataFrame:
                         (f"new: {saved.info.name}", [r.new for r in rows]))
 
 
-def runs_table(infos: Sequence) -> pd.DataFrame:
-    """The past-runs table: one row a stored model, newest first as the store lists them."""
+def runs_table(infos: Sequence[ModelInfo]) -> pd.DataFrame:
+    """The past-runs table: one row a stored model, newest first as the store lists them; first its label (as the
+    model switcher writes it), then its name (what the CLI takes)."""
+    labels = ModelInfo.labels(infos)
     return pd.DataFrame(
         [
             {
-                "name": i.name, "kind": "fine-tune" if i.kind == "finetune" else "train", "parent": i.parent or "",
+                "label": labels[i.name], "name": i.name, "kind": "fine-tune" if i.kind == "finetune" else "train",
+                "parent": i.parent or "",
                 "arch": i.arch, "test accuracy": i.test_accuracy, "test loss": i.test_loss, "epochs": i.epochs_run,
                 "images": i.n_train, "seconds": round(i.train_seconds), "augment": i.hyperparameters.get("augment"),
                 "created": when(i.created_at),
             }
             for i in infos
         ],
-        columns=["name", "kind", "parent", "arch", "test accuracy", "test loss", "epochs", "images", "seconds",
+        columns=["label", "name", "kind", "parent", "arch", "test accuracy", "test loss", "epochs", "images", "seconds",
                  "augment", "created"],
     )
 
@@ -190,26 +236,47 @@ def watch(kind: str, result: Callable[[object], None], *, me: str) -> None:
 
 
 def live_view(job, *, me: str) -> None:
-    """Progress bar (while it runs), the curves, and Stop (while it runs)."""
+    """Progress bar (while it runs) and the curves; Stop is at the top of the page (`stop_control`)."""
     events = list(job.events)  # a snapshot: the training thread keeps appending
-    stop_key, chart_key = KEYS[job.kind]
+    chart_key = KEYS[job.kind][1]
     if job.running:
         verb = VERB[job.kind]
         st.subheader(f"{verb}…" if job.owner == me else f"{verb} (started in another tab)…")
         if not events:
             st.progress(0.0, text="Starting (TensorFlow is warming up)…")
         else:
-            st.progress(min(events[-1].fraction, 1.0), text=progress_text(events[-1]))
-    st.plotly_chart(curves_figure({"this run": epoch_history(events)}, curve_points(events)), key=chart_key,
-                    config={"displayModeBar": False})
-    if not job.running:
+            st.progress(min(events[-1].fraction, 1.0), text=progress_text(events))
+    # Until its first batch a run has no point to draw: say so rather than draw axes around nothing.
+    curves_chart({"this run": epoch_history(events)}, curve_points(events), key=chart_key,
+                 empty=WAITING if job.running else None)
+
+
+def curves_chart(runs: dict[str, dict[str, list]], live_batches: Sequence = (), *, key: str,
+                 empty: str | None) -> None:
+    """`curves_figure` of these runs, or, with no point to draw, `empty` said in a box of the chart's size
+    (nothing when `empty` is None): empty axes only show plotly's default ranges (loss 0.1 to 10k)."""
+    if has_points(runs, live_batches):
+        st.plotly_chart(curves_figure(runs, list(live_batches)), key=key, config={"displayModeBar": False})
+    elif empty is not None:
+        with st.container(border=True, height=CURVES_HEIGHT, horizontal_alignment="center",
+                          vertical_alignment="center"):
+            st.caption(empty, text_alignment="center")
+
+
+def stop_control(kind: str, *, me: str) -> None:
+    """Stop, while a run of `kind` goes, for the page to put where the eye is (under the button that started it):
+    under the live curves it was below the fold at 1280x900 and on a phone. A visitor stops only their own run."""
+    job = resources.supervisor().job
+    if job is None or not job.running or job.kind != kind:
         return
-    if resources.is_public() and job.owner != me:  # a visitor stops only their own run
+    if resources.is_public() and job.owner != me:
         st.caption("One run at a time on this server: you can start yours when this one finishes.")
-    else:
-        by = me if resources.is_public() else None  # the job checks it too: a replayed click cannot stop another's
-        st.button("Stop", icon=":material/stop:", on_click=job.stop, kwargs={"by": by}, key=stop_key,
-                  disabled=job.stop_event.is_set())
+        return
+    left, right = st.columns([3, 1], vertical_alignment="center")
+    left.markdown(f"**{VERB[kind]}…** its progress and curves are below.")
+    by = me if resources.is_public() else None  # the job checks it too: a replayed click cannot stop another's
+    right.button("Stop", icon=":material/stop:", on_click=job.stop, kwargs={"by": by}, key=KEYS[kind][0],
+                 disabled=job.stop_event.is_set(), width="stretch")
 
 
 def outcome(job) -> None:

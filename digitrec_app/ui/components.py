@@ -127,7 +127,7 @@ def finite_numbers(values: list) -> list[float]:
 
 def _loss_axis(values: list) -> dict:
     """A log axis over the whole decades that hold `values`, one label a decade written plainly (0.001, 0.1, 10):
-    plotly's own labels read "5 2 0.01 5 2" and "100μ". No data: 0.01 to 10, where a loss starts."""
+    plotly's own labels read "5 2 0.01 5 2" and "100" with a micro sign. No data: 0.01 to 10, where a loss starts."""
     positive = [v for v in finite_numbers(values) if v > 0]
     low, high = (math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))) if positive else (-2, 1)
     decades = range(low, max(high, low + 1) + 1)

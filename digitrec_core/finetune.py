@@ -81,7 +81,8 @@ def _trainable_copy(model, layers: str = "all"):
 
 def warm_up(recipe: FineTuneRecipe = FINE_TUNE, seed: int = 0) -> None:
     """What a run spends its first seconds on, done ahead by a process that waits for one (`jobs`): TensorFlow's
-    and Keras's import, and the generated non-digits a fine-tune of `recipe` rehearses (cached per process)."""
+    and Keras's import, the generated non-digits a fine-tune of `recipe` rehearses (cached per process), and the
+    tracing of a fine-tune's and a training run's first steps."""
     from digitrec_core.models import build_model
     from digitrec_core.negatives import KINDS, as_mnist
 

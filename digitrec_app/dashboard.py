@@ -1,7 +1,8 @@
 """The dashboard's frame: page config, navigation, the model switcher; `main()` runs one script pass.
 
 The Streamlit scripts (`digitrec_app/app.py`, a clone's `app.py`) only call `main()`, so this module,
-and the Keras guard below, load once per process however often the script reruns.
+and what it sets up for the process (Streamlit's Keras clean-up skipped, the idle release), load once
+per process however often the script reruns.
 """
 
 import logging
@@ -12,7 +13,7 @@ import streamlit as st
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from digitrec_app import launch  # noqa: E402
+from digitrec_app import launch, streamlit_private  # noqa: E402
 from digitrec_app.ui import memory, navigation, resources  # noqa: E402
 from digitrec_core.store import ModelInfo, shipped_info  # noqa: E402
 
@@ -23,32 +24,8 @@ SIDEBAR_WIDTH = 360
 SWITCH_HELP = ("Each model by its architecture (or what it fine-tuned), its accuracy on the MNIST test digits and when "
                "it was trained (UTC), with the end of its name where two would read alike.")
 
-
-def keep_keras_state() -> bool:
-    """Streamlit calls keras.backend.clear_session() after every script run, fragment reruns
-    included, when Keras is imported. When the dashboard trained on a thread of the server, clearing
-    Keras under it made training 20x slower and once broke layer naming; runs now train in a child
-    process (digitrec_core.jobs), but a Keras model loaded in the server (`runtime="keras"`) would still
-    be cleared under its user. The hook is private: if a Streamlit upgrade moves it, say so loudly (once)."""
-    from streamlit.runtime.scriptrunner import script_runner
-
-    if not callable(getattr(script_runner, "_clean_problem_modules", None)):
-        log.warning(
-            "DigitRec could not find streamlit.runtime.scriptrunner.script_runner._clean_problem_modules "
-            "(Streamlit %s). Streamlit may now clear Keras after every rerun, which makes training in the "
-            "dashboard about 20x slower; the CLI (digitrec train) is unaffected. Please report this.",
-            st.__version__,
-        )
-        return False
-    script_runner._clean_problem_modules = _keep
-    return True
-
-
-def _keep() -> None:
-    """Stands in for Streamlit's clean-up: Keras's state survives the rerun."""
-
-
-KERAS_STATE_KEPT = keep_keras_state()  # once per process: the module is imported once
+# Once per process (the module is imported once): no keras.backend.clear_session() after each run.
+KERAS_STATE_KEPT = streamlit_private.skip_keras_clear_session()
 
 
 def warn_if_exposed() -> bool:

@@ -20,7 +20,7 @@ import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
-from digitrec_app import APP_SCRIPT, PUBLIC_SERVER_OPTIONS, SERVER_OPTIONS
+from digitrec_app import APP_SCRIPT, PUBLIC_SERVER_OPTIONS, SERVER_OPTIONS, streamlit_private
 from digitrec_core.public import is_public
 
 # What stops `digitrec app` and is passed on to the server (SIGHUP: a closed terminal; POSIX only).
@@ -32,7 +32,7 @@ ALL_INTERFACES = (None, "", "0.0.0.0", "::")  # server.address values that liste
 EXPOSED = (
     "DigitRec listens on every network interface (server.address is {address}) without public mode: anyone who "
     "reaches it can change the active model and train without limits. Set DIGITREC_PUBLIC=1 for a shared "
-    "server (see README, Public mode), or --server.address=localhost for yourself."
+    "server (see docs/public-mode.md), or --server.address=localhost for yourself."
 )
 
 
@@ -76,7 +76,7 @@ def streamlit_command(user_args: Sequence[str]) -> tuple[list[str], str | None]:
     from streamlit import config  # only its config module: ~0.25 s, no server
 
     flags = flag_options(user_args)
-    config.get_config_options(force_reparse=True, options_from_flags=flags)
+    streamlit_private.reparse_config(flags)
     public = is_public(read_secrets(config.get_option("secrets.files")))
     options = {**SERVER_OPTIONS, **(PUBLIC_SERVER_OPTIONS if public else {})}
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),

@@ -19,9 +19,9 @@ instead, which still empties the canvas in place, with the window above.
 
 Streamlit's custom components check each value they are given for a dataframe, importing pandas
 and pyarrow to do so as soon as one is a dict, and the canvas's initial drawing is one: 67 MB more
-in the server and about a second more on the first visit to Draw, here. `keep_pandas_out` answers
-for plain dicts while pandas is not loaded (no dict can hold a pandas object then), so the Draw page
-never loads pandas (tests/test_browser.py checks the server's memory map).
+in the server and about a second more on the first visit to Draw, here.
+`streamlit_private.keep_pandas_out` answers for plain dicts while pandas is not loaded, so the Draw
+page never loads pandas (tests/test_browser.py checks the server's memory map).
 
 Only pages import this module: streamlit-drawable-canvas raises on import outside a Streamlit runtime.
 """
@@ -30,46 +30,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
+from digitrec_app import streamlit_private
 from digitrec_app.ui import resources
 from digitrec_core.preprocess import ImageError, read_drawing
 
 log = logging.getLogger("digitrec")
-
-
-def keep_pandas_out() -> bool:
-    """Stop Streamlit's components from importing pandas to look at a plain dict (see the module's
-    docstring). The function is private to Streamlit: if an upgrade moves it, say so (once) and leave
-    it be; the cost is only memory and the first visit's wait."""
-    try:
-        from streamlit.components.v2.bidi_component import serialization
-    except ImportError:
-        serialization = None
-    check = getattr(serialization, "is_dataframe_like", None)
-    if not callable(check):
-        log.warning("DigitRec could not find Streamlit's components v2 dataframe check (Streamlit %s): the Draw "
-                    "page will load pandas (about 70 MB more memory).", st.__version__)
-        return False
-    if getattr(check, "digitrec_plain_dicts", False):  # already in place (this module reloaded)
-        return True
-
-    def is_dataframe_like(obj: object) -> bool:
-        if type(obj) is dict and "pandas" not in sys.modules:
-            return False
-        return check(obj)
-
-    is_dataframe_like.digitrec_plain_dicts = True
-    serialization.is_dataframe_like = is_dataframe_like
-    return True
-
-
-PANDAS_KEPT_OUT = keep_pandas_out()  # once per process: the module is imported once
+PANDAS_KEPT_OUT = streamlit_private.keep_pandas_out()  # once per process: the module is imported once
 
 SIZE = 280  # canvas pixels; canvas_to_mnist is tuned for a 280x280 drawing
 RESET_LABEL = "Reset canvas & history"  # the aria-label of the canvas's own reset button (0.13)

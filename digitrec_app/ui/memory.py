@@ -7,7 +7,8 @@ Streamlit also keeps each disconnected session for `server.disconnectedSessionTT
 tab can reconnect, and drops an expired one only on the session store's next write, which an idle
 server never makes. One thread per process therefore releases twice in a quiet spell: `IDLE_SECONDS`
 after the last script run (a collection and a trim: 20-75 MB back after each part of bench/load.py's
-load), and again once the sessions of the visitors who left have expired (reaped, then collected).
+load), and again once the sessions of the visitors who left have expired (reaped through
+`streamlit_private.expire_disconnected_sessions`, then collected).
 """
 
 from __future__ import annotations
@@ -15,18 +16,17 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
-import logging
 import threading
 import time
+
+from digitrec_app import streamlit_private
 
 IDLE_SECONDS = 30.0
 _POLL_SECONDS = 5.0
 
-log = logging.getLogger("digitrec")
 _last_run = time.monotonic()
 _started = False
 _start_lock = threading.Lock()
-_reap_warned = False
 
 
 def _malloc_trim():
@@ -41,29 +41,10 @@ def _malloc_trim():
 _TRIM = _malloc_trim()
 
 
-def reap_disconnected_sessions() -> bool | None:
-    """Drop the disconnected sessions whose reconnect window has passed, as Streamlit's session store
-    would on its next write. Private API: None (said once in the log) if a Streamlit upgrade moved it."""
-    global _reap_warned
-    try:
-        from streamlit import runtime
-
-        if not runtime.exists():
-            return None
-        runtime.get_instance()._session_mgr._session_storage._cache.expire()
-        return True
-    except Exception as e:  # AttributeError and kin: Streamlit moved it; memory then returns on the next visit
-        if not _reap_warned:
-            _reap_warned = True
-            log.warning("DigitRec could not reap expired Streamlit sessions (%s: %s); an idle server keeps the "
-                        "memory of its last visitors until the next one arrives.", type(e).__name__, e)
-        return None
-
-
 def release(reap: bool = False) -> dict:
     """(With `reap`, expired sessions dropped first,) a full collection, then the heap's free pages back
     to the OS (glibc only); what each did."""
-    reaped = reap_disconnected_sessions() if reap else None
+    reaped = streamlit_private.expire_disconnected_sessions() if reap else None
     collected = gc.collect()
     trimmed = bool(_TRIM(0)) if _TRIM is not None else None
     return {"reaped": reaped, "collected": collected, "trimmed": trimmed}

@@ -9,7 +9,7 @@ run up; a warm worker gets ready meanwhile), sets *Epochs* to 1 and *Training im
 times, in page time (performance.now() in chromium, from the click event), the click to:
   - *live view*: the "Training…" heading (the page has rerun with the live view polling);
   - *first batch*: the first `Epoch 1/1 · batch …` progress line. The live view polls every
-    digitrec_app.ui.runs.POLL["train"] s, so this is the first poll after the child's first batch;
+    digitrec_app.ui.runs.FIRST_POLL s until then, so this is the first poll after the child's first batch;
   - *result*: the result's caption, "… in N s of training, M s from the click to the result." (N: `train`'s fit in
     the child; M: `TrainingJob.waited`, the server's clock), drawn by the poll that finds the run finished.
 The worker column says what the server had at the click (digitrec_app.browser.idle_worker_state). The ETA column
@@ -67,7 +67,7 @@ from digitrec_app.browser import (  # noqa: E402
     training_server,
     wait_marks,
 )
-from digitrec_app.ui.runs import POLL  # noqa: E402
+from digitrec_app.ui.runs import FIRST_POLL, POLL  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCHS, IMAGES = 1, 2000
@@ -200,7 +200,8 @@ def report_page(runs: list[dict]) -> None:
                   f"{seconds(med['live'])}, → first batch **{seconds(med['progress'])}** (target <= {TARGET:g} s: "
                   f"{met}), → result {seconds(med['result'])}")
     print(f"\nPage time (performance.now() in chromium, from the click event). The live view polls every "
-          f"{POLL['train']:g} s: the first batch and the result show up to that long after the run reaches them.")
+          f"{FIRST_POLL:g} s until the first batch, then every {POLL['train']:g} s: the first batch and the result "
+          "show up to that long after the run reaches them.")
 
 
 # ---- the CLI ---------------------------------------------------------------------------------------------

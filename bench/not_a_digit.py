@@ -30,7 +30,7 @@ Targets: real digits <= 1% flagged, non-digits >= 95%.
     DIGITREC_MNIST_DIR=/work/shared/mnist python bench/not_a_digit.py [--n 400] [--train-n 2000] [--seed 0]
         [--calibrate drawn|raw]
 
-About 90 s on 2 cores (TensorFlow is imported only for the model's own train/held-out split).
+About 90 s on 2 cores, without TensorFlow.
 """
 
 from __future__ import annotations
@@ -191,12 +191,10 @@ def main() -> None:
                     help="thresholds on the held-out slice as it is, or re-drawn on the canvas (default)")
     args = ap.parse_args()
     started = time.perf_counter()
-    from digitrec_core.training import split  # TensorFlow loads here: the model's own train/held-out split
-
     loaded = load_model(args.model)
     model, hp = loaded.model, loaded.info.hyperparameters
     data = load_mnist()
-    (x_fit, y_fit), (x_held, _) = split(data, hp.get("limit"), hp.get("validation_split", 0.1), hp.get("seed", 0))
+    (x_fit, y_fit), (x_held, _) = data.split(hp.get("limit"), hp.get("validation_split", 0.1), hp.get("seed", 0))
     p_fit, f_fit = run(model, x_fit)
     scorer = Scorer(*last_dense(model), f_fit, y_fit, x_fit)
 

@@ -116,10 +116,9 @@ def main() -> None:
     ap.add_argument("--ema", type=float, help="train with Adam's weight averaging at this momentum (e.g. 0.999)")
     args = ap.parse_args()
     started = time.perf_counter()
-    from digitrec_core.training import split
 
     data = load_mnist()
-    (x_tr, y_tr), (x_held, y_held) = split(data, None, 0.1, 0)  # the shipped model's split (its seed is 0)
+    (x_tr, y_tr), (x_held, y_held) = data.split(None, 0.1, 0)  # the shipped model's split (its seed is 0)
     sets, semeion_y = validation_sets(data, x_held, args.n, args.seed)
     labels = {"MNIST test": data.y_test, "Semeion": semeion_y}
 

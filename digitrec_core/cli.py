@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.abc
-import importlib.machinery
-import logging
-import os
 import signal
 import sys
 import threading
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,13 +14,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from digitrec_core.activation import figure
-from digitrec_core.data import MnistError, load_mnist
+from digitrec_core.data import Mnist, MnistError, load_mnist
 from digitrec_core.evaluation import evaluate
 from digitrec_core.exports import DIGITS_ZIP, FORMATS, check_target
 from digitrec_core.jobs import StoreLock, TrainingBusy
 from digitrec_core.models import ARCHITECTURES, FINE_TUNE, HOLDOUT, get_architecture
 from digitrec_core.optional import RayMissing, TensorFlowMissing, require_ray_tune, require_tensorflow
 from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_image
+from digitrec_core.quiet import quiet_tensorflow
 from digitrec_core.recognition import Recognition, recognize
 from digitrec_core.runs import MAX_NEGATIVES, MAX_SEED, STRATEGIES, TrainConfig, is_finite, is_fraction
 from digitrec_core.store import (
@@ -47,61 +43,9 @@ if TYPE_CHECKING:  # the training module imports TensorFlow
 
 
 def _quiet(verbose: bool) -> None:
-    """Keep TensorFlow's, absl's and Keras's log lines and warnings (oneDNN, CPU features, retracing...) out of
-    the terminal unless `--verbose`: DigitRec says what matters in its own lines. TensorFlow's C++ side reads its
-    level once, when it is first imported, which no command has done yet (a level already set in the environment
-    is the user's and stays); what it writes before reading it, `_QuietImport` drops. DigitRec itself never warns
-    through `warnings`: only libraries do."""
-    if verbose:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _QuietImport())
-    warnings.simplefilter("ignore")
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    with contextlib.suppress(ImportError):  # absl comes with TensorFlow: a serve-only install has none
-        from absl import logging as absl_logging
-
-        absl_logging.set_verbosity(absl_logging.ERROR)
-
-
-class _QuietImport(importlib.abc.MetaPathFinder):
-    """TensorFlow's first import (by DigitRec or Keras, whenever a command needs it) with stderr (fd 2) sent to
-    /dev/null: TensorFlow 2.21 writes its start-up lines (oneDNN, "All log messages before absl::InitializeLog()")
-    from C++ before anything reads TF_CPP_MIN_LOG_LEVEL (tensorflow/tensorflow#100442). An import that fails
-    still raises; only what it wrote is lost."""
-
-    def find_spec(self, name: str, path=None, target=None):
-        if name != "tensorflow":
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(name, path)  # also asked by find_spec probes: no import yet
-        if spec is None or spec.loader is None:
-            return spec
-        run = spec.loader.exec_module
-
-        def exec_module(module) -> None:
-            with contextlib.suppress(ValueError):
-                sys.meta_path.remove(self)  # imported once: nothing to do any more
-            with _stderr_to_devnull():
-                run(module)
-
-        spec.loader.exec_module = exec_module  # this spec's loader only
-        return spec
-
-
-@contextlib.contextmanager
-def _stderr_to_devnull() -> Iterator[None]:
-    """The process's fd 2 (C and C++ libraries write there, not to sys.stderr) to /dev/null, then back."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
+    """TensorFlow's and its friends' lines out of the terminal unless `--verbose` (`quiet_tensorflow`)."""
+    if not verbose:
+        quiet_tensorflow()
 
 
 @contextlib.contextmanager
@@ -204,8 +148,10 @@ def _train(args: argparse.Namespace, store: ModelStore) -> int:
         f"negatives={cfg.negatives:g}",
         file=sys.stderr,
     )
-    from digitrec_core.training import train, where_it_trains
+    with _drawn_aside(data, cfg) as drawn:  # the non-digits, drawn by a second process while TensorFlow imports
+        from digitrec_core.training import train, where_it_trains
 
+        non_digits = drawn()
     if cfg.strategy != "default":
         print(where_it_trains(cfg.strategy), file=sys.stderr)
 
@@ -216,7 +162,8 @@ def _train(args: argparse.Namespace, store: ModelStore) -> int:
         print(f"Trained {trained} in {result.seconds:.1f} s.")
 
     done = _run_and_save(store, args.activate, report,
-                         lambda on_progress, stop: train(cfg, data=data, on_progress=on_progress, stop=stop))
+                         lambda on_progress, stop: train(cfg, data=data, on_progress=on_progress, stop=stop,
+                                                    non_digits=non_digits))
     if done is None:
         return 130
     result, saved = done
@@ -232,6 +179,41 @@ def _train(args: argparse.Namespace, store: ModelStore) -> int:
         plot_history(result.history, args.plot, title=f"{cfg.arch}: test accuracy {result.test_accuracy:.2%}")
         print(f"Curves written to {args.plot}.")
     return 0
+
+
+@contextlib.contextmanager
+def _drawn_aside(data: Mnist, cfg: TrainConfig) -> Iterator[Callable[[], np.ndarray | None]]:
+    """A run's generated non-digits (`negatives.for_training`), drawn in a spawned process while this one goes
+    on: the body gets a function that waits for them (None if that process could not do it: `train` then draws
+    them itself). They cost about 2 s of the first batch's 9 s drawn after TensorFlow's 4 s import
+    (bench/first_batch.py), and the import keeps one core busy."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from digitrec_core.negatives import for_training
+
+    n_images = len(data.split(cfg.limit, cfg.validation_split, cfg.seed)[0][1])
+    if round(cfg.negatives * n_images) < 1:
+        yield lambda: None
+        return
+    try:
+        pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"))  # never fork: TensorFlow's threads
+        drawing = pool.submit(for_training, n_images, cfg.negatives, cfg.seed)
+    except OSError:  # no second process here (limits, a sandbox): drawn in this one, as before
+        yield lambda: None
+        return
+
+    def drawn() -> np.ndarray | None:
+        try:
+            return drawing.result()
+        except Exception:  # a broken or killed worker: `train` draws them itself
+            return None
+
+    try:
+        yield drawn
+    finally:
+        drawing.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:

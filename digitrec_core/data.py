@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from digitrec_core.optional import has_tensorflow
+from digitrec_core.text import plural
 
 MNIST_DIR_ENV = "DIGITREC_MNIST_DIR"
 # What keras.datasets.mnist.load_data() downloads and verifies (keras/src/datasets/mnist.py).
@@ -87,6 +88,15 @@ class Mnist:
     def from_keras(self) -> bool:
         """True for Keras's copy (cached or downloaded), False for a local folder or file."""
         return self.origin.startswith(KERAS_ORIGIN)
+
+    def split(self, limit: int | None, validation_split: float, seed: int
+              ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """((x, y) to train on, (x, y) held out): a seeded random subset of `limit` training images (all for
+        None), the last `validation_split` of it held out."""
+        order = np.random.default_rng(seed).permutation(self.n_train)[: limit or None]
+        n_val = round(len(order) * validation_split)
+        tr, va = order[: len(order) - n_val], order[len(order) - n_val :]
+        return (self.x_train[tr], self.y_train[tr]), (self.x_train[va], self.y_train[va])
 
     @property
     def is_partial(self) -> bool:
@@ -313,7 +323,7 @@ def _checked(arrays: dict[str, np.ndarray], names: dict[str, str], where: str, o
             )
         if len(x) != len(y):
             raise MnistError(
-                f"{x_name} holds {len(x):,} images but {y_name} holds {len(y):,} labels; "
+                f"{x_name} holds {plural(len(x), 'image')} but {y_name} holds {plural(len(y), 'label')}; "
                 "they must come from the same download."
             )
         if len(x) == 0:

@@ -38,6 +38,7 @@ from digitrec_core.runs import (
     is_whole,
 )
 from digitrec_core.store import ModelStore, ModelStoreError
+from digitrec_core.text import plural
 from digitrec_core.training import fit, with_negatives
 
 
@@ -79,21 +80,28 @@ def _trainable_copy(model, layers: str = "all"):
     return copy
 
 
-def warm_up(recipe: FineTuneRecipe = FINE_TUNE, seed: int = 0) -> None:
-    """What a run spends its first seconds on, done ahead by a process that waits for one (`jobs`): TensorFlow's
-    and Keras's import, the generated non-digits a fine-tune of `recipe` rehearses (cached per process), and the
+def warm_up_steps(recipe: FineTuneRecipe = FINE_TUNE, seed: int = 0) -> list[Callable[[], None]]:
+    """What a run spends its first seconds on, as steps a process that waits for one (`jobs`) does ahead, and may
+    stop between when its run comes: importing this module imports TensorFlow and Keras; then the generated
+    non-digits a fine-tune of `recipe` rehearses (cached per process: a training run's are among them), and the
     tracing of a fine-tune's and a training run's first steps."""
     from digitrec_core.models import build_model
     from digitrec_core.negatives import KINDS, as_mnist
 
-    # A mix holds the rehearsal images and about as many personal copies (rounded up: a few hundred more at most).
-    as_mnist(math.ceil(recipe.negatives * (2 * recipe.rehearsal + 1000) / len(KINDS)), split="train", seed=seed)
-    # Two tiny fits thrown away, a fine-tune's and a training run's: TensorFlow converts and traces the augmentation
-    # and the training step once a process, which took 3-5 s of a first run's start.
-    x, y = np.zeros((recipe.batch_size, 28, 28), np.float32), np.arange(recipe.batch_size) % 10
-    for teacher, styles in ((build_model("default") if recipe.distill > 0 else None, recipe.styles), (None, True)):
-        fit(build_model("default"), x, y, epochs=1, batch_size=recipe.batch_size, learning_rate=1e-3, augment=True,
-            teacher=teacher, styles=styles, batchnorm_images=0)
+    def negatives() -> None:  # a mix holds the rehearsal images and about as many personal copies (rounded up)
+        as_mnist(math.ceil(recipe.negatives * (2 * recipe.rehearsal + 1000) / len(KINDS)), split="train", seed=seed)
+
+    def tiny_fit(teacher: bool, styles: bool) -> Callable[[], None]:
+        # A fit thrown away: TensorFlow sets up its tracing, the augmentation's and the training step's, once
+        # a process, which took seconds of a first run's start.
+        def step() -> None:
+            x, y = np.zeros((recipe.batch_size, 28, 28), np.float32), np.arange(recipe.batch_size) % 10
+            fit(build_model("default"), x, y, epochs=1, batch_size=recipe.batch_size, learning_rate=1e-3,
+                augment=True, teacher=build_model("default") if teacher else None, styles=styles,
+                batchnorm_images=0)
+        return step
+
+    return [negatives, tiny_fit(recipe.distill > 0, recipe.styles), tiny_fit(False, True)]
 
 
 def fine_tune(
@@ -131,7 +139,7 @@ def fine_tune(
         x, y, ids = personal.arrays(with_ids=True)
     x, y = as_batch(x)[..., 0], np.asarray(y).astype(np.int64)
     if len(x) != len(y):
-        raise ValueError(f"{len(x)} images but {len(y)} labels.")
+        raise ValueError(f"{plural(len(x), 'image')} but {plural(len(y), 'label')}.")
     if len(y) and (y.min() < 0 or y.max() > 9):
         raise ValueError("Labels must be digits 0-9.")
     if len(x) < recipe.min_samples:

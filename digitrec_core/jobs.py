@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Literal
 
 from digitrec_core.data import Mnist
+from digitrec_core.quiet import quiet_tensorflow
 from digitrec_core.store import ModelStore, Saved
 
 LOCK_FILE = "training.lock"
@@ -168,7 +169,10 @@ def warm_workers_enabled() -> bool:
     return os.environ.get(WARM_ENV, "1").strip().lower() not in ("0", "off", "false", "no")
 
 
-def _nice() -> None:
+def _settle_in() -> None:
+    """A training process's first words: TensorFlow's start-up lines kept out of the server's terminal, and a
+    lower priority."""
+    quiet_tensorflow()
     with contextlib.suppress(AttributeError, OSError):  # no os.nice on Windows
         # Under contention the pages go first: a stroke waits for the cores, a training run hardly notices.
         # Alone, a niced run is as fast as before.
@@ -198,7 +202,7 @@ def _run(kind: str, spec: dict, data: Mnist | None, root: str, activate: str, ev
 
 def _child(job: tuple, events, stop) -> None:
     """A process spawned for one job (`_run`'s arguments but the queues)."""
-    _nice()
+    _settle_in()
     _run(*job, events, stop)
 
 
@@ -206,26 +210,30 @@ def _warm_child(jobs, events, stop, ready, idle_seconds: float, server: int) -> 
     """A process started ahead of need: does what a run would do first, then runs the one job it is sent.
     Exits without one when its server is gone or after `idle_seconds` of waiting (the supervisor kills one it
     no longer wants: `_Worker.retire`)."""
-    _nice()
+    _settle_in()
+    job = None
     try:
-        from digitrec_core.finetune import warm_up
+        from digitrec_core.finetune import warm_up_steps  # TensorFlow's import: most of a cold start
 
-        warm_up()
-        ready.set()
+        for step in warm_up_steps():
+            with contextlib.suppress(queue.Empty):
+                job = jobs.get_nowait()  # a job that came early starts now: the rest only saves time
+                break
+            step()
+        else:
+            ready.set()
     except Exception:  # it only saves time: the job, if one comes, says what is wrong
         traceback.print_exc()
     # Counted from here, seconds after the supervisor's own clock started: a job it handed over before
     # `idle_seconds` (see `_Worker.usable`) is not missed.
     give_up = time.monotonic() + idle_seconds
-    while True:
+    while job is None:
         try:
             job = jobs.get(timeout=_PARENT_POLL)
         except queue.Empty:
             if os.getppid() != server or time.monotonic() > give_up:  # a dead server's child goes to init
                 return
-            continue
-        _run(*job, events, stop)
-        return
+    _run(*job, events, stop)
 
 
 @dataclass

@@ -100,6 +100,13 @@ def as_mnist(n: int, *, split: str = "train", seed: int = 0, kinds: tuple[str, .
     return (np.stack(images) if images else np.zeros((0, 28, 28), np.float32)), np.asarray(labels, dtype=str)
 
 
+def for_training(n_images: int, per_digit: float, seed: int) -> np.ndarray:
+    """The non-digits a training set of `n_images` digits gets, `per_digit` of them a digit spread evenly over
+    the kinds (fewer than one of each: none), from the `train` stream: `as_mnist`'s (M, 28, 28) images."""
+    n = round(per_digit * n_images / len(KINDS))
+    return as_mnist(n, split="train", seed=seed)[0] if n >= 1 else np.zeros((0, 28, 28), np.float32)
+
+
 @lru_cache(maxsize=4096)  # a fine-tune's ~2,000 non-digits, drawn once a process (a warm worker draws them ahead)
 def _as_mnist_one(split: str, seed: int, kind: str, j: int) -> np.ndarray | None:
     digit = canvas_to_mnist(draw(kind, _stream(split, seed, kind, j)))

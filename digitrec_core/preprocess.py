@@ -283,7 +283,8 @@ def read_image(
         buffered = check_decode_cost(raw)  # before Image.open: Pillow walks a file's headers in Python
         with Image.open(io.BytesIO(raw), formats=accepted) as im:  # only these decoders ever see the bytes
             if im.format not in (*accepted, *(("MPO",) if "JPEG" in accepted else ())):  # MPO: a camera's JPEG
-                raise ImageError(_NOT_ACCEPTED.format(kind=f"a {im.format} image"))
+                # One of FORMATS this call does not take; a camera's MPO is a JPEG to its owner
+                raise _not_accepted(f"a {'JPEG' if im.format == 'MPO' else im.format} image", accepted)
             limit = min(max_pixels, MAX_PNG_PIXELS) if im.format == "PNG" else max_pixels
             if im.width * im.height > limit:  # checked from the header, before decoding anything
                 kind = " for a PNG (a JPEG may be larger)" if limit < max_pixels else ""
@@ -300,12 +301,16 @@ def read_image(
         raise ImageError("Image has too many pixels to decode safely.") from e
     except UnidentifiedImageError as e:
         kind = next((kind for magic, kind in _OTHER_FORMATS.items() if raw.startswith(magic)), None)
-        raise ImageError(_NOT_ACCEPTED.format(kind=kind or "not a PNG or JPEG image")) from e
+        raise _not_accepted(kind or f"not a {' or '.join(accepted)} image", accepted) from e
     except Exception as e:  # Pillow raises many types (OSError, SyntaxError, struct.error...) on bad data
         raise ImageError(_CORRUPT) from e
 
 
-_NOT_ACCEPTED = "That file is {kind}: only PNG and JPEG images are accepted."
+def _not_accepted(kind: str, accepted: tuple[str, ...] = FORMATS) -> ImageError:
+    """"That file is a GIF image: only PNG and JPEG images are accepted." (or only PNG, where a call takes only that)"""
+    return ImageError(f"That file is {kind}: only {' and '.join(accepted)} images are accepted.")
+
+
 _CORRUPT = "The image is truncated or corrupt and could not be decoded."
 
 # A canvas's drawing: the Draw page's is 280x280; 600x600 RGBA of pure noise is 1.4 MB as a PNG.
@@ -442,7 +447,7 @@ def _check_jpeg(raw: bytes) -> int:
         (length,) = struct.unpack_from(">H", raw, pos + 2)
         body = raw[pos + 4 : pos + 2 + length]
         if marker in _JPEG_OTHER_FRAMES:
-            raise ImageError(_NOT_ACCEPTED.format(kind="a lossless or hierarchical JPEG"))
+            raise _not_accepted("a lossless or hierarchical JPEG")
         if marker in _JPEG_FRAMES and len(body) >= 6:
             if blocks:
                 raise ImageError(_CORRUPT)  # two frames: libjpeg refuses it too

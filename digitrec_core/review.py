@@ -16,6 +16,7 @@ import numpy as np
 from digitrec_core.evaluation import Evaluation, metrics
 from digitrec_core.models import NUM_CLASSES
 from digitrec_core.recognition import read
+from digitrec_core.text import plural
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,8 @@ def review(
     probabilities = np.asarray(probabilities, dtype=np.float32).reshape(-1, NUM_CLASSES)
     y = np.asarray(labels, dtype=np.int64).reshape(-1)
     if not len(probabilities) == len(y) == len(ids):
-        raise ValueError(f"{len(probabilities)} predictions, {len(y)} labels and {len(ids)} ids: they must match.")
+        raise ValueError(f"{plural(len(probabilities), 'prediction')}, {plural(len(y), 'label')} and "
+                         f"{plural(len(ids), 'id')}: they must match.")
     counts = class_counts(y)
     trained = set(trained_on)
     unseen = np.array([i not in trained for i in ids], dtype=bool)

@@ -22,6 +22,7 @@ from digitrec_core.runs import (  # noqa: F401  (re-exported)
     TrainingDiverged,
     TrainResult,
 )
+from digitrec_core.text import plural
 
 SMOOTHING = 0.9  # per batch: the smoothed curves follow about the last 10 batches
 
@@ -185,15 +186,15 @@ class DigitAccuracy(keras.metrics.Metric):
         self.total.assign(0.0)
 
 
-def with_negatives(x: np.ndarray, y: np.ndarray, per_digit: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The training digits and `per_digit` generated non-digits for each (digitrec_core.negatives, their
-    `train` stream, as the Draw page reads drawings), labelled NEGATIVE; the digits alone for 0."""
-    from digitrec_core.negatives import KINDS, as_mnist
+def with_negatives(x: np.ndarray, y: np.ndarray, per_digit: float, seed: int, drawn: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The training digits and `per_digit` generated non-digits for each (`negatives.for_training`, as the Draw
+    page reads drawings), labelled NEGATIVE; the digits alone for 0. `drawn`: those non-digits, drawn already."""
+    from digitrec_core.negatives import for_training
 
-    n = round(per_digit * len(x) / len(KINDS))
-    if n < 1:
+    neg = for_training(len(x), per_digit, seed) if drawn is None else drawn
+    if not len(neg):
         return x, y
-    neg, _ = as_mnist(n, split="train", seed=seed)
     images = np.asarray(x, np.float32) / 255.0 if np.asarray(x).dtype == np.uint8 else np.asarray(x, np.float32)
     return (np.concatenate([images.reshape(len(x), 28, 28), neg]),
             np.concatenate([np.asarray(y, np.int32), np.full(len(neg), NEGATIVE, np.int32)]))
@@ -229,8 +230,11 @@ def _dataset(x: np.ndarray, y: np.ndarray, batch_size: int, augment: bool, seed:
     if shuffle:
         ds = ds.repeat()  # one iterator for the whole run (see `train`)
     if augment:  # y: labels, or labels and a second column for the loss alone (see `fit`)
-        ds = ds.map(lambda a, b: (augment_batch(a, (b if y.ndim == 1 else b[:, 0]) if styles else None), b),
-                    num_parallel_calls=os.cpu_count() or 1)
+        # Not converted by AutoGraph: the augmentation branches on Python values only, so the graph is the same,
+        # and converting its source cost 2.1 s of a run's first batch (of 14.8 s to it, cold).
+        step = tf.autograph.experimental.do_not_convert(
+            lambda a, b: (augment_batch(a, (b if y.ndim == 1 else b[:, 0]) if styles else None), b))
+        ds = ds.map(step, num_parallel_calls=os.cpu_count() or 1)
     # No tf.data autotuning: its background thread can keep a finished iterator's destructor
     # waiting for seconds (12 s seen at the end of a run), and a fixed pipeline is as fast here.
     options = tf.data.Options()
@@ -296,14 +300,6 @@ class _RefreshBatchNorm(keras.callbacks.Callback):
         if batch + 1 == self.batches and not self.model.stop_training:
             self.refresh = self.refresh or _BatchNormRefresher(self.network)
             self.refresh(self.x)
-
-
-def split(data: Mnist, limit: int | None, validation_split: float, seed: int):
-    """A seeded random subset of `limit` training images, the last `validation_split` of it held out."""
-    order = np.random.default_rng(seed).permutation(len(data.x_train))[: limit or None]
-    n_val = round(len(order) * validation_split)
-    tr, va = order[: len(order) - n_val], order[len(order) - n_val :]
-    return (data.x_train[tr], data.y_train[tr]), (data.x_train[va], data.y_train[va])
 
 
 def learning_rate_schedule(learning_rate: float, steps: int, decay_fraction: float = 1.0):
@@ -372,7 +368,8 @@ def fit(
             f"decay_fraction={decay_fraction}"
         )
     if len(x) != len(y) or len(x) < batch_size:
-        raise ValueError(f"Only {len(x)} training images (and {len(y)} labels) for a batch size of {batch_size}.")
+        raise ValueError(f"Only {plural(len(x), 'training image')} (and {plural(len(y), 'label')}) for a batch size "
+                         f"of {batch_size}.")
     reporter = _Reporter(epochs, batch_size, len(x), on_progress, stop)
     lr = learning_rate
     if cosine_decay:
@@ -427,13 +424,15 @@ def train(
     data: Mnist | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     stop: threading.Event | None = None,
+    non_digits: np.ndarray | None = None,
     **overrides,
 ) -> TrainResult:
     """Train a fresh network; `train(arch="seed", epochs=3)` works as well as `train(TrainConfig(...))`.
 
     `on_progress` is called from the training thread after every batch and at each epoch end;
     setting `stop` ends the run after the current batch (the result is then marked `stopped`
-    and not evaluated on the test set).
+    and not evaluated on the test set). `non_digits`: the run's generated non-digits, drawn already
+    (`negatives.for_training` of the images it trains on; the CLI draws them while TensorFlow imports).
     """
     if config is not None and overrides:
         raise TypeError("Pass either a TrainConfig or keyword hyperparameters, not both.")
@@ -441,8 +440,8 @@ def train(
     cfg = (config or TrainConfig(**overrides)).resolved(len(data.x_train))
     if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.learning_rate <= 0 or not 0 <= cfg.validation_split < 1:
         raise ValueError(f"Invalid hyperparameters: {cfg}")
-    (x_tr, y_tr), (x_va, y_va) = split(data, cfg.limit, cfg.validation_split, cfg.seed)  # fit checks the sizes
-    x_fit, y_fit = with_negatives(x_tr, y_tr, cfg.negatives, cfg.seed)
+    (x_tr, y_tr), (x_va, y_va) = data.split(cfg.limit, cfg.validation_split, cfg.seed)  # fit checks the sizes
+    x_fit, y_fit = with_negatives(x_tr, y_tr, cfg.negatives, cfg.seed, non_digits)
 
     keras.utils.set_random_seed(cfg.seed)
     arch = get_architecture(cfg.arch)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from digitrec_core import data
-from digitrec_core.data import KERAS_ORIGIN, MNIST_DIR_ENV, MnistError, load_mnist
+from digitrec_core.data import KERAS_ORIGIN, MNIST_DIR_ENV, Mnist, MnistError, load_mnist
 from digitrec_core.store import SHIPPED_DIR
 
 NAMES = {
@@ -483,3 +483,16 @@ def test_the_shipped_model_records_what_the_code_writes(tmp_path, monkeypatch):
     n_train = shipped["n_train"] + shipped["n_val"]
     monkeypatch.setenv(MNIST_DIR_ENV, str(write_idx(tmp_path / "mnist", arrays(n_train, 10_000), gz=False)))
     assert shipped["data_source"] == load_mnist().origin
+
+
+def test_a_split_is_a_seeded_subset_with_its_last_share_held_out():
+    data = Mnist(np.arange(50, dtype=np.uint8).reshape(50, 1, 1), np.arange(50) % 10,
+                 np.zeros((1, 1, 1), np.uint8), np.zeros(1, np.uint8), "test")
+    (x_tr, y_tr), (x_va, y_va) = data.split(20, 0.25, seed=4)
+    assert (len(x_tr), len(x_va)) == (15, 5)
+    assert len(set(x_tr.ravel()) | set(x_va.ravel())) == 20  # 20 different images, none in both
+    assert (y_tr == x_tr.ravel() % 10).all() and (y_va == x_va.ravel() % 10).all()  # labels stay with their images
+    again = data.split(20, 0.25, seed=4)
+    assert np.array_equal(again[0][0], x_tr) and np.array_equal(again[1][0], x_va)
+    assert not np.array_equal(data.split(20, 0.25, seed=5)[0][0], x_tr)
+    assert len(data.split(None, 0.0, seed=4)[0][0]) == 50 and len(data.split(None, 0.0, seed=4)[1][0]) == 0

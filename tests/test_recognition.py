@@ -68,6 +68,17 @@ def test_negatives_join_the_training_set_in_the_asked_share():
     assert abs((y2 == NEGATIVE).sum() - 50) <= len(KINDS)  # a drawing canvas_to_mnist finds nothing in is left out
     assert (y2[:100] == y).all() and x2[100:].max() > 0
     assert with_negatives(x, y, 0.0, seed=0)[0] is x
+    drawn = np.full((3, 28, 28), 0.5, np.float32)  # drawn already (the CLI draws them in a second process)
+    x3, y3 = with_negatives(x, y, 0.5, seed=0, drawn=drawn)
+    assert len(x3) == 103 and (x3[100:] == 0.5).all() and (y3[100:] == NEGATIVE).all()
+
+
+def test_a_training_sets_non_digits_are_its_share_spread_over_the_kinds():
+    from digitrec_core.negatives import as_mnist, for_training
+
+    drawn = for_training(100, 0.5, seed=3)
+    assert np.array_equal(drawn, as_mnist(10, split="train", seed=3)[0])  # 50 non-digits: 10 of each of 5 kinds
+    assert for_training(100, 0.02, seed=3).shape == (0, 28, 28)  # 2 non-digits: 0.4 of one a kind, so none
 
 
 def test_a_trained_model_keeps_its_threshold_and_recognize_uses_it(synthetic, store_home):

@@ -57,6 +57,29 @@ def test_the_endless_training_stream_still_shows_every_image_once_per_epoch():
     assert not np.array_equal(epochs[0], epochs[1]) and not np.array_equal(epochs[1], epochs[2])
 
 
+@pytest.mark.parametrize("styles", [True, False])
+def test_the_training_stream_augments_as_autograph_would_without_converting(styles):
+    """`_dataset` maps the augmentation unconverted (seconds of a first batch): the same graph as AutoGraph's,
+    which holds while the augmentation branches on Python values only (a tensor condition would raise)."""
+    import tensorflow as tf
+
+    from digitrec_core.evaluation import as_batch
+    from digitrec_core.training import _dataset
+
+    x = np.random.default_rng(0).integers(0, 256, (64, 28, 28)).astype(np.uint8)
+    y = np.arange(64) % 10
+    tf.random.set_seed(7)
+    ours = [a.numpy() for a, _ in _dataset(x, y, 32, augment=True, seed=0, shuffle=False, styles=styles)]
+    tf.random.set_seed(7)
+    plain = tf.data.Dataset.from_tensor_slices((as_batch(x), y.astype(np.int32)))
+    converted = plain.batch(32).map(lambda a, b: (augment_batch(a, b if styles else None), b))  # AutoGraph's
+    theirs = [a.numpy() for a, _ in converted]
+    assert len(ours) == len(theirs) == 2
+    for a, b in zip(ours, theirs):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(ours[0], as_batch(x[:32]))  # augmented
+
+
 def test_recipe_fills_in_unset_hyperparameters():
     cfg = TrainConfig(arch="seed", epochs=2).resolved()
     assert cfg.epochs == 2 and cfg.batch_size > 0 and cfg.learning_rate > 0 and cfg.augment is False

@@ -104,12 +104,16 @@ def test_side_by_side_puts_the_reference_left_the_new_right_and_the_change_in_po
         side_by_side(["one"], ("a", [0.1, 0.2]), ("b", [0.3]))
 
 
-def test_comparison_table_shows_the_active_model_then_the_new_one():
-    saved = SimpleNamespace(info=SimpleNamespace(name="new-1"), previous=SimpleNamespace(name="old-1"),
+def test_comparison_table_shows_the_active_model_then_the_new_one_by_their_labels():
+    saved = SimpleNamespace(info=info("seed-20261201-090000-bbbb", test_accuracy=0.2667),
+                            previous=info("seed-20261201-080000-aaaa", test_accuracy=0.9949),
                             comparison=(Comparison("MNIST test accuracy", 0.2667, 0.9949),))
     table = comparison_table(saved)
     assert table.iloc[0].tolist() == ["MNIST test accuracy", "99.49%", "26.67%", "-72.82 points"]
-    assert list(table.columns)[1:3] == ["active: old-1", "new: new-1"]
+    assert list(table.columns)[1:3] == ["active: seed · 99.49% · 1 Dec 07:45", "new: seed · 26.67% · 1 Dec 07:45"]
+    saved.info = info("seed-20261201-090000-bbbb", test_accuracy=0.9949)  # alike: told apart as everywhere
+    assert list(comparison_table(saved).columns)[1:3] == ["active: seed · 99.49% · 1 Dec 07:45 · aaaa",
+                                                          "new: seed · 99.49% · 1 Dec 07:45 · bbbb"]
 
 
 def info(name, **kw):

@@ -4,6 +4,7 @@ from digitrec_app.ui import navigation, resources, runs
 from digitrec_core import ARCHITECTURES, MnistError, public
 from digitrec_core.jobs import TrainingBusy
 from digitrec_core.optional import has_tensorflow, install_hint
+from digitrec_core.store import ModelInfo
 from digitrec_core.text import plural
 
 
@@ -19,11 +20,12 @@ def past_runs() -> None:
         return
     st.dataframe(runs.runs_table(stored), hide_index=True,
                  column_config={"test accuracy": st.column_config.NumberColumn(format="percent")})
+    labels = ModelInfo.labels(stored)
     chosen = st.multiselect("Compare runs", [r.name for r in stored], default=[r.name for r in stored[:2]],
-                            key="compare")
+                            format_func=labels.get, key="compare")
     if chosen:
         by_name = {r.name: r for r in stored}
-        runs.curves_chart({n: by_name[n].history for n in chosen}, key="compare_curves",
+        runs.curves_chart({labels[n]: by_name[n].history for n in chosen}, key="compare_curves",
                           empty="No curves were recorded for these runs.")
     sweeps(stored)
 

@@ -22,6 +22,9 @@ from digitrec_core.text import plural, when
 POLL_SECONDS = 2.0  # every 2 s with 120-239 points a curve: chromium spends 10% of a core (bench/browser.py --watch)
 # A fine-tune lasts seconds and draws a few points: its result shows up to a second after it ends, not two.
 POLL = {"train": POLL_SECONDS, "finetune": 1.0}
+# Until the first batch: the wait a user times after the click is not stretched by half a poll (then one full
+# rerun slows the polling down).
+FIRST_POLL = 0.5
 MAX_POINTS = 120  # per curve, before the latest point is added
 VERB = {"train": "Training", "finetune": "Fine-tuning"}
 # Per kind of run: the Stop button's and the live chart's widget keys (Train's predate fine-tuning).
@@ -126,10 +129,10 @@ def side_by_side(measures: Sequence[str], old: tuple[str, Sequence[float | None]
 
 
 def comparison_table(saved) -> pd.DataFrame:
-    """What a saved run was judged on: the active model's figures, then the new one's."""
-    rows = saved.comparison
-    return side_by_side([r.measure for r in rows], (f"active: {saved.previous.name}", [r.active for r in rows]),
-                        (f"new: {saved.info.name}", [r.new for r in rows]))
+    """What a saved run was judged on: the active model's figures, then the new one's, each headed by its label."""
+    rows, labels = saved.comparison, ModelInfo.labels([saved.previous, saved.info])
+    return side_by_side([r.measure for r in rows], (f"active: {labels[saved.previous.name]}", [r.active for r in rows]),
+                        (f"new: {labels[saved.info.name]}", [r.new for r in rows]))
 
 
 def runs_table(infos: Sequence[ModelInfo]) -> pd.DataFrame:
@@ -210,7 +213,8 @@ def sweep_done(state: dict) -> tuple[int, int]:
 # ---- Streamlit pieces --------------------------------------------------------------------------
 
 def watch(kind: str, result: Callable[[object], None], *, me: str) -> None:
-    """The latest run of `kind` (live while it runs, then what it did), refreshed every `POLL[kind]` s while it runs.
+    """The latest run of `kind` (live while it runs, then what it did), refreshed while it runs: every `FIRST_POLL`
+    s until its first batch, then every `POLL[kind]` s.
 
     `result(job)` draws the page's own part of a finished, saved run, under the shared outcome.
     Only this part of the page reruns while polling; when the run ends while watched, the whole
@@ -218,6 +222,7 @@ def watch(kind: str, result: Callable[[object], None], *, me: str) -> None:
     """
     job = resources.supervisor().job
     running = job is not None and job.running and job.kind == kind
+    every = (FIRST_POLL if not job.events else POLL[kind]) if running else None
 
     def live(polling: bool) -> None:
         job = resources.supervisor().job
@@ -225,6 +230,8 @@ def watch(kind: str, result: Callable[[object], None], *, me: str) -> None:
             return
         live_view(job, me=me)
         if job.running:
+            if every == FIRST_POLL and job.events:
+                st.rerun()  # the first batch is on the page: poll at the usual pace from here
             return
         outcome(job)
         if job.saved is not None and not job.error:
@@ -232,7 +239,7 @@ def watch(kind: str, result: Callable[[object], None], *, me: str) -> None:
         if polling:
             st.rerun()
 
-    st.fragment(run_every=POLL[kind] if running else None)(live)(running)
+    st.fragment(run_every=every)(live)(running)
 
 
 def live_view(job, *, me: str) -> None:

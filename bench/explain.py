@@ -16,10 +16,11 @@ Faithfulness (`digitrec_core.faithfulness`):
   and those of the same architecture with random weights (seeds 0, 1, 2), signed < 0.5; also on absolute
   values, and on absolute values over the digit's own pixels.
 
-Needs MNIST (DIGITREC_MNIST_DIR) and TensorFlow (the random-weight models); keep the user's store clean:
+Needs MNIST (DIGITREC_MNIST_DIR) and TensorFlow (the random-weight models); keep the user's store clean; run as a
+module from the repository root, for the canvas message the page tests send (tests/support/pages.py):
 
-    DIGITREC_MNIST_DIR=/path/to/mnist DIGITREC_HOME=$(mktemp -d) python bench/explain.py [--digits 200]
-        [--faithful 500] [--strokes 40] [--seeds 0 1 2]
+    DIGITREC_MNIST_DIR=/path/to/mnist DIGITREC_HOME=$(mktemp -d) python -m bench.explain
+        [--digits 200] [--faithful 500] [--strokes 40] [--seeds 0 1 2]
 """
 
 from __future__ import annotations
@@ -38,10 +39,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # the canvas message AppTest sends lives with the page tests
 
-from latency import canvases  # noqa: E402  (bench/ is on sys.path when run as a script)
-
+from bench.latency import canvases  # noqa: E402
 from digitrec_app.ui import explanation as panel  # noqa: E402
 from digitrec_app.ui import explanation_images as images  # noqa: E402
 from digitrec_core import explain, load_mnist, load_model  # noqa: E402
@@ -86,9 +85,9 @@ def explain_costs(model, x: np.ndarray) -> dict[str, list[float]]:
 def stroke_costs(strokes: int) -> dict[str, list[float]]:
     """Server time of the Draw page for a new drawing, with the panel closed and open (AppTest)."""
     from streamlit.testing.v1 import AppTest
-    from test_pages import canvas_state
 
     from digitrec_app.ui import navigation
+    from tests.support.pages import canvas_state
 
     sessions = {}
     for name, is_open in (("closed", False), ("open", True)):
@@ -174,7 +173,7 @@ def main() -> None:
         print(f"| randomisation: mean Spearman, {label} (seeds {', '.join(map(str, randomised))}: {per_seed}; "
               f"{next(iter(randomised.values())).n} digits each) | {figure} | {target} |")
     argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
-    print(f"\n`DIGITREC_MNIST_DIR=... DIGITREC_HOME=$(mktemp -d) python bench/explain.py{' ' + argv if argv else ''}`")
+    print(f"\n`DIGITREC_MNIST_DIR=... DIGITREC_HOME=$(mktemp -d) python -m bench.explain{' ' + argv if argv else ''}`")
 
 
 if __name__ == "__main__":

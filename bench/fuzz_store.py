@@ -1,9 +1,10 @@
 """Fuzz the model store's metadata at scale: mutated `meta.json` (and sometimes `active.json`) files
 through `ModelInfo.from_json`, `ModelStore.list`, `active_info` (and every 50th case `load`), counting
 the cases that raised anything but a documented ModelStoreError or handed out a record the pages
-cannot show. The mutations are tests/test_fuzz_store.py's (the CI suite runs a few hundred of them).
+cannot show. The mutations and the checks are tests/support/fuzz_store.py's (tests/test_fuzz_store.py runs a
+few hundred of them in CI); run as a module from the repository root, so that `tests.support` imports:
 
-    python bench/fuzz_store.py [--files 10000] [--seed 0]
+    python -m bench.fuzz_store [--files 10000] [--seed 0]
 
 Prints how many files were tried, how many failed, the first failures, and the command line.
 """
@@ -19,11 +20,8 @@ import time
 import traceback
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the mutations live with the tests
-
-from test_fuzz_store import damage, exercise, make_store, mutated_meta, valid_meta  # noqa: E402
-
-from digitrec_core.store import META_FILE, ModelInfo, ModelStoreError  # noqa: E402
+from digitrec_core.store import META_FILE, ModelInfo, ModelStoreError
+from tests.support.fuzz_store import damage, exercise, make_store, mutated_meta, valid_meta
 
 
 def from_json_once(rng: random.Random, folder: Path) -> bool:
@@ -79,7 +77,7 @@ def main() -> int:
           f"failed {failed:,}, in {seconds:.0f} s")
     for f in failures[:10]:
         print("  " + f)
-    print("command: " + " ".join([Path(sys.executable).name, *sys.argv]))
+    print("command: " + " ".join([Path(sys.executable).name, "-m", "bench.fuzz_store", *sys.argv[1:]]))
     return 1 if failed else 0
 
 

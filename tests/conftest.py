@@ -1,7 +1,8 @@
+"""The fixtures every test file may ask for. Helpers that tests import live in tests/support/."""
+
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -10,8 +11,9 @@ os.environ.setdefault("DIGITREC_WARM_WORKER", "0")
 
 from digitrec_core.data import MNIST_DIR_ENV, Mnist, MnistError, keras_mnist_file  # noqa: E402
 from digitrec_core.store import HOME_ENV  # noqa: E402
+from tests.support import ROOT  # noqa: E402
+from tests.support.mnist import make_synthetic, write_idx  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 SHARED_MNIST = ROOT.parent / "shared" / "mnist"
 
 
@@ -43,22 +45,6 @@ def real_mnist(mnist_dir):
     return load_mnist(mnist_dir)
 
 
-def make_synthetic(n_train: int = 600, n_test: int = 200, seed: int = 0) -> Mnist:
-    """An easy 10-class problem shaped like MNIST: class k is a bright 6x6 patch at its own place."""
-    rng = np.random.default_rng(seed)
-
-    def images(n):
-        y = rng.integers(0, 10, n).astype(np.uint8)
-        x = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
-        for i, k in enumerate(y):
-            r, c = 3 + 11 * (k // 4), 2 + 6 * (k % 4)
-            x[i, r : r + 6, c : c + 6] = 255
-        return x, y
-
-    (xtr, ytr), (xte, yte) = images(n_train), images(n_test)
-    return Mnist(xtr, ytr, xte, yte, source="synthetic test data")
-
-
 @pytest.fixture
 def synthetic() -> Mnist:
     return make_synthetic()
@@ -70,22 +56,6 @@ def store_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv(HOME_ENV, str(home))
     return home
-
-
-def serving(server):
-    """A module fixture's body for a dashboard server (digitrec_app.browser.Server): healthy, then
-    stopped however the tests end, with the server's tracebacks (a failed training, say) in the report."""
-    try:
-        try:
-            server.wait_healthy(timeout=60)
-        except RuntimeError as e:
-            pytest.fail(str(e))
-        yield server
-    finally:
-        server.stop()
-        log = server.log.read_text(errors="replace")
-        if "Traceback" in log:
-            print("---- streamlit server log ----\n" + log[-6000:])
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +70,48 @@ def browser():
         b = launch(p)
         yield b
         b.close()
+
+
+# ---- the dashboard through AppTest (tests/support/pages.py): a fresh store and resources, synthetic MNIST ----
+
+
+@pytest.fixture
+def fresh_resources(store_home):
+    """An empty store and none of the per-process resources an earlier test left behind."""
+    import digitrec_app.ui.resources as res
+
+    def reset():
+        sup = res.supervisor()
+        if sup.job is not None and sup.job.running:
+            sup.job.stop()
+            sup.job.wait(120)
+        res.supervisor.clear()  # it binds the store (DIGITREC_HOME) it was created with
+        res.mnist.clear()
+        res.test_report.clear()
+        res.sign_in_throttle.clear()  # its server-wide count of wrong passwords is per process
+
+    reset()
+    yield store_home
+    reset()
+
+
+@pytest.fixture
+def app_env(fresh_resources):
+    return fresh_resources
+
+
+@pytest.fixture
+def synthetic_dir(tmp_path, monkeypatch):
+    """Synthetic MNIST written as IDX files, and DIGITREC_MNIST_DIR pointing at them."""
+    data = make_synthetic(1000, 200)
+    write_idx(tmp_path / "mnist", data)
+    monkeypatch.setenv(MNIST_DIR_ENV, str(tmp_path / "mnist"))
+    return data
+
+
+@pytest.fixture(scope="module")
+def tiny_result():
+    """A seed network trained for one epoch on synthetic data: something to put in a store."""
+    from digitrec_core import train
+
+    return train(arch="seed", epochs=1, data=make_synthetic(600, 200))

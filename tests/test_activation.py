@@ -3,12 +3,12 @@
 import dataclasses
 
 import pytest
-from test_store import fake_run
 
 from digitrec_core import ModelStore, save_model
 from digitrec_core.activation import MNIST_TOLERANCE, PERSONAL, PERSONAL_LOSS, TEST, change, decide, figure
 from digitrec_core.finetune import FineTuneResult
 from digitrec_core.store import SHIPPED_DIR, shipped_info
+from tests.support.runs import fake_run
 
 
 def fine_tuned(active_name, *, test, personal_after, active_personal, loss_after=None, active_loss=None):

@@ -25,7 +25,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import ROOT, serving
 
 from digitrec_app.browser import (  # shared with the benchmarks
     CANVAS,
@@ -45,15 +44,18 @@ from digitrec_app.browser import (  # shared with the benchmarks
     wait_live,
     wait_live_settled,
 )
+from tests.support import ROOT
+from tests.support.console import SUPERSEDED_MEDIA
+from tests.support.server import serving
 
 pytestmark = pytest.mark.browser
 
 
 # Screenshots go to a scratch folder, so a test run never changes tracked files; to refresh the
-# README's pictures: DIGITREC_SCREENSHOTS=assets/screenshots python -m pytest tests/test_browser.py
+# docs' pictures: DIGITREC_SCREENSHOTS=docs/screenshots python -m pytest tests/test_browser.py
 SCREENSHOTS = Path(os.environ.get("DIGITREC_SCREENSHOTS") or Path(tempfile.gettempdir()) / "digitrec-screenshots")
 PAGES = ["Home", "Train", "Test browser", "Draw", "My digits"]
-# The screens the README's pictures and the layout tests use (tests/test_live_browser.py has the same two)
+# The screens the docs' pictures and the layout tests use (tests/test_live_browser.py has the same two)
 DESKTOP = {"width": 1280, "height": 900}  # a laptop's
 PHONE = {"width": 390, "height": 844}  # an iPhone 12-15's CSS viewport
 # Streamlit closes its sidebar after a page is chosen only on a mobile user agent
@@ -97,17 +99,6 @@ def server(mnist_dir, store_dir):
 @pytest.fixture(scope="module")
 def app_url(server) -> str:
     return server.url
-
-
-# A Streamlit rerun deletes the media files (st.image) of the run before; an image the browser had
-# not fetched yet then answers 404 and is logged as two console errors. That image is superseded
-# and never shown, so these two are ignored, but only when every image on the page in the end
-# has loaded (checked below): a 404 for an image still displayed fails the test.
-SUPERSEDED_MEDIA = re.compile(
-    r"^console\.error: (Failed to load resource: the server responded with a status of 404 \(Not Found\) "
-    r"\(\S+/media/\w+\.\w+\)"
-    r"|Client Error: Image source error - \S+/media/\w+\.\w+ )"
-)
 
 
 # Where the Draw page classifies: in the page (onnxruntime-web, digitrec/web/live_draw.js), or, in a browser
@@ -508,7 +499,7 @@ def test_draw_why_this_answer_shows_the_evidence_and_what_each_layer_sees(draw_p
     expect(panel.get_by_test_id("stPlotlyChart")).to_have_count(1)  # the dense layer's top units
     if maps:  # explaining runs on the ONNX file alone, like the answer: neither TensorFlow nor pandas comes in
         assert loaded_libraries(server.proc.pid) == libraries | {"ONNX Runtime"}
-    if mode_of(page) == LIVE:  # the README's picture: the page as most browsers show it
+    if mode_of(page) == LIVE:  # the docs' picture: the page as most browsers show it
         full_screenshot(page, SCREENSHOTS / "explain.png")
 
     # Another class: another picture, the panel still open.
@@ -736,9 +727,8 @@ def test_draw_classifies_with_the_model_another_tab_made_active(draw_page: Page,
     import json
     import shutil
 
-    from test_store import fake_run
-
     from digitrec_core import ModelStore
+    from tests.support.runs import fake_run
 
     page = draw_page
     open_draw(page)
@@ -1056,10 +1046,9 @@ def test_test_browser_a_gallery_picture_opens_its_digit_by_click_and_by_keyboard
 def test_a_correction_lands_on_my_digits_and_a_fine_tune_shows_before_and_after(page: Page, store_dir: Path):
     """The whole loop a user goes through: draw a digit, say what it really is, find it on My digits,
     fine-tune on the digits kept there, and see the fine-tune's figures before and after."""
-    from test_pages import drawn  # the same pen-stroke digits the page tests keep
-
     from digitrec_core.models import FINE_TUNE
     from digitrec_core.personal import PersonalDigits
+    from tests.support.drawings import drawn  # the same pen-stroke digits the page tests draw
 
     personal = PersonalDigits(store_dir)  # the server's store: what its pages read
     for k in range(4):  # digits kept earlier (written straight into the store: drawing them all would take long)
@@ -1124,7 +1113,7 @@ def test_a_correction_lands_on_my_digits_and_a_fine_tune_shows_before_and_after(
 @pytest.mark.mnist
 def test_screenshots(sized_page: Page):
     """Each page on a laptop's screen (`home.png`, ...) and on a phone's (`home_phone.png`, ...), whole, for
-    assets/screenshots; on none of them a button's label cut.
+    docs/screenshots; on none of them a button's label cut.
 
     Train is shot first, showing the run of the Train test above; then the sidebar's model
     switcher makes the shipped pretrained model active again, so Home, Test browser, Draw and
@@ -1189,10 +1178,9 @@ def test_screenshots(sized_page: Page):
 def test_train_shows_a_running_sweeps_trials_live_then_its_stored_trials(page: Page, store_dir: Path):
     """Last in this module: it adds a sweep's trials to the shared store. A `digitrec sweep` runs in its own
     process; here this test plays its driver, writing the progress file and the stored trials."""
-    from test_sweep import _stored_trial
-
     from digitrec_core.runs import TrainConfig
     from digitrec_core.sweep import SweepProgress, TrialEvent
+    from tests.support.runs import stored_trial
 
     sweep_id = "sweep-20261201-160000-abcd"
     configs = [TrainConfig(arch="seed", epochs=2, learning_rate=lr).resolved(1000) for lr in (1e-3, 1e-6)]
@@ -1205,8 +1193,8 @@ def test_train_shows_a_running_sweeps_trials_live_then_its_stored_trials(page: P
     progress.on_event(TrialEvent("stopped", 1, 2, configs[1], epoch=1, val_accuracy=0.1))
     expect(main.get_by_text("1 of 2 trials finished")).to_be_visible(timeout=10_000)  # polled, no click
 
-    _stored_trial(store_dir, "seed-sweep-trial-1", "2026-12-01T16:05:00+00:00",
-                  {"id": sweep_id, "trial": 1, "trials": 2}, [0.8125, 0.875], learning_rate=1e-3, batch_size=32)
+    stored_trial(store_dir, "seed-sweep-trial-1", "2026-12-01T16:05:00+00:00",
+                 {"id": sweep_id, "trial": 1, "trials": 2}, [0.8125, 0.875], learning_rate=1e-3, batch_size=32)
     progress.on_event(TrialEvent("completed", 0, 2, configs[0], epoch=2, val_accuracy=0.875, test_accuracy=0.86))
     progress.finish()  # the sweep ends: the page reruns by itself, its trial now among the stored runs
     expect(main.get_by_role("heading", name="Sweep in progress")).to_have_count(0, timeout=15_000)

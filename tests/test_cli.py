@@ -1,33 +1,18 @@
-import gzip
 import json
 import os
 import re
-import struct
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, make_synthetic
 from PIL import Image, ImageDraw
 
 from digitrec_core.cli import main
-
-
-def write_idx(folder, data):
-    folder.mkdir(parents=True, exist_ok=True)
-    for prefix, x, y in (("train", data.x_train, data.y_train), ("t10k", data.x_test, data.y_test)):
-        with gzip.open(folder / f"{prefix}-images-idx3-ubyte.gz", "wb") as f:
-            f.write(struct.pack(">IIII", 0x803, len(x), 28, 28) + x.tobytes())
-        with gzip.open(folder / f"{prefix}-labels-idx1-ubyte.gz", "wb") as f:
-            f.write(struct.pack(">II", 0x801, len(y)) + y.tobytes())
-
-
-def run_cli(*args, env, stdin=""):
-    return subprocess.run(
-        [sys.executable, "-m", "digitrec_core", *args],
-        cwd=ROOT, env={**os.environ, **env}, input=stdin, capture_output=True, text=True, timeout=300,
-    )
+from tests.support import ROOT
+from tests.support.cli import run_cli
+from tests.support.drawings import draw_one
+from tests.support.mnist import make_synthetic, own_hand, write_idx
 
 
 def test_train_then_models_as_a_user_would(tmp_path):
@@ -71,8 +56,6 @@ def test_a_worse_run_is_kept_but_not_activated(tmp_path):
 
 
 def test_finetune_prints_before_and_after(tmp_path):
-    from test_finetune import own_hand
-
     from digitrec_core.personal import PersonalDigits
 
     write_idx(tmp_path / "data", make_synthetic(600, 200))
@@ -154,12 +137,6 @@ def test_interactive_prompt_asks_again_on_bad_input(cli_env, capsys, monkeypatch
     assert out.count("Choose a test index (0–9999): ") == 3
     assert "'seven' is not a whole number" in out and "12345 is outside 0–9999" in out
     assert f"Expected: {real_mnist.y_test[1]}" in out
-
-
-def draw_one(path, size=280):
-    img = Image.new("RGB", (size, size), "white")  # a pen drawing on paper: dark ink on light
-    ImageDraw.Draw(img).line([(150, 40), (140, 240)], fill="black", width=18)
-    img.save(path)
 
 
 @pytest.mark.mnist
@@ -358,3 +335,25 @@ def test_train_keeps_tensorflows_log_lines_out_of_the_terminal_unless_verbose(tm
     assert listing.returncode == 0 and not NOISE.search(listing.stderr), listing.stderr
     assert re.search(r"^\* seed-\S+\s+seed · 270 images · \d+\.\d\d% · \d+ [A-Z][a-z]{2} \d\d:\d\d\s", listing.stdout,
                      re.M), listing.stdout
+
+
+def test_train_draws_its_non_digits_in_a_second_process_or_else_leaves_them_to_train(monkeypatch):
+    import concurrent.futures
+
+    from digitrec_core import TrainConfig, cli
+    from digitrec_core.negatives import for_training
+
+    data = make_synthetic(60, 10)
+    cfg = TrainConfig(limit=50, validation_split=0.2, negatives=0.5).resolved(data.n_train)
+    with cli._drawn_aside(data, cfg) as drawn:
+        images = drawn()
+    assert np.array_equal(images, for_training(40, 0.5, cfg.seed)) and len(images) > 10  # 40 trained on, 20 drawn
+    with cli._drawn_aside(data, TrainConfig(negatives=0.0).resolved(data.n_train)) as drawn:
+        assert drawn() is None  # none to draw: no process either
+
+    def no_process(*args, **kwargs):
+        raise OSError("no second process here")
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_process)
+    with cli._drawn_aside(data, cfg) as drawn:
+        assert drawn() is None  # `train` draws them itself

@@ -3,7 +3,7 @@ exit code, never a traceback. `CASES` is the list; add to it when a new way to f
 
 Most run in-process (`cli.main` under capsys, the store's failures simulated by patching the file
 system); a serve-only install runs in a fresh interpreter with the `train` extra's modules blocked
-(tests/test_serve_only.py's blocker).
+(tests/support/serve_only.py).
 """
 
 from __future__ import annotations
@@ -21,15 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, make_synthetic
-from test_cli import write_idx
-from test_serving import onnx_classifier
 
 from digitrec_core.cli import main
 from digitrec_core.jobs import StoreLock
 from digitrec_core.optional import install_hint
 from digitrec_core.serving import seal
 from digitrec_core.store import SHIPPED_DIR, shipped_info
+from tests.support import ROOT
+from tests.support.mnist import make_synthetic, write_idx
+from tests.support.onnx_models import onnx_classifier
+from tests.support.personal import fill
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,6 @@ def read_only(home, tmp, monkeypatch) -> Callable | None:
 
 
 def read_only_with_a_zip(home, tmp, monkeypatch) -> Callable | None:
-    from test_personal import fill
-
     from digitrec_core.personal import PersonalDigits
 
     other = PersonalDigits(tmp / "other")
@@ -215,10 +214,10 @@ CASES: dict[str, Case] = {
         ("sweep", ("sweep", "--epochs", "1"), "Sweeping"))},
 }
 
-SERVE_ONLY = f"""
+# Run from the repository root: `python -c` imports from its working directory, so tests.support imports.
+SERVE_ONLY = """
 import sys
-sys.path.insert(0, {str(ROOT / 'tests')!r})
-from test_serve_only import block_training_modules
+from tests.support.serve_only import block_training_modules
 block_training_modules()
 from digitrec_core.cli import main
 sys.exit(main(sys.argv[1:]))
@@ -288,8 +287,6 @@ def test_a_run_the_store_could_not_take_is_in_the_rescued_file(tmp_path, data_di
 
 
 def test_digits_export_replaces_an_earlier_export_or_with_force_only(tmp_path, monkeypatch, capsys):
-    from test_personal import fill
-
     from digitrec_core.personal import PersonalDigits
 
     home = tmp_path / "home"

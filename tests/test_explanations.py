@@ -1,5 +1,5 @@
 """digitrec_core.explain(): the API other tools call, occlusion done right, the layers' views, and the two
-faithfulness checks the README quotes (deletion and model randomisation) on 500 real test digits."""
+faithfulness checks docs/user-guide.md quotes (deletion and model randomisation) on 500 real test digits."""
 
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ def test_spearman_matches_its_definition_with_ties():
 def test_deletion_check_on_500_test_digits(shipped, digits):
     x, _ = digits
     check = deletion_check(shipped, x, seed=0)
-    assert check.n == 500 and check.rate >= 0.9  # the issue's bar; README quotes bench/explain.py's figure
+    assert check.n == 500 and check.rate >= 0.9  # the issue's bar; docs/user-guide.md quotes bench/explain.py's figure
     assert check.mean_drop_top > 5 * check.mean_drop_random
 
 

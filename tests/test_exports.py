@@ -237,9 +237,8 @@ def test_a_savedmodel_swap_that_fails_puts_the_earlier_folder_back(exported, tmp
 
 
 def test_a_stored_model_exports_by_name(store_home, tmp_path):
-    from test_store import fake_run
-
     from digitrec_core import save_model
+    from tests.support.runs import fake_run
 
     run = fake_run("seed", 0.5)
     name = save_model(run, activate="never").info.name

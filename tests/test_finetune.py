@@ -5,7 +5,6 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import make_synthetic
 
 from digitrec_core import ModelStore, predict_proba, save_model
 from digitrec_core.activation import MNIST_TOLERANCE
@@ -13,18 +12,7 @@ from digitrec_core.finetune import fine_tune, holdout_mask
 from digitrec_core.models import FINE_TUNE
 from digitrec_core.personal import PersonalDigits
 from digitrec_core.training import train
-
-
-def own_hand(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """A writer unlike the training data: class k's patch sits in another row than make_synthetic's
-    (rows 3, 14, 25 there; 19, 8, 0 here), on a noisier background."""
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % 10
-    x = rng.uniform(0, 0.3, (n, 28, 28)).astype(np.float32)
-    for i, k in enumerate(y):
-        r, c = (19, 8, 0)[k // 4], 2 + 6 * (k % 4)
-        x[i, r : r + 6, c : c + 6] = 1.0
-    return x, y
+from tests.support.mnist import make_synthetic, own_hand
 
 
 @pytest.fixture(scope="module")

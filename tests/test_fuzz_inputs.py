@@ -6,16 +6,10 @@ before any decoder runs. The generators and the checks are bench/fuzz_inputs.py'
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import numpy as np
 import pytest
-from conftest import ROOT
 
-_spec = importlib.util.spec_from_file_location("fuzz_inputs", ROOT / "bench" / "fuzz_inputs.py")
-fuzz_inputs = sys.modules["fuzz_inputs"] = importlib.util.module_from_spec(_spec)  # dataclasses look it up
-_spec.loader.exec_module(fuzz_inputs)
+from bench import fuzz_inputs
 
 N = 300  # per seed; two seeds of each kind take ~15 s in all on this machine
 

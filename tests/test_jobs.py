@@ -1,16 +1,18 @@
 import gc
 import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from digitrec_core import ModelStore
 from digitrec_core.jobs import WARM_ENV, StoreLock, TrainingBusy, TrainingSupervisor, epoch_history
+from tests.support import ROOT
+from tests.support.wait import wait_until
 
 WARM_UP = 180  # seconds: a warm worker imports TensorFlow and draws ~2,000 non-digits, on a busy machine
 on_linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -60,8 +62,7 @@ def test_second_run_is_refused_while_one_is_in_progress(store_home, synthetic):
 def test_stop_saves_nothing_and_frees_the_store(store_home, synthetic):
     sup = TrainingSupervisor()
     job = sup.start({"arch": "seed", "epochs": 50, "batch_size": 32}, owner="tab-1", data=synthetic)
-    while not job.events:
-        time.sleep(0.01)
+    wait_until(lambda: job.events, 120, "the run's first progress event")
     job.stop()
     assert job.wait(60)
     assert job.result.stopped and job.saved is None and ModelStore().list() == []
@@ -88,9 +89,8 @@ def test_a_failing_run_reports_its_error_and_releases_the_lock(store_home, synth
 
 
 def test_a_fine_tune_runs_in_the_background_and_is_judged(store_home, synthetic):
-    from test_finetune import own_hand
-
     from digitrec_core import PersonalDigits
+    from tests.support.mnist import own_hand
 
     sup = TrainingSupervisor()
     base = sup.start({"arch": "seed", "epochs": 2, "batch_size": 32}, owner="tab-1", data=synthetic)
@@ -142,13 +142,6 @@ def test_the_lock_holds_on_a_full_disk_and_is_made_as_open_makes_files(tmp_path,
 # ---- warm workers: a child started ahead of need, which runs the next job ---------------------------------------
 
 
-def until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
-        time.sleep(0.05)
-
-
 def gone(pid: int) -> bool:
     """The process exited (a zombie nobody reaped yet counts: it runs nothing)."""
     multiprocessing.active_children()  # reaps this process's children that exited
@@ -166,7 +159,7 @@ def warm_sup(store_home):
     sup.close()
     if sup.job is not None and sup.job.stop():
         sup.job.wait(120)
-    until(lambda: not multiprocessing.active_children(), 30, "every child process exited")
+    wait_until(lambda: not multiprocessing.active_children(), 30, "every child process exited")
 
 
 @on_linux
@@ -180,11 +173,11 @@ def test_a_warm_worker_takes_the_next_run_and_another_waits_after_it(warm_sup, s
     assert job.pid == pid and warm_sup.warm_pid is None and warm_sup.warm_memory() is None
     assert job.wait(120) and job.error is None, job.error
     assert job.saved.info.name in [i.name for i in ModelStore().list()]
-    until(lambda: gone(pid), 30, "the warm worker exited after its one job")
+    wait_until(lambda: gone(pid), 30, "the warm worker exited after its one job")
     after = warm_sup.warm_pid  # the run's end started the next one
     assert after is not None and after != pid
     warm_sup.close()
-    until(lambda: gone(after), 30, "close() ended the waiting worker")
+    wait_until(lambda: gone(after), 30, "close() ended the waiting worker")
     assert not warm_sup.prewarm() and warm_sup.warm_pid is None
 
 
@@ -194,7 +187,7 @@ def test_stop_reaches_a_run_in_a_warm_worker_still_warming_up(warm_sup, syntheti
     pid = warm_sup.warm_pid
     job = warm_sup.start({"arch": "seed", "epochs": 50, "batch_size": 32}, owner="tab-1", data=synthetic)
     assert job.pid == pid  # taken while warming up: it starts the job after
-    until(lambda: job.events or not job.running, 120, "the first progress event")
+    wait_until(lambda: job.events or not job.running, 120, "the first progress event")
     job.stop()
     assert job.wait(60) and job.error is None, job.error
     assert job.result.stopped and job.saved is None and ModelStore().list() == []
@@ -205,7 +198,7 @@ def test_a_dead_warm_worker_is_replaced_by_a_fresh_process(warm_sup, synthetic):
     warm_sup.prewarm()
     pid = warm_sup.warm_pid
     os.kill(pid, signal.SIGKILL)
-    until(lambda: gone(pid), 30, "the killed worker exited")
+    wait_until(lambda: gone(pid), 30, "the killed worker exited")
     job = warm_sup.start({"arch": "seed", "epochs": 1, "batch_size": 32}, owner="tab-1", data=synthetic)
     assert job.pid not in (None, pid)
     assert job.wait(120) and job.error is None and job.saved is not None, job.error
@@ -218,12 +211,12 @@ def test_a_warm_worker_ends_with_its_supervisor_or_after_idling(store_home):
     pid = sup.warm_pid
     del sup
     gc.collect()
-    until(lambda: gone(pid), 30, "a collected supervisor's worker exited")
+    wait_until(lambda: gone(pid), 30, "a collected supervisor's worker exited")
 
     sup = TrainingSupervisor(warm=True, idle_seconds=1)
     sup.prewarm()
     pid = sup.warm_pid
-    until(lambda: gone(pid), WARM_UP, "the worker gave up after warming up and idling 1 s")
+    wait_until(lambda: gone(pid), WARM_UP, "the worker gave up after warming up and idling 1 s")
     sup.prewarm()  # a fresh one
     assert sup.warm_pid not in (None, pid)
     sup.close()
@@ -239,7 +232,7 @@ def test_a_warm_worker_ends_with_its_server(store_home):
     finally:
         server.kill()  # as a crash: no atexit, no finalizer
         server.wait(30)
-    until(lambda: gone(pid), WARM_UP, "the orphaned worker noticed and exited")
+    wait_until(lambda: gone(pid), WARM_UP, "the orphaned worker noticed and exited")
 
 
 @pytest.mark.parametrize(("value", "warm"), [("0", False), ("off", False), (" False ", False), ("NO", False),
@@ -261,5 +254,49 @@ def test_without_warm_workers_a_process_lives_for_its_run_only(store_home, synth
     job = sup.start({"arch": "seed", "epochs": 1, "batch_size": 32}, owner="tab-1", data=synthetic)
     assert [p.pid for p in multiprocessing.active_children()] == [job.pid]
     assert job.wait(120) and job.error is None, job.error
-    until(lambda: not multiprocessing.active_children(), 30, "the run's process exited")
+    wait_until(lambda: not multiprocessing.active_children(), 30, "the run's process exited")
     assert sup.warm_pid is None  # and none started after it
+
+
+@pytest.mark.parametrize("came_during", [0, 1, 3])
+def test_a_warm_worker_starts_a_job_that_came_while_it_warmed_up_at_once(monkeypatch, came_during):
+    """`_warm_child` in this process: a job sent during warm-up step `came_during` starts after that step, the
+    others left undone (they only save time); one sent after the last step starts once the worker is ready."""
+    import queue
+    import threading
+
+    from digitrec_core import finetune, jobs
+
+    done, ran = [], []
+    waiting, ready = queue.Queue(), threading.Event()
+    job = ("train", {"config": None}, None, "/nowhere", "auto")
+
+    def step(i):
+        def run():
+            done.append(i)
+            if i == came_during:
+                waiting.put(job)
+        return run
+
+    monkeypatch.setattr(finetune, "warm_up_steps", lambda: [step(0), step(1), step(2), step(3)])
+    monkeypatch.setattr(jobs, "_settle_in", lambda: None)  # not this test process: no nice, no quiet
+    monkeypatch.setattr(jobs, "_run", lambda *args: ran.append(args))
+    jobs._warm_child(waiting, "events", "stop", ready, idle_seconds=60, server=os.getppid())
+    assert done == list(range(came_during + 1))
+    assert ran == [(*job, "events", "stop")]
+    assert ready.is_set() is (came_during == 3)  # warmed up only when every step ran
+
+
+def test_training_processes_keep_tensorflows_start_up_lines_out_of_the_servers_terminal(store_home, monkeypatch):
+    """A server (here a Python process) whose warm worker imports TensorFlow and runs a job: what reaches its
+    terminal (stderr, which the children share) holds none of TensorFlow's, absl's or Keras's lines."""
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)  # as a user runs it (conftest sets one for tests)
+    code = ("from digitrec_core.jobs import TrainingSupervisor\nfrom tests.support.mnist import make_synthetic\n"
+            "sup = TrainingSupervisor(warm=True)\nsup.prewarm()\n"
+            "job = sup.start({'arch': 'seed', 'epochs': 1, 'batch_size': 32}, owner='t', "
+            "data=make_synthetic(300, 100))\n"
+            "assert job.wait(300) and job.error is None, job.error\nprint(len(job.events), flush=True)\nsup.close()\n")
+    server = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=WARM_UP,
+                            cwd=ROOT)  # `python -c` imports from its working directory: tests.support imports
+    assert server.returncode == 0 and int(server.stdout) > 0, server.stderr
+    assert not re.search(r"^(I0000|W0000|E0000|WARNING:)|oneDNN", server.stderr, re.M), server.stderr

@@ -1,5 +1,5 @@
 """`digitrec app` stays the parent of the server it starts: a signal that stops it is passed on, and it exits
-with the server, leaving no process behind and the port free. Also the process helpers test_sweep uses."""
+with the server, leaving no process behind and the port free."""
 
 from __future__ import annotations
 
@@ -16,69 +16,9 @@ from pathlib import Path
 import pytest
 
 from digitrec_app.browser import free_port, healthy
+from tests.support.processes import descendants, in_session, kill_all, wait_gone
 
 DIGITREC = Path(sys.executable).with_name("digitrec")
-
-
-# ---- processes, from /proc (Linux) ----------------------------------------------------------------
-
-def processes() -> dict[int, tuple[int, int]]:
-    """Every live process: pid -> (parent pid, session id). Zombies are left out: they hold nothing."""
-    out = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:  # ended meanwhile
-            continue
-        state, ppid, _pgrp, sid = stat[stat.rindex(")") + 2:].split()[:4]  # after "pid (command) "
-        if state not in ("Z", "X"):
-            out[int(entry.name)] = (int(ppid), int(sid))
-    return out
-
-
-def command(pid: int) -> str:
-    """The process's argv[0] ("ray::DashboardAgent" for Ray's named processes); "" once it has ended."""
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def descendants(pid: int) -> set[int]:
-    """The live processes below `pid` (children, theirs, and so on)."""
-    children: dict[int, list[int]] = {}
-    for p, (ppid, _) in processes().items():
-        children.setdefault(ppid, []).append(p)
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def in_session(sid: int) -> set[int]:
-    """The live processes of session `sid` (a process started with start_new_session=True has its pid as sid)."""
-    return {p for p, (_, s) in processes().items() if s == sid}
-
-
-def wait_gone(pids: set[int], timeout: float) -> set[int]:
-    """Wait until none of `pids` lives, at most `timeout` seconds; those still alive."""
-    deadline = time.monotonic() + timeout
-    while (left := pids & set(processes())) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return left
-
-
-def kill_all(pids: set[int]) -> None:
-    """SIGKILL to what a test started and left (`pids` are its own processes only)."""
-    for p in pids & set(processes()):
-        try:
-            os.kill(p, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def port_free(port: int) -> bool:
@@ -173,8 +113,7 @@ def test_supervise_exits_with_the_childs_own_code():
 def test_digitrec_app_hides_the_deploy_button_and_a_users_flag_still_wins():
     """`client.toolbarMode=minimal`: no Deploy button or developer menu for whoever opens the page (Streamlit shows
     them to every visitor through localhost); a user's own `--client.toolbarMode` comes after it, so it wins."""
-    from streamlit import config
-
+    from digitrec_app import streamlit_private
     from digitrec_app.launch import flag_options, streamlit_command
 
     try:
@@ -183,4 +122,4 @@ def test_digitrec_app_hides_the_deploy_button_and_a_users_flag_still_wins():
         cmd, _ = streamlit_command(["--client.toolbarMode", "developer"])
         assert flag_options(cmd)["client.toolbarMode"] == "developer"  # the later flag: Streamlit takes it too
     finally:  # streamlit_command parsed Streamlit's config with the test's flags: parse the project's again
-        config.get_config_options(force_reparse=True, options_from_flags={})
+        streamlit_private.reparse_config({})

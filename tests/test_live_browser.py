@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, serving
 
 from digitrec_app.browser import (
     CANVAS,
@@ -55,6 +54,8 @@ from digitrec_app.browser import (
 )
 from digitrec_app.ui.components import a_digit
 from digitrec_app.ui.live import FOLLOW_SECONDS
+from tests.support import ROOT
+from tests.support.server import serving
 
 pytestmark = pytest.mark.browser
 
@@ -64,12 +65,12 @@ if not Path(CHROMIUM).exists():
 
 from playwright.sync_api import Page, expect  # noqa: E402
 from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
-from test_browser import SUPERSEDED_MEDIA  # noqa: E402
-from test_serving import onnx_classifier  # noqa: E402
 
 from digitrec_core import ModelStore, PersonalDigits, canvas_to_mnist  # noqa: E402
 from digitrec_core.serving import ONNX_FILE, seal  # noqa: E402
 from digitrec_core.store import ACTIVE_FILE, META_FILE, SHIPPED_DIR  # noqa: E402
+from tests.support.console import SUPERSEDED_MEDIA  # noqa: E402
+from tests.support.onnx_models import onnx_classifier  # noqa: E402
 
 expect.set_options(timeout=20_000)
 

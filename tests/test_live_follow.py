@@ -7,13 +7,14 @@ import json
 import shutil
 
 import pytest
-from conftest import ROOT, serving
 from playwright.sync_api import expect
 
 from digitrec_app.browser import SEVEN, Server, click_page, stroke
 from digitrec_app.ui.live import FOLLOW_SECONDS
 from digitrec_core import ModelStore
 from digitrec_core.store import SHIPPED_DIR
+from tests.support import ROOT
+from tests.support.server import serving
 
 pytestmark = pytest.mark.browser
 

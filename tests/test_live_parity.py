@@ -23,12 +23,12 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from conftest import ROOT
 from PIL import Image
 
 from digitrec_app.browser import CHROMIUM
 from digitrec_core import canvas_to_mnist, predict_proba, recognition
 from digitrec_core.serving import OnnxModel
+from tests.support import ROOT
 
 pytestmark = pytest.mark.browser
 

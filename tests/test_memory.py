@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-import time
+import threading
 import weakref
 
 import pytest
@@ -41,47 +41,65 @@ def test_release_collects_cycles_and_trims_on_glibc():
         assert done["trimmed"] is None
 
 
-def test_the_watcher_releases_twice_per_quiet_spell_the_second_time_reaping_and_starts_once(monkeypatch):
-    released = []
-    monkeypatch.setattr(memory, "release", lambda reap=False: released.append(reap) or {})
+class _FakeClock:
+    """Stands in for the `time` module inside `memory`: `monotonic()` reads a clock that only `sleep()` moves,
+    each sleep then runs what the test scheduled for that moment, and sleeping past `end` raises `Over`
+    (which ends the watcher's endless loop). No real time passes, so nothing can race."""
+
+    class Over(Exception):
+        pass
+
+    def __init__(self, end: float):
+        self.now, self.end, self.at = 0.0, end, {}
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        if self.now > self.end:
+            raise self.Over
+        if self.now in self.at:
+            self.at.pop(self.now)()
+
+
+def test_the_watcher_releases_twice_per_quiet_spell_the_second_time_reaping(monkeypatch):
+    clock, released, ended = _FakeClock(end=20), [], threading.Event()
+    monkeypatch.setattr(memory, "time", clock)
+    monkeypatch.setattr(memory, "_last_run", memory._last_run)  # restored afterwards
+    monkeypatch.setattr(memory, "release", lambda reap=False: released.append((clock.now, reap)) or {})
+    memory.note_script_run()  # at 0 s
+    clock.at[10.0] = memory.note_script_run  # the dashboard busy again at 10 s: a new quiet spell
+
+    def watch():  # idle 2 s, then sessions kept 3 s more; polled every second
+        try:
+            memory._watch(((2.0, False), (5.0, True)), poll=1.0)
+        except _FakeClock.Over:
+            ended.set()
+
+    threading.Thread(target=watch, daemon=True).start()  # a thread only for the deadline below
+    assert ended.wait(10), "the watcher did not run to the end of the fake clock (does it still use memory.time?)"
+    # a collection 2 s into each quiet spell, then one with expired sessions reaped; nothing between spells
+    assert released == [(2.0, False), (5.0, True), (12.0, False), (15.0, True)]
+
+
+def test_the_watcher_starts_once_per_process_and_reaps_after_streamlits_session_ttl(monkeypatch):
+    stages, ran = [], threading.Event()
     monkeypatch.setattr(memory, "_started", False)
-    memory.note_script_run()
-    assert memory.start_idle_release(idle=0.2, poll=0.05, ttl=0.3)
-    assert not memory.start_idle_release(idle=0.2, poll=0.05, ttl=0.3)  # once per process
-    time.sleep(1.0)
-    assert released == [False, True]  # a collection at 0.2 s, then with sessions reaped at 0.5 s
-    time.sleep(0.4)
-    assert released == [False, True]  # nothing ran since: no more releases
-    memory.note_script_run()
-    time.sleep(1.0)
-    assert released == [False, True, False, True]  # a new quiet spell
+    monkeypatch.setattr(memory, "session_ttl", lambda: 120.0)
+    monkeypatch.setattr(memory, "_watch", lambda s, poll: (stages.append((s, poll)), ran.set()))
+    assert memory.start_idle_release(idle=2.0, poll=1.0)
+    assert not memory.start_idle_release(idle=2.0, poll=1.0)  # once per process
+    assert ran.wait(10), "the watcher's thread did not start"
+    assert stages == [(((2.0, False), (122.0, True)), 1.0)]  # reaping once the sessions that left have expired
 
 
-def test_expired_sessions_are_reaped_through_streamlits_session_store(monkeypatch, caplog):
-    from types import SimpleNamespace
-
-    from streamlit import runtime
-    from streamlit.runtime.caching.ttl_cache import TTLCache
-
-    now = [0.0]
-    cache = TTLCache(maxsize=10, ttl=120, timer=lambda: now[0])
-    cache["gone"], cache["kept"] = "session of a visitor who left", "session of one who may come back"
-    now[0] = 60.0
-    cache["kept"] = "session of one who may come back"  # saved later: expires later
-    fake = SimpleNamespace(_session_mgr=SimpleNamespace(_session_storage=SimpleNamespace(_cache=cache)))
-    monkeypatch.setattr(runtime, "exists", lambda: True)
-    monkeypatch.setattr(runtime, "get_instance", lambda: fake)
-    now[0] = 150.0
-    assert memory.reap_disconnected_sessions() is True
-    assert list(cache._expirations) == ["kept"]  # the expired one is gone, not merely hidden
-    assert memory.release(reap=True)["reaped"] is True
-
-    monkeypatch.setattr(runtime, "get_instance", lambda: SimpleNamespace())  # a Streamlit that moved it
-    monkeypatch.setattr(memory, "_reap_warned", False)
-    with caplog.at_level("WARNING", logger="digitrec"):
-        assert memory.reap_disconnected_sessions() is None
-        assert memory.reap_disconnected_sessions() is None
-    assert caplog.text.count("could not reap expired Streamlit sessions") == 1  # said once
+def test_release_reaps_through_streamlit_private_only_when_asked(monkeypatch):
+    """How expired sessions are dropped is tested in test_streamlit_private.py; here, that release uses it."""
+    calls = []
+    monkeypatch.setattr(memory.streamlit_private, "expire_disconnected_sessions", lambda: calls.append(1) or True)
+    assert memory.release(reap=True)["reaped"] is True and calls == [1]
+    assert memory.release()["reaped"] is None and calls == [1]
 
 
 def test_the_session_ttl_is_streamlits_option():

@@ -16,12 +16,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
 import digitrec_app
 from digitrec_app import launch
 from digitrec_core import cli
 from digitrec_core.store import SHIPPED_DIR
+from tests.support import ROOT
 
 
 @pytest.fixture(scope="module")

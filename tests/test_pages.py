@@ -2,7 +2,7 @@
 what their clicks do to the model store.
 
 Notes for whoever edits these:
-- `st.cache_resource` lives as long as the process, so the `fresh_resources` fixture clears the resources
+- `st.cache_resource` lives as long as the process, so the `fresh_resources` fixture (conftest.py) clears the resources
   a test could otherwise inherit (MNIST, the training supervisor, which binds its store when
   created, and the test report); models are cached by name and are left alone.
 - The pages live in `app_pages/`, not `pages/`: a `pages/` folder beside `app.py` turns on Streamlit's
@@ -23,128 +23,32 @@ import re
 
 import numpy as np
 import pytest
-from conftest import ROOT, make_synthetic
 from PIL import Image
-from streamlit.testing.v1 import AppTest  # noqa: E402
-from test_cli import write_idx
+from streamlit.testing.v1 import AppTest
 
-from digitrec_app.ui import navigation  # noqa: E402
-from digitrec_core import ModelStore  # noqa: E402
-from digitrec_core.data import MNIST_DIR_ENV  # noqa: E402
-from digitrec_core.store import SHIPPED_DIR, shipped_info  # noqa: E402
-
-APP = ROOT / "app.py"
-TIMEOUT = 120  # the first run imports TensorFlow and loads the shipped model
-SHIPPED = json.loads((SHIPPED_DIR / "meta.json").read_text())
-# The page files as the navigation registers them, by name: "train", "draw", ...
-PAGES = {name: str(navigation.path(name)) for name in navigation.PAGES}
-
-
-# ---- helpers and fixtures ------------------------------------------------------------------------
-
-
-def run(what) -> AppTest:
-    """Run the app (an AppTest, or a widget just set or clicked) and fail on any exception it shows."""
-    at = what.run(timeout=TIMEOUT)
-    assert not at.exception, [e.message for e in at.exception]
-    return at
-
-
-def open_app(page: str | None = None) -> AppTest:
-    at = run(AppTest.from_file(str(APP), default_timeout=TIMEOUT))
-    if page is not None:
-        run(at.switch_page(PAGES[page]))
-    return at
-
-
-def open_draw() -> AppTest:
-    """The Draw page as a browser without WebAssembly gets it: the live classifier reported that it cannot run
-    the model (ui/live.py), so the server classifies each stroke, as it did before the browser could."""
-    at = open_app()
-    at.session_state["live_fallback"] = {"sha": "*", "reason": "no WebAssembly here"}
-    return run(at.switch_page(PAGES["draw"]))
-
-
-def live_data(at: AppTest) -> dict:
-    """What the Draw page gives its live classifier (ui/live.py): the model, and what became of an action."""
-    (live,) = [c for c in at.main.get("bidi_component") if c.key == "live"]
-    return json.loads(live.proto.json)
-
-
-def markdowns(at: AppTest) -> list[str]:
-    return [m.value for m in at.main.markdown]
-
-
-def sidebar_text(at: AppTest) -> str:
-    return "\n".join(m.value for m in at.sidebar.markdown)
-
-
-def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
-
-
-def has_key(widgets, key: str) -> bool:
-    return any(w.key == key for w in widgets)
-
-
-@pytest.fixture
-def fresh_resources(store_home):
-    """An empty store and none of the per-process resources an earlier test left behind."""
-    import digitrec_app.ui.resources as res
-
-    def reset():
-        sup = res.supervisor()
-        if sup.job is not None and sup.job.running:
-            sup.job.stop()
-            sup.job.wait(120)
-        res.supervisor.clear()  # it binds the store (DIGITREC_HOME) it was created with
-        res.mnist.clear()
-        res.test_report.clear()
-        res.sign_in_throttle.clear()  # its server-wide count of wrong passwords is per process
-
-    reset()
-    yield store_home
-    reset()
-
-
-@pytest.fixture
-def app_env(fresh_resources):
-    return fresh_resources
-
-
-@pytest.fixture
-def synthetic_dir(tmp_path, monkeypatch):
-    """Synthetic MNIST written as IDX files, and DIGITREC_MNIST_DIR pointing at them."""
-    data = make_synthetic(1000, 200)
-    write_idx(tmp_path / "mnist", data)
-    monkeypatch.setenv(MNIST_DIR_ENV, str(tmp_path / "mnist"))
-    return data
-
-
-@pytest.fixture(scope="module")
-def tiny_result():
-    """A seed network trained for one epoch on synthetic data: something to put in a store."""
-    from digitrec_core import train
-
-    return train(arch="seed", epochs=1, data=make_synthetic(600, 200))
-
-
-def canvas_state(rgba: np.ndarray, n_objects: int = 1) -> dict:
-    """What the drawable canvas reports after strokes: Fabric.js JSON and the PNG as a data URL."""
-    buf = io.BytesIO()
-    Image.fromarray(rgba, "RGBA").save(buf, "PNG")
-    url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-    raw = {"objects": [{"type": "path"}] * n_objects, "background": "#000000"}
-    return {"drawing": {"raw": raw, "data": url}}
-
-
-def stroke_one(size: int = 280) -> np.ndarray:
-    """A '1' as drawn on the canvas: one white vertical stroke, 20 px wide, on opaque black."""
-    a = np.zeros((size, size, 4), np.uint8)
-    a[..., 3] = 255
-    a[40:240, size // 2 - 10 : size // 2 + 10, :3] = 255
-    return a
-
+from digitrec_core import ModelStore
+from digitrec_core.data import MNIST_DIR_ENV
+from digitrec_core.store import SHIPPED_DIR, shipped_info
+from tests.support.drawings import drawn, stroke_one
+from tests.support.pages import (
+    APP,
+    PAGES,
+    SHIPPED,
+    TIMEOUT,
+    canvas_state,
+    draw,
+    has_key,
+    live_data,
+    markdowns,
+    metrics,
+    open_app,
+    open_draw,
+    run,
+    sidebar_text,
+    start_training,
+)
+from tests.support.personal import add_digits
+from tests.support.runs import weaker
 
 # ---- Home ------------------------------------------------------------------------------------------
 
@@ -191,16 +95,6 @@ def test_without_mnist_every_page_says_so_and_none_crashes(app_env, tmp_path, mo
 # ---- Train -----------------------------------------------------------------------------------------
 
 
-def start_training(at: AppTest, *, epochs: int = 1, limit: int = 500) -> None:
-    """Choose the seed network, set its form and press Train."""
-    run(next(s for s in at.selectbox if s.label == "Architecture").set_value("seed"))
-    at.number_input(key="epochs_seed").set_value(epochs)
-    at.number_input(key="limit_seed").set_value(limit)
-    submit = at.button(key="FormSubmitter:hyperparameters-Train")
-    assert not submit.disabled
-    run(submit.click())
-
-
 def finish_training(at: AppTest, timeout: float = 120):
     import digitrec_app.ui.resources as res
 
@@ -210,11 +104,6 @@ def finish_training(at: AppTest, timeout: float = 120):
     assert job.error is None, job.error
     run(at)
     return job
-
-
-def weaker(result, accuracy: float = 0.1):
-    """The same run recorded with a lower test accuracy: an active model that any real run beats."""
-    return dataclasses.replace(result, test=dataclasses.replace(result.test, accuracy=accuracy))
 
 
 def test_train_saves_the_model_and_makes_it_active(app_env, synthetic_dir, tiny_result):
@@ -237,8 +126,8 @@ def test_train_saves_the_model_and_makes_it_active(app_env, synthetic_dir, tiny_
     reason = f"Made active: its test accuracy ({info.test_accuracy:.2%}) is at least {weak.name}'s (10.00%)."
     assert reason in markdowns(at)
     (compared,) = [t.value for t in at.table]  # the new model's test accuracy next to the active one's
-    assert compared.iloc[0].to_dict() == {"": "MNIST test accuracy", f"active: {weak.name}": "10.00%",
-                                          f"new: {info.name}": f"{info.test_accuracy:.2%}",
+    assert compared.iloc[0].to_dict() == {"": "MNIST test accuracy", f"active: {weak.label}": "10.00%",
+                                          f"new: {info.label}": f"{info.test_accuracy:.2%}",
                                           "change": f"{(info.test_accuracy - 0.1) * 100:+.2f} points"}
     assert not any(b.label == "Make active" for b in at.button)
     assert info.arch == "seed" and info.epochs_run == 1 and info.n_train + info.n_val == 500
@@ -297,7 +186,10 @@ def test_a_worse_run_is_saved_not_activated_and_make_active_activates_it(app_env
     assert (f"Not made active: its test accuracy ({new.test_accuracy:.2%}) is below "
             f"{active.name}'s ({active.test_accuracy:.2%}).") in markdowns(at)
     (compared,) = [t.value for t in at.table]
-    assert list(compared.columns) == ["", f"active: {active.name}", f"new: {new.name}", "change"]
+    from digitrec_core.store import ModelInfo
+
+    labels = ModelInfo.labels([active, new])  # the same accuracy and minute would need the names' ends
+    assert list(compared.columns) == ["", f"active: {labels[active.name]}", f"new: {labels[new.name]}", "change"]
     assert list(compared.iloc[0])[:3] == ["MNIST test accuracy", f"{active.test_accuracy:.2%}",
                                           f"{new.test_accuracy:.2%}"]
     assert f"`{active.name}`" in sidebar_text(at)
@@ -331,6 +223,11 @@ def test_train_page_wording_times_and_the_runs_table(app_env, synthetic_dir, tin
     info = job.saved.info
     assert table["created"][0] == when(info.created_at)
     assert table["label"][0] == info.label and table["label"][0].startswith("seed · 450 images · ")  # --limit 500
+    # Compare runs offers and draws the runs by their labels (the names stay its values)
+    assert at.multiselect(key="compare").options == list(table["label"])
+    run(at.multiselect(key="compare").set_value(list(table["name"])))
+    legend = {t["name"] for t in json.loads(at.get("plotly_chart")[-1].proto.spec)["data"] if t.get("showlegend")}
+    assert legend == {f"{label} {curve}" for label in table["label"] for curve in ("training", "validation")}
     run(at.switch_page(PAGES["home"]))  # the model card writes the time the same way
     card = [c.value for c in at.caption if c.value.startswith("Trained ")]
     assert card and card[0].startswith("Trained 1 epoch on 450 images") and when(info.created_at) in card[0]
@@ -519,12 +416,6 @@ def canvas_element(at: AppTest) -> tuple[str, dict]:
     """The canvas's element id (a new one means a new, remounted canvas) and the initial drawing it is given."""
     (canvas,) = [c for c in at.main.get("bidi_component") if c.key == "canvas"]
     return canvas.proto.id, json.loads(canvas.proto.json)["initialDrawing"]
-
-
-def draw(at: AppTest, rgba: np.ndarray, n_objects: int = 1) -> AppTest:
-    """The canvas sending what it shows, as it does after each stroke (and, empty, after its reset)."""
-    at.session_state["canvas"] = canvas_state(rgba, n_objects)
-    return run(at)
 
 
 def black_canvas() -> np.ndarray:
@@ -882,43 +773,6 @@ def test_verdict_of_a_test_digit_read_as_not_a_digit():
     assert [c.value for c in at.caption] == ["Looks most like an 8 (82%)"] * 2
 
 # ---- My digits -------------------------------------------------------------------------------------------
-
-
-def drawn(label: int, k: int = 0) -> np.ndarray:
-    """A 0, 1 or 7 as pen strokes on a 280x280 RGBA canvas (white on opaque black), shifted by `k`."""
-    from PIL import ImageDraw
-
-    img = Image.new("L", (280, 280), 0)
-    pen = ImageDraw.Draw(img)
-    dx, w = (k % 5) * 8 - 16, 20
-    if label == 0:
-        pen.ellipse((85 + dx, 40, 195 + dx, 240), outline=255, width=w)
-    elif label == 1:
-        pen.line((140 + dx, 40, 140 + dx, 240), fill=255, width=w)
-    elif label == 7:
-        pen.line((70 + dx, 50, 210 + dx, 50), fill=255, width=w)
-        pen.line((210 + dx, 50, 120 + dx, 240), fill=255, width=w)
-    else:
-        raise ValueError(label)
-    a = np.zeros((280, 280, 4), np.uint8)
-    a[..., :3] = np.asarray(img)[..., None]
-    a[..., 3] = 255
-    return a
-
-
-def add_digits(per_class: int = 4, labels=(0, 1, 7), wrong: int = 0):
-    """`per_class` drawings of each label into the store's personal set, plus `wrong` 1s labelled 7 (which
-    the shipped model reads as 1). Returns {id: label}."""
-    from digitrec_core.personal import PersonalDigits
-
-    personal = PersonalDigits(ModelStore().root)
-    ids = {}
-    for k in range(per_class):
-        for label in labels:
-            ids[personal.add(drawn(label, k), label, predicted=label, probability=0.9, model="test")] = label
-    for k in range(wrong):
-        ids[personal.add(drawn(1, k), 7, predicted=1, probability=0.8, model="test")] = 7
-    return ids
 
 
 def digit_counts(at: AppTest) -> list[str]:
@@ -1333,7 +1187,7 @@ def _renamed_and_activated(home, metas):
 def test_damaged_metadata_is_skipped_on_home_and_in_the_sidebar_with_a_notice(app_env, synthetic_dir, damage):
     import random
 
-    from test_fuzz_store import make_store
+    from tests.support.fuzz_store import make_store
 
     metas = make_store(app_env, random.Random(1))
     skipped = damage(app_env, metas)
@@ -1353,7 +1207,7 @@ def test_damaged_metadata_is_skipped_on_home_and_in_the_sidebar_with_a_notice(ap
 def test_fuzzed_metadata_never_shows_an_exception_on_home(app_env, synthetic_dir, seed):
     import random
 
-    from test_fuzz_store import damage, make_store
+    from tests.support.fuzz_store import damage, make_store
 
     rng = random.Random(seed)
     metas = make_store(app_env, rng)

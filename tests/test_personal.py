@@ -22,28 +22,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from digitrec_core import personal
 from digitrec_core.personal import ID_RE, PersonalDigits, PersonalDigitsError, Sample
 from digitrec_core.preprocess import SIZE, canvas_to_mnist
+from tests.support.corrupt import mutate
+from tests.support.drawings import canvas
+from tests.support.personal import fill
 
 ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE = 1 / 65535  # what the 16-bit digit PNG promises
-
-
-def canvas(seed: int = 0, size: int = 280, pen: int = 15, rgba: bool = True) -> np.ndarray:
-    """A random 4-point pen stroke, white on black, the way streamlit-drawable-canvas returns a drawing."""
-    rng = np.random.default_rng(seed)
-    img = Image.new("RGBA" if rgba else "L", (size, size), (0, 0, 0, 255) if rgba else 0)
-    pen_down = ImageDraw.Draw(img)
-    points = [tuple(p) for p in (rng.uniform(0.15, 0.85, (4, 2)) * size).tolist()]
-    pen_down.line(points, fill=(255, 255, 255, 255) if rgba else 255, width=pen, joint="curve")
-    return np.asarray(img)
-
-
-def fill(pd: PersonalDigits, n: int) -> list[str]:
-    return [pd.add(canvas(i), i % 10, predicted=(i + 3) % 10, probability=0.25 + i / 100, model="m1") for i in range(n)]
 
 
 def ids_on_disk(folder: Path) -> set[str]:
@@ -519,27 +508,6 @@ def test_export_is_atomic(pd, tmp_path, monkeypatch):
 
 
 # -- fuzzing: damaged stored files and damaged zips -------------------------------------------
-
-
-def mutate(data: bytes, rng: random.Random) -> bytes:
-    """One random kind of damage: truncation, flipped bytes, a zeroed run, junk inserted, or junk only."""
-    kind = rng.randrange(5)
-    n = len(data)
-    if kind == 0:
-        return data[: rng.randrange(n + 1)]
-    if kind == 1:
-        b = bytearray(data)
-        for _ in range(rng.randint(1, 8)):
-            if b:
-                b[rng.randrange(len(b))] ^= 1 << rng.randrange(8)
-        return bytes(b)
-    if kind == 2:
-        start = rng.randrange(n + 1)
-        return data[:start] + bytes(rng.randint(1, 64)) + data[start + 64 :]
-    if kind == 3:
-        start = rng.randrange(n + 1)
-        return data[:start] + rng.randbytes(rng.randint(1, 64)) + data[start:]
-    return rng.randbytes(rng.randint(0, 300))
 
 
 JSON_JUNK = [None, 3, "x", [], {}, -1, 1e300, True, {"a": [1]}, "2026-13-45T99:00:00"]

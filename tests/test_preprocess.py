@@ -414,6 +414,14 @@ def test_an_eps_payload_renamed_png_never_reaches_ghostscript(tmp_path, monkeypa
         read_image(tmp_path / "x.png")
 
 
+@pytest.mark.parametrize("fmt, kind", [("JPEG", "not a PNG image"), ("GIF", "a GIF image")])
+def test_a_call_that_takes_png_only_says_so(fmt, kind):
+    from digitrec_core.preprocess import read_drawing
+
+    with pytest.raises(ImageError, match=f"^That file is {kind}: only PNG images are accepted.$"):
+        read_drawing(other_format(fmt))
+
+
 def test_a_one_pixel_wide_png_reads_and_gives_no_digit():
     for shape in ((1, 300), (300, 1)):
         image = read_image(encode(np.full(shape, 255, np.uint8)))
@@ -495,8 +503,7 @@ def test_canvas_to_mnist_frames_any_fuzzed_image_as_mnist_does():
 
 # -- what decoding may cost: refused from the bytes, before any decoder runs (issue 19) -----------
 
-from test_fuzz_inputs import fuzz_inputs as hostile  # noqa: E402  the crafted files, shared with the fuzz and the bench
-
+from bench import fuzz_inputs as hostile  # noqa: E402  the crafted files, shared with the fuzz and the bench
 from digitrec_core import preprocess  # noqa: E402
 
 

@@ -16,19 +16,17 @@ import time
 
 import pytest
 import streamlit as st
-import test_pages
-from test_pages import PAGES, has_key, open_app, run, sidebar_text, start_training, weaker
 
 import digitrec_app
 from digitrec_app import launch
 from digitrec_core import ModelStore, cli, public
 from digitrec_core.jobs import TrainingSupervisor
 from digitrec_core.personal import PersonalDigits, PersonalDigitsError
+from tests.support.drawings import drawn, stroke_one
+from tests.support.pages import PAGES, draw, has_key, open_app, open_draw, run, sidebar_text, start_training
+from tests.support.runs import weaker
 
 PASSWORD = "correct horse battery staple"
-# The page tests' fixtures, shared (an assignment, not an import: pytest finds them here all the same).
-app_env, fresh_resources, synthetic_dir, tiny_result = (
-    test_pages.app_env, test_pages.fresh_resources, test_pages.synthetic_dir, test_pages.tiny_result)
 
 
 @pytest.fixture
@@ -113,8 +111,6 @@ def age(store_home, session: str, seconds: float) -> None:
 
 
 def test_a_visitor_keeps_a_bounded_number_of_digits(store_home, small_bounds):
-    from test_pages import drawn
-
     digits = public.VisitorDigits(store_home, "abc")
     assert not (store_home / public.PUBLIC_DIR).exists()  # a visitor who stored nothing keeps nothing
     for k in range(3):
@@ -127,8 +123,6 @@ def test_a_visitor_keeps_a_bounded_number_of_digits(store_home, small_bounds):
 def test_a_flood_of_sessions_never_deletes_a_recent_visitors_digits(store_home, small_bounds):
     """One client opening session after session, each storing as much as it may: the server-wide bounds
     refuse it once full, and the visitor who stored lately keeps every digit."""
-    from test_pages import drawn
-
     alice = public.VisitorDigits(store_home, "a11ce")
     alice.add(drawn(7), 7)
     alice.add(drawn(1), 1)
@@ -151,8 +145,6 @@ def test_a_flood_of_sessions_never_deletes_a_recent_visitors_digits(store_home, 
 
 def test_a_new_visitor_arriving_deletes_nobodys_digits(public_mode, synthetic_dir):
     """Sessions cost nothing: one client's flood of them, each with a digit, used to evict everyone else's."""
-    from test_pages import drawn
-
     alice = open_app("my_digits")
     PersonalDigits(public.visitor_root(ModelStore().root, session(alice))).add(drawn(7), 7)
     age(ModelStore().root, session(alice), 60)  # she stored it a minute ago
@@ -164,8 +156,6 @@ def test_a_new_visitor_arriving_deletes_nobodys_digits(public_mode, synthetic_di
 
 
 def test_room_is_made_from_the_least_recently_used_idle_folders_only(store_home, small_bounds):
-    from test_pages import drawn
-
     for sid in ["old1", "old2", "new1", "new2"]:
         digits = public.VisitorDigits(store_home, sid)
         for k in range(3):
@@ -187,8 +177,6 @@ def test_room_is_made_from_the_least_recently_used_idle_folders_only(store_home,
 
 
 def test_importing_a_zip_counts_against_the_same_bounds(store_home, small_bounds, tmp_path):
-    from test_pages import drawn
-
     mine = PersonalDigits(tmp_path / "elsewhere")
     for k in range(5):
         mine.add(drawn(1, k), 1)
@@ -236,8 +224,6 @@ def test_a_visitor_switches_the_model_for_their_session_only(public_mode, synthe
 
 
 def test_each_visitor_has_their_own_digits(public_mode, synthetic_dir):
-    from test_pages import drawn
-
     alice, bob = open_app("my_digits"), open_app("my_digits")
     mine = PersonalDigits(public.visitor_root(ModelStore().root, session(alice)))
     for k in range(3):
@@ -490,8 +476,6 @@ def test_a_damaged_shared_model_is_said_without_its_path(public_mode, synthetic_
 
 
 def test_a_full_disk_is_said_without_paths(public_mode, synthetic_dir, monkeypatch):
-    from test_pages import draw, open_draw, stroke_one
-
     def full(path, data):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
@@ -505,8 +489,6 @@ def test_a_full_disk_is_said_without_paths(public_mode, synthetic_dir, monkeypat
 
 
 def test_my_digits_errors_are_said_without_paths(public_mode, synthetic_dir):
-    from test_pages import drawn
-
     at = open_app("my_digits")
     mine = PersonalDigits(public.visitor_root(ModelStore().root, session(at)))
     first, _ = mine.add(drawn(7), 7), mine.add(drawn(1), 1)
@@ -533,7 +515,6 @@ def test_visitor_messages_keep_the_visitors_own_errors_and_hide_server_faults():
 
 def test_a_model_that_outputs_nan_shows_one_sentence_not_numbers(public_mode, synthetic_dir, monkeypatch):
     import numpy as np
-    from test_pages import draw, open_draw, stroke_one
 
     from digitrec_core.serving import OnnxModel
 

@@ -11,9 +11,10 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, serving
 
 from digitrec_app.browser import CHROMIUM, VIEWPORT, Server
+from tests.support import ROOT
+from tests.support.server import serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.mnist]
 
@@ -22,10 +23,10 @@ if not Path(CHROMIUM).exists():
                 allow_module_level=True)
 
 from playwright.sync_api import Page, expect  # noqa: E402
-from test_browser import SUPERSEDED_MEDIA  # noqa: E402
-from test_store import fake_run  # noqa: E402
 
 from digitrec_core import ModelStore  # noqa: E402
+from tests.support.console import SUPERSEDED_MEDIA  # noqa: E402
+from tests.support.runs import fake_run  # noqa: E402
 
 expect.set_options(timeout=30_000)  # three sessions and TensorFlow on a 2-core machine
 

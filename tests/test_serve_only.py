@@ -3,13 +3,13 @@ training and fine-tuning works, and the Train page says in one sentence what to 
 
 Each test starts a fresh interpreter running this file as a script. There the `train` extra's modules
 cannot be imported and `importlib.util.find_spec` does not find them, as after `pip install digitrec`
-without `[train]`; the script then drives the dashboard through AppTest, or runs the CLI.
+without `[train]` (tests/support/serve_only.py); the script then drives the dashboard through AppTest, or
+runs the CLI.
 """
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.util
+import importlib
 import os
 import subprocess
 import sys
@@ -17,30 +17,11 @@ from pathlib import Path
 
 import pytest
 
-# The `train` extra's modules (tensorflow-cpu, keras, tf2onnx, onnx, matplotlib): none is on a serve-only install.
-BLOCKED = ("tensorflow", "keras", "tf2onnx", "onnx", "matplotlib")
+from tests.support import ROOT
+from tests.support.serve_only import BLOCKED, block_training_modules
+
 TIMEOUT = 300  # seconds for one fresh interpreter: Streamlit, the model, 10,000 test digits
 DONE = "serve-only: ok"
-
-
-class _Blocker(importlib.abc.MetaPathFinder):
-    """Refuses the blocked modules the way Python refuses a module that is not installed."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] in BLOCKED:
-            raise ModuleNotFoundError(f"No module named {name!r} (a serve-only install)", name=name)
-        return None  # anything else: the usual finders
-
-
-def block_training_modules() -> None:
-    """Must run before DigitRec is imported: `digitrec_core.optional` binds `find_spec` when imported."""
-    sys.meta_path.insert(0, _Blocker())
-    real_find_spec = importlib.util.find_spec
-
-    def find_spec(name, package=None):
-        return None if name.partition(".")[0] in BLOCKED else real_find_spec(name, package)
-
-    importlib.util.find_spec = find_spec
 
 
 def check_blocked() -> None:
@@ -58,21 +39,10 @@ def check_blocked() -> None:
 
 def check_dashboard() -> None:
     """Home, Draw, Test browser, My digits and Train, one after the other in one session."""
-    from test_pages import (
-        PAGES,
-        SHIPPED,
-        add_digits,
-        draw,
-        has_key,
-        live_data,
-        markdowns,
-        metrics,
-        open_app,
-        run,
-        stroke_one,
-    )
-
     from digitrec_core.optional import install_hint
+    from tests.support.drawings import stroke_one
+    from tests.support.pages import PAGES, SHIPPED, draw, has_key, live_data, markdowns, metrics, open_app, run
+    from tests.support.personal import add_digits
 
     at = open_app()  # Home
     assert SHIPPED["name"] in "\n".join(markdowns(at)), "Home: no card for the shipped model"
@@ -128,6 +98,12 @@ if __name__ == "__main__":  # the fresh interpreter the tests below start
 def serve_only(*args: str, tmp_path: Path, mnist_dir: Path | None = None) -> subprocess.CompletedProcess:
     """This file as a script in a fresh interpreter, with its own store (and MNIST, when given)."""
     env = {**os.environ, "DIGITREC_HOME": str(tmp_path / "home"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    # The script imports tests.support, but digitrec_* must come from the install under test (CI checks a
+    # wheel install, package data included), not from this checkout: so PYTHONPATH gets a folder holding
+    # only a link to tests/, rather than the repository root.
+    (tmp_path / "path").mkdir()
+    (tmp_path / "path" / "tests").symlink_to(ROOT / "tests", target_is_directory=True)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path / "path"), env.get("PYTHONPATH")]))
     env.pop("DIGITREC_MNIST_DIR", None)
     if mnist_dir is not None:
         env["DIGITREC_MNIST_DIR"] = str(mnist_dir)

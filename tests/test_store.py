@@ -6,30 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_personal import mutate
 
-from digitrec_core import ModelStore, ModelStoreError, OnnxModel, build_model, load_model, predict_proba, save_model
-from digitrec_core.evaluation import Evaluation
+from digitrec_core import ModelStore, ModelStoreError, OnnxModel, load_model, predict_proba, save_model
 from digitrec_core.optional import TensorFlowMissing
 from digitrec_core.store import SHIPPED_DIR, ModelInfo, check_export_target, shipped_info
-from digitrec_core.training import TrainConfig, TrainResult
-
-
-def fake_run(arch="seed", accuracy=0.9):
-    """A TrainResult around an untrained network: the store does not care how good it is."""
-    empty = np.zeros(0)
-    return TrainResult(
-        model=build_model(arch),
-        config=TrainConfig(arch=arch).resolved(),
-        history={"loss": [1.0, 0.5], "accuracy": [0.6, 0.8], "val_loss": [0.9, 0.6], "val_accuracy": [0.7, 0.8]},
-        epochs_run=2,
-        stopped=False,
-        seconds=1.5,
-        n_train=540,
-        n_val=60,
-        data_source="synthetic",
-        test=Evaluation(accuracy, 0.25, np.zeros((10, 10)), np.zeros(10), np.zeros(10), empty, empty, empty),
-    )
+from tests.support import ROOT
+from tests.support.corrupt import mutate
+from tests.support.onnx_models import onnx_classifier
+from tests.support.runs import fake_run
 
 
 def test_save_list_activate_load(store_home):
@@ -268,20 +252,20 @@ def test_empty_store_without_shipped_model_says_how_to_train(store_home, monkeyp
 
 # ---- leftovers of interrupted saves -------------------------------------------------------------
 
+# Run from the repository root: `python -c` imports from its working directory, so tests.support imports.
 WRITER = """
-import sys, time
+import sys
 from pathlib import Path
-sys.path.insert(0, "tests")
 import digitrec_core.store as store
 from digitrec_core.jobs import StoreLock
-from test_store import fake_run
+from tests.support.runs import fake_run
+from tests.support.wait import wait_until
 
 real, go = store.onnx_bytes, Path(sys.argv[1])
 
 def gated(model, **options):  # model.keras is in the temporary folder by now: wait there, as a slow disk would
     print("writing", flush=True)
-    while not go.exists():
-        time.sleep(0.05)
+    wait_until(go.exists, 300, f"the test to create {go}")  # or to kill this process
     return real(model, **options)
 
 store.onnx_bytes = gated
@@ -297,8 +281,6 @@ def start_writer(home, go, how: str):
     import os
     import subprocess
     import sys
-
-    from conftest import ROOT
 
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(go), how], cwd=ROOT, stdout=subprocess.PIPE,
                             text=True, env={**os.environ, "DIGITREC_HOME": str(home)})
@@ -317,8 +299,6 @@ def age(path, seconds: float) -> None:
 def test_leftovers_of_a_killed_save_are_removed_at_the_next_start_and_only_then(store_home, tmp_path):
     import subprocess
     import sys
-
-    from conftest import ROOT
 
     good = save_model(fake_run("seed", 0.9), activate="always").info
     proc = start_writer(store_home, tmp_path / "never", "no lock")
@@ -406,8 +386,6 @@ def test_every_file_the_store_writes_gets_the_umasks_mode(store_home):
 
 @pytest.mark.parametrize("bias", [float("nan"), 1e33])
 def test_a_model_whose_outputs_are_not_probabilities_is_refused_at_load_and_another_used(store_home, bias):
-    from test_serving import onnx_classifier
-
     from digitrec_core.serving import seal
 
     good = save_model(fake_run("seed", 0.9), activate="always").info

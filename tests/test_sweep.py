@@ -14,18 +14,18 @@ import time
 from pathlib import Path
 
 import pytest
-import test_pages
-from conftest import ROOT, make_synthetic
-from test_cli import run_cli, write_idx
-from test_launch import command, descendants, in_session, kill_all, wait_gone
 
 from digitrec_core.runs import TrainConfig
 from digitrec_core.store import ModelInfo, ModelStore, ModelStoreError, shipped_info
 from digitrec_core.sweep import SearchSpace, read_progress
+from tests.support import ROOT
+from tests.support.cli import run_cli
+from tests.support.mnist import make_synthetic, write_idx
+from tests.support.pages import open_app, run
+from tests.support.processes import command, descendants, in_session, kill_all, wait_gone
+from tests.support.runs import stored_trial
 
 RAY = Path(sys.executable).parent / "ray"
-# The page tests' fixtures, for the Train page's test here: a fresh store and resources, synthetic MNIST.
-fresh_resources, app_env, synthetic_dir = test_pages.fresh_resources, test_pages.app_env, test_pages.synthetic_dir
 ROW = re.compile(r"^\s+(\d+)\s+(\S+)\s+(\S+)\s+(\d+)\s+(\d+)\s+(yes|no)\s+\S+\s+\S+\s+\S+\s+"
                  r"(saved as \S+|stopped after \d+ epochs?|failed: .*|completed)$", re.M)
 
@@ -239,38 +239,18 @@ def test_a_sweep_on_a_two_node_cluster_stops_poor_trials_and_stores_the_rest(tmp
     assert "--activate" not in out.stdout and ("Made active" in out.stdout or "Not made active" in out.stdout)
 
 
-def _stored_trial(root: Path, name: str, created: str, sweep: dict | None, val: list[float], **hyper) -> None:
-    """A copy of the shipped model in the store at `root`, recorded as a sweep's trial (or a plain run)."""
-    import json
-    import shutil
-
-    from digitrec_core.store import META_FILE, SHIPPED_DIR
-
-    folder = root / "models" / name
-    shutil.copytree(SHIPPED_DIR, folder, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
-    meta = json.loads((folder / META_FILE).read_text())
-    meta.update(name=name, created_at=created, test_accuracy=val[-1] - 0.01,
-                hyperparameters={**meta["hyperparameters"], **hyper},
-                history={"loss": [1.0] * len(val), "accuracy": val, "val_loss": [1.0] * len(val), "val_accuracy": val})
-    if sweep:
-        meta["sweep"] = sweep
-    (folder / META_FILE).write_text(json.dumps(meta))
-
-
 def test_the_train_page_lists_sweeps_and_overlays_their_trials_curves(app_env, synthetic_dir):
     import json
 
-    from test_pages import open_app, run
-
     root = Path(app_env)
     old, new = "sweep-20261201-090000-aaaa", "sweep-20261201-100000-bbbb"
-    _stored_trial(root, "seed-1", "2026-12-01T09:05:00+00:00", {"id": old, "trial": 2, "trials": 2}, [0.5, 0.6],
-                  learning_rate=1e-3, batch_size=64, augment=True)
-    _stored_trial(root, "default-1", "2026-12-01T10:05:00+00:00", {"id": new, "trial": 1, "trials": 4},
-                  [0.7, 0.8, 0.9], learning_rate=3e-3, batch_size=32, augment=False)
-    _stored_trial(root, "default-2", "2026-12-01T10:06:00+00:00", {"id": new, "trial": 3, "trials": 4},
-                  [0.6, 0.95, 0.97], learning_rate=1e-3, batch_size=32, augment=False)
-    _stored_trial(root, "default-3", "2026-12-01T11:00:00+00:00", None, [0.99])  # a plain run: in no sweep
+    stored_trial(root, "seed-1", "2026-12-01T09:05:00+00:00", {"id": old, "trial": 2, "trials": 2}, [0.5, 0.6],
+                 learning_rate=1e-3, batch_size=64, augment=True)
+    stored_trial(root, "default-1", "2026-12-01T10:05:00+00:00", {"id": new, "trial": 1, "trials": 4},
+                 [0.7, 0.8, 0.9], learning_rate=3e-3, batch_size=32, augment=False)
+    stored_trial(root, "default-2", "2026-12-01T10:06:00+00:00", {"id": new, "trial": 3, "trials": 4},
+                 [0.6, 0.95, 0.97], learning_rate=1e-3, batch_size=32, augment=False)
+    stored_trial(root, "default-3", "2026-12-01T11:00:00+00:00", None, [0.99])  # a plain run: in no sweep
     at = open_app("train")
     (table,) = [t.value for t in at.dataframe if "sweep" in t.value.columns]
     assert list(table["sweep"]) == [new, old]  # the newest first
@@ -318,8 +298,6 @@ def test_a_sweeps_progress_file_follows_its_trials_and_says_whether_it_still_run
 
 
 def test_the_train_page_shows_a_running_sweeps_trials(app_env, synthetic_dir):
-    from test_pages import open_app
-
     from digitrec_core.sweep import SweepProgress, TrialEvent
 
     configs = [TrainConfig(arch="seed", epochs=3).resolved(1000), TrainConfig(arch="default", epochs=3).resolved(1000)]

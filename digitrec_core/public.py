@@ -179,7 +179,7 @@ def visitor_root(store_root: Path, session: str) -> Path:
 
 def visitor_storage_bound() -> int:
     """The most bytes visitors can make the store hold, worst case: every digit at the largest a stored
-    sample can be, every folder there, every visitor model at its largest. The README quotes it."""
+    sample can be, every folder there, every visitor model at its largest. docs/public-mode.md quotes it."""
     return MAX_VISITOR_DIGITS * MAX_SAMPLE_BYTES + KEEP_SESSIONS * FOLDER_BYTES + KEEP_VISITOR_MODELS * MAX_MODEL_BYTES
 
 

@@ -19,7 +19,7 @@ HEATMAP = 224  # px: 8x the 28x28 input
 TOP_CHANNELS = 12  # feature maps shown per convolutional block
 TOP_UNITS = 10  # units shown per dense layer
 METHOD = (f"Occlusion: each {PATCH}x{PATCH} patch is blanked in turn; red where blanking lowers the answer's "
-          "probability, blue where it raises it. How faithful it is: README, *Why this answer?*.")
+          "probability, blue where it raises it. How faithful it is: docs/user-guide.md, *Why this answer?*.")
 READING = ("How to read them: the digit in grey, the evidence over it on one scale for both signs; the deepest red "
            "or blue is the strongest pixel of the map, white is none.")
 OLD_ONNX = ("What each layer sees is missing: this model's ONNX file was written by an older DigitRec. Deleting its "

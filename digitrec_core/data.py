@@ -15,7 +15,6 @@ import hashlib
 import math
 import os
 import struct
-import tempfile
 import urllib.request
 import zipfile
 import zlib
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digitrec_core.files import atomic_file
 from digitrec_core.optional import has_tensorflow
 from digitrec_core.text import plural
 
@@ -274,26 +274,22 @@ def _fetch(cache: Path) -> dict[str, np.ndarray] | None:
 
 
 def _download(url: str, target: Path) -> None:
-    """`url` to `target` through a temporary file beside it, renamed only once its sha256 is right,
+    """`url` to `target`, written (atomically: `files.atomic_file`) only once its sha256 is right,
     so an interrupted or corrupt download never leaves a file that looks like MNIST."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
-            while chunk := response.read(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
-        if digest.hexdigest() != KERAS_MNIST_SHA256:
-            raise MnistError(
-                f"The file downloaded from {url} has sha256 {digest.hexdigest()}, not the "
-                f"{KERAS_MNIST_SHA256} Keras expects: it is incomplete or not MNIST, and was not kept. "
-                f"Try again, or set {MNIST_DIR_ENV} to a folder with the MNIST files. {_EXPECTED}"
-            )
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    digest, chunks = hashlib.sha256(), []  # ~11 MB, held until it is verified: nothing is written before
+    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
+        while chunk := response.read(1 << 20):
+            digest.update(chunk)
+            chunks.append(chunk)
+    if digest.hexdigest() != KERAS_MNIST_SHA256:
+        raise MnistError(
+            f"The file downloaded from {url} has sha256 {digest.hexdigest()}, not the "
+            f"{KERAS_MNIST_SHA256} Keras expects: it is incomplete or not MNIST, and was not kept. "
+            f"Try again, or set {MNIST_DIR_ENV} to a folder with the MNIST files. {_EXPECTED}"
+        )
+    with atomic_file(target, suffix=".part", mode=0o600) as out:  # 0600, as mkstemp made it: a private cache
+        out.writelines(chunks)
 
 
 def _from_keras() -> Mnist:

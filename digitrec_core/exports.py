@@ -21,11 +21,8 @@ failure at any point leaves the earlier export as it was.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import secrets
-import shutil
 import tempfile
 import threading
 import warnings
@@ -36,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digitrec_core.files import replace_dir, replace_file
 from digitrec_core.models import INPUT_SHAPE
 from digitrec_core.serving import FILTERS_KEY, LAYERS_KEY, OnnxModel, OnnxModelError, metadata_entry, seal
 
@@ -163,64 +161,6 @@ def _shown(folder: Path, known: frozenset[str]) -> str:
         return "unreadable"
     names = [n for n in names if n not in known] or names
     return ", ".join(names[:3]) + (" ..." if len(names) > 3 else "")
-
-
-# -- writing, atomically ------------------------------------------------------------------------
-
-
-def _beside(path: Path, staging: Path, tag: str, suffix: str = "") -> Path:
-    # A random name, created by its writer (not mkstemp/mkdtemp): the export gets the user's
-    # usual permissions (umask), not 0600, so a server in a container can read it.
-    return staging / f".{tag}-{path.name}-{secrets.token_hex(4)}{suffix}"
-
-
-def replace_file(path: Path, write: Callable[[Path], None]) -> None:
-    """`write(tmp)` makes the new file under a temporary name beside `path` (with `path`'s suffix:
-    some writers insist on it); it is flushed to disk and renamed over `path`, or removed on failure."""
-    tmp = _beside(path, path.parent, "tmp", path.suffix)
-    try:
-        write(tmp)
-        with open(tmp, "r+b") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def replace_dir(folder: Path, fill: Callable[[Path], None], *, staging: Path | None = None) -> None:
-    """`fill(tmp)` writes the new folder's contents into a temporary folder under `staging` (default:
-    beside `folder`; it must be on the same file system), which is then renamed to `folder`.
-
-    Whatever is at `folder` is moved aside first and deleted only once the new folder is in place;
-    on failure it is put back, so a crash leaves one whole copy or the other.
-    """
-    staging = staging or folder.parent
-    tmp = _beside(folder, staging, "tmp")
-    tmp.mkdir()
-    old = None
-    try:
-        fill(tmp)
-        if folder.exists() or folder.is_symlink():
-            old = _beside(folder, staging, "old")
-            os.rename(folder, old)
-        os.rename(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and not folder.exists():
-            os.rename(old, folder)  # put the earlier copy back
-        raise
-    finally:
-        if old is not None:
-            _remove(old)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(OSError):
-            path.unlink()
 
 
 # -- Keras to files (these import TensorFlow) ---------------------------------------------------

@@ -32,82 +32,16 @@ import traceback
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 from digitrec_core.data import Mnist
 from digitrec_core.quiet import quiet_tensorflow
+from digitrec_core.runs import HISTORY_KEYS, TrainConfig
 from digitrec_core.store import ModelStore, Saved
+from digitrec_core.store.lock import StoreLock, TrainingBusy  # others import them from here too
 
-LOCK_FILE = "training.lock"
 WARM_ENV = "DIGITREC_WARM_WORKER"  # "0", "off", "false" or "no": no warm workers, each run spawns its child
 WARM_IDLE_SECONDS = 30 * 60  # a warm worker no job took exits after this, and the next prewarm starts another
-# The per-epoch curves a run's events give, under the names a stored model's history uses.
-HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
-
-
-class TrainingBusy(RuntimeError):
-    """Another run holds the store's training lock; the message says who."""
-
-
-class StoreLock:
-    """An exclusive, non-blocking lock on a file in the store, released if the process dies."""
-
-    def __init__(self, root: Path):
-        self.path = Path(root) / LOCK_FILE
-        self._fd: int | None = None
-
-    def acquire(self, holder: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)  # as open() makes files: the umask decides
-        try:
-            _lock(fd)
-        except OSError:
-            os.close(fd)
-            try:
-                who = self.path.read_text().strip() or "another process"
-            except OSError:
-                who = "another process"
-            raise TrainingBusy(f"The model store is busy: a training run is already in progress ({who}). "
-                               "Wait for it to finish or stop it.") from None
-        self._fd = fd
-        with contextlib.suppress(OSError):  # who holds it is a courtesy: a full disk must not lose the lock
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{holder}, pid {os.getpid()}".encode())
-
-    def release(self) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, 0)
-            _unlock(self._fd)
-            os.close(self._fd)
-            self._fd = None
-
-    def __enter__(self) -> StoreLock:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
-
-
-if os.name == "nt":  # pragma: no cover - exercised on Windows only
-    import msvcrt
-
-    def _lock(fd: int) -> None:
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-
-    def _unlock(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _lock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def _unlock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def epoch_history(events: Sequence) -> dict[str, list]:
@@ -116,9 +50,17 @@ def epoch_history(events: Sequence) -> dict[str, list]:
     return {k: [getattr(e, k) for e in done] for k in HISTORY_KEYS}
 
 
+@dataclass(frozen=True)
+class FineTuneSettings:
+    """What a fine-tune job was asked for: its base model (None: the active one) and its epochs."""
+
+    base: str | None
+    epochs: int
+
+
 @dataclass
 class TrainingJob:
-    config: object  # training: its TrainConfig, resolved; a fine-tune: {"base": name or None, "epochs": n}
+    config: TrainConfig | FineTuneSettings  # training: its TrainConfig, resolved; a fine-tune: its settings
     owner: str  # the session that started it
     kind: Literal["train", "finetune"] = "train"
     started_at: float = field(default_factory=time.time)
@@ -351,8 +293,6 @@ class TrainingSupervisor:
     def start(self, config, *, owner: str, data: Mnist | None = None, **limits) -> TrainingJob:
         """Start training `config` in a child process; raises TrainingBusy while any run holds the store.
         `limits`: `activate`, `max_seconds`, `after_save` (see TrainingJob)."""
-        from digitrec_core.runs import TrainConfig
-
         cfg = config if isinstance(config, TrainConfig) else TrainConfig(**config)
         cfg = cfg.resolved(None if data is None else data.n_train)
         job = TrainingJob(config=cfg, owner=owner, **limits)
@@ -366,7 +306,7 @@ class TrainingSupervisor:
         `samples` = (x, y, ids) (a visitor's own, in public mode), in a child process."""
         from digitrec_core.models import FINE_TUNE
 
-        cfg = {"base": base, "epochs": FINE_TUNE.epochs if epochs is None else epochs}
+        cfg = FineTuneSettings(base, FINE_TUNE.epochs if epochs is None else epochs)
         job = TrainingJob(config=cfg, owner=owner, kind="finetune", **limits)
         spec = {"base": base, "epochs": epochs, "samples": samples}
         return self._launch(job, spec, data, "DigitRec dashboard, fine-tune")

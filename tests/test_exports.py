@@ -10,8 +10,8 @@ import textwrap
 import numpy as np
 import pytest
 
+from digitrec_cli.main import main
 from digitrec_core import load_model, predict_proba
-from digitrec_core.cli import main
 from digitrec_core.exports import ExportError, check_target, export_model
 from digitrec_core.store import HOME_ENV, shipped_info
 
@@ -145,7 +145,7 @@ def test_a_bad_out_is_one_clear_line_before_tensorflow_loads(tmp_path):
         cases.append((["--format", "keras", "--out", "/proc/digits.keras"], "cannot write in /proc"))
     script = textwrap.dedent(f"""
         import contextlib, io, json, sys
-        from digitrec_core.cli import main
+        from digitrec_cli.main import main
         results = []
         for args in {json.dumps([c[0] for c in cases])}:
             err = io.StringIO()

@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from digitrec_core.cli import main
+from digitrec_cli.main import main
 from digitrec_core.store import SHIPPED_DIR, ModelInfo, ModelStore, ModelStoreError
 from tests.support.fuzz_store import GOOD, JUNK, NAMES, damage, exercise, make_store, valid_meta
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from digitrec_core import ModelStore
-from digitrec_core.jobs import WARM_ENV, StoreLock, TrainingBusy, TrainingSupervisor, epoch_history
+from digitrec_core.jobs import WARM_ENV, FineTuneSettings, TrainingSupervisor, epoch_history
+from digitrec_core.store.lock import StoreLock, TrainingBusy
 from tests.support import ROOT
 from tests.support.wait import wait_until
 
@@ -72,8 +73,8 @@ def test_stop_saves_nothing_and_frees_the_store(store_home, synthetic):
 
 def test_another_process_holding_the_store_lock_blocks_training(store_home, synthetic):
     with StoreLock(store_home) as other:
-        other.acquire("python -m digitrec_core train")
-        with pytest.raises(TrainingBusy, match="python -m digitrec_core train"):
+        other.acquire("python -m digitrec_cli train")
+        with pytest.raises(TrainingBusy, match="python -m digitrec_cli train"):
             TrainingSupervisor().start({"arch": "seed", "epochs": 1}, owner="tab-1", data=synthetic)
     job = TrainingSupervisor().start({"arch": "seed", "epochs": 1, "batch_size": 32}, owner="tab-1", data=synthetic)
     assert job.wait(60) and job.error is None
@@ -100,7 +101,7 @@ def test_a_fine_tune_runs_in_the_background_and_is_judged(store_home, synthetic)
     for digit, label in zip(*own_hand(40)):
         personal.add(digit, int(label))
     job = sup.start_fine_tune(owner="tab-1", epochs=2, data=synthetic)
-    assert job.kind == "finetune"
+    assert job.kind == "finetune" and job.config == FineTuneSettings(base=None, epochs=2)
     with pytest.raises(TrainingBusy):
         sup.start({"arch": "seed", "epochs": 1}, owner="tab-2", data=synthetic)
     assert job.wait(120) and job.error is None, job.error

@@ -25,7 +25,7 @@ import pytest
 from PIL import Image
 
 from digitrec_core import personal
-from digitrec_core.personal import ID_RE, PersonalDigits, PersonalDigitsError, Sample
+from digitrec_core.personal import ID_RE, PersonalDigits, PersonalDigitsError, Sample, codec, exchange
 from digitrec_core.preprocess import SIZE, canvas_to_mnist
 from tests.support.corrupt import mutate
 from tests.support.drawings import canvas
@@ -445,15 +445,15 @@ def test_zip_bombs_and_absurd_sizes_are_refused(pd, tmp_path, monkeypatch):
     zeros = b"\0" * 3_000_000  # deflates to ~3 KB
     bomb = rezip(tmp_path / "a.zip", tmp_path / "bomb.zip", edit_index=lambda t: t.replace(f"{ids[0]}.png", "bomb.png"),
                  extra=[("bomb.png", zeros)])
-    monkeypatch.setattr(personal, "MAX_RAW_BYTES", 1_000_000)
+    monkeypatch.setattr(exchange, "MAX_RAW_BYTES", 1_000_000)
     fresh = PersonalDigits(tmp_path / "fresh")
     assert fresh.import_zip(bomb) == 2  # the 28x28 stands in for the refused raw image
     assert any("bomb.png would unpack to 3,000,000 bytes" in p for p in fresh.last_import.problems)
 
-    monkeypatch.setattr(personal, "MAX_TOTAL_BYTES", 2_000_000)
+    monkeypatch.setattr(exchange, "MAX_TOTAL_BYTES", 2_000_000)
     with pytest.raises(PersonalDigitsError, match="would unpack to"):
         PersonalDigits(tmp_path / "other").import_zip(bomb)
-    monkeypatch.setattr(personal, "MAX_MEMBERS", 3)
+    monkeypatch.setattr(exchange, "MAX_MEMBERS", 3)
     with pytest.raises(PersonalDigitsError, match="the limit is 3"):
         PersonalDigits(tmp_path / "other").import_zip(bomb)
 
@@ -465,11 +465,11 @@ def test_rows_naming_one_image_many_times_stop_at_the_total_cap(pd, tmp_path, mo
     rows = [f"20260101-000000-00{k}-abcd,{k},,,,,same.png," for k in range(10)]
     index = ",".join(personal.COLUMNS) + "\n" + "\n".join(rows) + "\n"
     zipped = write_zip(tmp_path / "many.zip", {"index.csv": index, "same.png": raw})
-    monkeypatch.setattr(personal, "MAX_TOTAL_BYTES", len(index) + 3 * len(raw) + len(raw) // 2)
+    monkeypatch.setattr(exchange, "MAX_TOTAL_BYTES", len(index) + 3 * len(raw) + len(raw) // 2)
     fresh = PersonalDigits(tmp_path / "fresh")
     assert fresh.import_zip(zipped) == 3 and [s.label for s in fresh.samples()] == [0, 1, 2]
     expected = (f"Row 5 of index.csv and the rows after it were skipped: the zip unpacks to more than "
-                f"{personal.MAX_TOTAL_BYTES:,} bytes in all.")
+                f"{exchange.MAX_TOTAL_BYTES:,} bytes in all.")
     assert fresh.last_import.problems == (expected,)
 
 
@@ -608,7 +608,7 @@ def test_fuzz_damaged_zips_only_raise_the_documented_error(tmp_path, no_fsync):
 
 
 def test_digitrec_digits_exports_and_imports_a_set_from_the_command_line(pd, tmp_path, monkeypatch, capsys):
-    from digitrec_core import cli
+    from digitrec_cli import main as cli
 
     ids = fill(pd, 12)
     monkeypatch.setenv("DIGITREC_HOME", str(pd.root))
@@ -668,7 +668,7 @@ def test_no_sample_takes_more_than_max_sample_bytes_whatever_comes_in(pd, tmp_pa
     sizes["add 28x28 float"] = sample_bytes(pd, pd.add(rng.random((SIZE, SIZE)).astype(np.float32), 3, **details))
     # import: raw members as big as the gate lets in (600x600 RGBA noise: 1.4 MB), a 16-bit noise 28x28
     members = {f"r{k}.png": noise_png(shape, k) for k, shape in enumerate([(600, 600, 4), (280, 280, 4), (600, 600)])}
-    members["d.png"] = personal._encode_digit(rng.random((SIZE, SIZE)))
+    members["d.png"] = codec.encode_digit(rng.random((SIZE, SIZE)))
     rows = [f"20260101-000000-00{k}-abcd,{k},1,0.5,{LONGEST_MODEL},,r{k}.png,d.png" for k in range(3)]
     index = ",".join(personal.COLUMNS) + "\n" + "\n".join(rows) + "\n"
     fresh = PersonalDigits(tmp_path / "fresh")

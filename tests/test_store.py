@@ -67,7 +67,7 @@ def test_crash_in_the_middle_of_a_save_leaves_the_active_model(store_home, monke
         written.extend(p.name for p in (store_home / "models").glob(".tmp-*/*"))
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("digitrec_core.store.onnx_bytes", crash)
+    monkeypatch.setattr("digitrec_core.store.targets.onnx_bytes", crash)
     with pytest.raises(KeyboardInterrupt):
         save_model(broken)
     assert written == ["model.keras"]
@@ -164,7 +164,7 @@ def test_an_older_model_in_a_read_only_folder_is_served_from_memory(store_home, 
     def read_only(path, data):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr("digitrec_core.store.write_atomic", read_only)
+    monkeypatch.setattr("digitrec_core.store.loading.write_atomic", read_only)
     x = np.random.default_rng(4).random((2, 28, 28), np.float32)
     np.testing.assert_allclose(predict_proba(load_model(info.name).model, x), predict_proba(run.model, x),
                                rtol=1e-5, atol=1e-6)
@@ -245,7 +245,7 @@ def test_the_shipped_model_can_be_made_active_again(store_home):
 
 
 def test_empty_store_without_shipped_model_says_how_to_train(store_home, monkeypatch, tmp_path):
-    monkeypatch.setattr("digitrec_core.store.SHIPPED_DIR", tmp_path / "nothing")
+    monkeypatch.setattr("digitrec_core.store.loading.SHIPPED_DIR", tmp_path / "nothing")
     with pytest.raises(ModelStoreError, match="digitrec train"):
         load_model()
 
@@ -257,18 +257,19 @@ WRITER = """
 import sys
 from pathlib import Path
 import digitrec_core.store as store
-from digitrec_core.jobs import StoreLock
+import digitrec_core.store.targets as targets
+from digitrec_core.store.lock import StoreLock
 from tests.support.runs import fake_run
 from tests.support.wait import wait_until
 
-real, go = store.onnx_bytes, Path(sys.argv[1])
+real, go = targets.onnx_bytes, Path(sys.argv[1])
 
 def gated(model, **options):  # model.keras is in the temporary folder by now: wait there, as a slow disk would
     print("writing", flush=True)
     wait_until(go.exists, 300, f"the test to create {go}")  # or to kill this process
     return real(model, **options)
 
-store.onnx_bytes = gated
+targets.onnx_bytes = gated
 run = fake_run()
 with StoreLock(store.ModelStore().root) as lock:
     if sys.argv[2] == "lock":
@@ -318,7 +319,7 @@ def test_leftovers_of_a_killed_save_are_removed_at_the_next_start_and_only_then(
     personal_tmp.write_text("{")
 
     def start():  # a fresh process, as the dashboard or the CLI starts
-        out = subprocess.run([sys.executable, "-m", "digitrec_core", "models"], cwd=ROOT, capture_output=True,
+        out = subprocess.run([sys.executable, "-m", "digitrec_cli", "models"], cwd=ROOT, capture_output=True,
                              text=True, timeout=120)
         assert out.returncode == 0 and good.name in out.stdout, out.stderr
 
@@ -408,7 +409,7 @@ def test_a_save_on_a_full_disk_says_so_and_keeps_the_weights_elsewhere(store_hom
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(store_home / "models"))
 
-    monkeypatch.setattr("digitrec_core.store.write_model", full)
+    monkeypatch.setattr("digitrec_core.store.models.write_model", full)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     run = fake_run("seed", 0.9)
     with pytest.raises(ModelSaveError, match=r"not be saved .*\(No space left on device\); its weights were written"):
@@ -418,22 +419,6 @@ def test_a_save_on_a_full_disk_says_so_and_keeps_the_weights_elsewhere(store_hom
     np.testing.assert_allclose(predict_proba(keras.saving.load_model(rescued), x), predict_proba(run.model, x),
                                rtol=1e-5, atol=1e-6)
     assert ModelStore().list() == []
-
-
-def test_an_atomic_write_that_fails_names_the_file_and_leaves_no_temporary(tmp_path, monkeypatch):
-    import errno
-    import os
-
-    from digitrec_core.store import write_atomic
-
-    def no_space(fd):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(os, "fsync", no_space)
-    with pytest.raises(OSError) as failed:
-        write_atomic(tmp_path / "active.json", b"{}")
-    assert failed.value.errno == errno.ENOSPC and failed.value.filename == str(tmp_path / "active.json")
-    assert list(tmp_path.iterdir()) == []
 
 
 # ---- labels a person can tell apart ---------------------------------------------------------------------------

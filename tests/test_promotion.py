@@ -5,9 +5,9 @@ import dataclasses
 import pytest
 
 from digitrec_core import ModelStore, save_model
-from digitrec_core.activation import MNIST_TOLERANCE, PERSONAL, PERSONAL_LOSS, TEST, change, decide, figure
 from digitrec_core.finetune import FineTuneResult
 from digitrec_core.store import SHIPPED_DIR, shipped_info
+from digitrec_core.store.promotion import MNIST_TOLERANCE, PERSONAL, PERSONAL_LOSS, TEST, change, decide, figure
 from tests.support.runs import fake_run
 
 
@@ -54,7 +54,7 @@ def test_always_and_never_decide_without_comparing(store_home):
 
 
 def test_with_no_model_at_all_the_first_run_becomes_active(store_home, monkeypatch, tmp_path):
-    monkeypatch.setattr("digitrec_core.store.SHIPPED_DIR", tmp_path / "nothing")
+    monkeypatch.setattr("digitrec_core.store.loading.SHIPPED_DIR", tmp_path / "nothing")
     saved = save_model(fake_run("seed", 0.2))
     assert saved.activated and saved.previous is None
 
@@ -133,7 +133,7 @@ def test_damaged_active_metadata_does_not_block_a_good_run(store_home):
 def test_a_model_chosen_during_the_save_is_not_overridden(store_home, monkeypatch):
     first = save_model(fake_run("seed", 0.9), activate="always").info
     chosen = save_model(fake_run("seed", 0.5), activate="never").info
-    import digitrec_core.store as store_module
+    import digitrec_core.store.models as store_module
 
     real_write = store_module.write_model
 

@@ -1,4 +1,4 @@
-"""When a new model may replace the active one on its own: only when it is not worse.
+"""The promotion rule: when a new model may replace the active one on its own (only when it is not worse).
 
 A short run, a bad learning rate or a fine-tune that forgot MNIST used to become the active model
 for every page and tab (a 2,000-image, 1-epoch run replaced the shipped 99.49% model with an 11%
@@ -18,13 +18,10 @@ test digits when it finishes, so the stored figures are comparable.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from digitrec_core.runs import FineTuneResult, TrainResult
+from digitrec_core.store.schema import ModelInfo
 from digitrec_core.text import percent
-
-if TYPE_CHECKING:
-    from digitrec_core.runs import TrainResult
-    from digitrec_core.store import ModelInfo
 
 MNIST_TOLERANCE = 0.001  # a fine-tune may cost at most 0.1 points of MNIST test accuracy (10 of 10,000 digits)
 TEST, PERSONAL, PERSONAL_LOSS = "MNIST test accuracy", "held-out personal accuracy", "held-out personal log-loss"
@@ -65,7 +62,7 @@ def decide(result: TrainResult, active: ModelInfo | None) -> Verdict:
     old_test = active.test_accuracy if active is not None else None
     old_test = old_test if isinstance(old_test, (int, float)) else None  # damaged metadata compares as unknown
     rows = [Comparison(TEST, new_test, old_test)]
-    fine_tune = getattr(result, "kind", "train") == "finetune"
+    fine_tune = isinstance(result, FineTuneResult)
     if fine_tune:
         same_reference = active is not None and active.name == result.active_name
         rows.append(Comparison(PERSONAL, result.personal_after, result.active_personal if same_reference else None))

@@ -1,6 +1,6 @@
 """The dashboard as a user meets it, in a real browser: cold start and stroke-to-prediction latency.
 
-Its pages have no WebAssembly (digitrec_app.browser.NO_WASM_SCRIPT), so Draw takes the server path, the
+Its pages have no WebAssembly (chromium.NO_WASM_SCRIPT), so Draw takes the server path, the
 fallback of a browser that cannot run the model: what is timed here is that path. The page's own path (the
 model in the browser) is bench/live.py's.
 
@@ -54,9 +54,7 @@ import sys
 import time
 from pathlib import Path
 
-from playwright.sync_api import Page, expect, sync_playwright
-
-from digitrec_app.browser import (
+from chromium import (
     NO_WASM_SCRIPT,
     ONE,
     SEVEN,
@@ -73,6 +71,7 @@ from digitrec_app.browser import (
     server_options,
     timed_stroke,
 )
+from playwright.sync_api import Page, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 DEBOUNCE_MS = 200  # streamlit-drawable-canvas sends a drawing this long after the mouse-up (fixed, in its frontend)

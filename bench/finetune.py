@@ -9,7 +9,7 @@ Rows, for each recipe (`RECIPES`: the shipped one and the ones it was compared w
 - n = 100 / 200 / 300 with the default 20% held out, as the My digits page runs it: seconds
   (the whole `fine_tune` call in a process that has already run one, evaluations included), held-out
   personal accuracy and log-loss before -> after, and whether the activation rule
-  (digitrec_core.activation) would make it active, and by which measure.
+  (digitrec_core.store.promotion) would make it active, and by which measure.
 - n = 100 with nothing held out (the issue's "10 of each class" figure).
 Each row: accuracy on the other Semeion digits before -> after, MNIST test before -> after, and the share
 of 1,000 validation non-digits (digitrec_core.negatives) it flags at the parent's threshold.
@@ -34,9 +34,9 @@ import numpy as np  # noqa: E402
 from writers import SEMEION, draw_set, load_semeion  # noqa: E402
 
 from digitrec_core import ModelStore, fine_tune, load_mnist, predict_proba, recognize  # noqa: E402
-from digitrec_core.activation import decide  # noqa: E402
 from digitrec_core.models import FINE_TUNE  # noqa: E402
 from digitrec_core.negatives import as_mnist  # noqa: E402
+from digitrec_core.store.promotion import decide  # noqa: E402
 
 # The ways of fine-tuning compared (issue 21): the product's recipe ("shipped") and others, each a FineTuneRecipe.
 RECIPES = {

@@ -7,14 +7,14 @@ Each of `--runs` runs, alternately with the warm training worker on (DIGITREC_WA
    set holds `--digits` Semeion digits (a tenth of each class, picked with `--seed`), drawn on a canvas and
    read by `canvas_to_mnist` as on the Draw page (bench/writers.py `draw_set`), stored by
    `PersonalDigits.add`;
-2. a fresh `streamlit run app.py` (digitrec_app.browser.Server, with DIGITREC_MNIST_DIR); Debian's chromium
+2. a fresh `streamlit run app.py` (chromium.Server, with DIGITREC_MNIST_DIR); Debian's chromium
    opens Home, goes to **My digits** through the sidebar, waits until the page's script has finished and then
    `--idle` seconds more (a user looks at their digits before clicking; a warm worker gets ready meanwhile);
 3. clicks **Fine-tune** (the page's default epochs) and times, in page time (performance.now() in chromium,
    from the click event), the click to:
    - *live view*: the "Fine-tuning…" heading (the page has rerun with the live view polling);
    - *first progress*: the live view's first `Epoch e/E · batch b/B` line. The live view of a fine-tune polls
-     every second (digitrec_app.ui.runs.POLL), so this is the first poll after the child's first batch;
+     every second (digitrec_app.ui.run_views.POLL), so this is the first poll after the child's first batch;
    - *result*: the before/after table (`held-out personal accuracy`…) and the `Saved as finetune-…` message
      both on the page (drawn by the poll that finds the run finished: also up to a second after it ends).
    "fit s" is the fine-tune's own time as the page reports it (`… epochs in N s`, the `fine_tune` call in the
@@ -49,10 +49,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-from writers import SEMEION, draw_set, load_semeion  # noqa: E402
-
-from digitrec_app.browser import (  # noqa: E402
+from chromium import (  # noqa: E402
     VIEWPORT,
     arm_marks,
     click_page,
@@ -67,15 +64,18 @@ from digitrec_app.browser import (  # noqa: E402
     training_server,
     wait_marks,
 )
-from digitrec_app.ui.runs import POLL  # noqa: E402
-from digitrec_core.activation import PERSONAL  # noqa: E402
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from writers import SEMEION, draw_set, load_semeion  # noqa: E402
+
+from digitrec_app.ui.run_views import POLL  # noqa: E402
 from digitrec_core.personal import PersonalDigits  # noqa: E402
+from digitrec_core.store.promotion import PERSONAL  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE_DEADLINE = 180_000  # ms: Home, then My digits, rendered and their scripts finished
 RESULT_DEADLINE = 600_000  # ms: from the click to the result (or a failure) on the page
 
-# What the page shows of a fine-tune, timed from the click (digitrec_app.browser.arm_marks).
+# What the page shows of a fine-tune, timed from the click (chromium.arm_marks).
 MARKS = {
     "live": ("h1, h2, h3", "^Fine-tuning…"),
     "progress": ("[data-testid=stProgress]", r"Epoch \d+/\d+ · batch"),

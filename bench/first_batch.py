@@ -3,27 +3,27 @@ for 2,000 images x 1 epoch of the `default` architecture.
 
 **Train page in chromium.** Each of `--runs` runs per mode, warm training worker on (DIGITREC_WARM_WORKER unset in
 the server's environment) and off (set to 0) in turn, on first: a fresh temporary DIGITREC_HOME (an empty store) and
-a fresh `streamlit run app.py` (digitrec_app.browser.Server, with DIGITREC_MNIST_DIR); Debian's chromium opens Home,
+a fresh `streamlit run app.py` (chromium.Server, with DIGITREC_MNIST_DIR); Debian's chromium opens Home,
 goes to **Train** through the sidebar, waits until its script has finished and `--idle` seconds more (a user sets a
 run up; a warm worker gets ready meanwhile), sets *Epochs* to 1 and *Training images* to 2,000, clicks **Train** and
 times, in page time (performance.now() in chromium, from the click event), the click to:
   - *live view*: the "Training…" heading (the page has rerun with the live view polling);
   - *first batch*: the first `Epoch 1/1 · batch …` progress line. The live view polls every
-    digitrec_app.ui.runs.FIRST_POLL s until then, so this is the first poll after the child's first batch;
+    digitrec_app.ui.run_views.FIRST_POLL s until then, so this is the first poll after the child's first batch;
   - *result*: the result's caption, "… in N s of training, M s from the click to the result." (N: `train`'s fit in
     the child; M: `TrainingJob.waited`, the server's clock), drawn by the poll that finds the run finished.
-The worker column says what the server had at the click (digitrec_app.browser.idle_worker_state). The ETA column
-checks the progress line's ETA (digitrec_app.ui.runs.time_left: the batches left): the first one shown, and how much
+The worker column says what the server had at the click (chromium.idle_worker_state). The ETA column
+checks the progress line's ETA (ui.run_views.time_left: the batches left): the first one shown, and how much
 later the batches in fact ended (the first `validating` line's elapsed time) and the fit (validation included), all
 whole seconds of the child's clock as the page writes them.
 
-**CLI.** `python -m digitrec_core train --epochs 1 --limit 2000` (the `digitrec` command) in `--cli-dir` with a fresh
+**CLI.** `python -m digitrec_cli train --epochs 1 --limit 2000` (the `digitrec` command) in `--cli-dir` with a fresh
 temporary DIGITREC_HOME and PYTHONUNBUFFERED=1, stdout and stderr read line by line as they come: seconds from the
 command's start to its first line (the `Training … on …` header: arguments, the store's lock, MNIST), to its first
 progress line (`Epoch 1/1`, printed at the end of the first batch) and to its exit (the test set, the comparison with
 the active model, the save), with its CPU seconds (a shared machine stretches wall times, not these). And the
 parts, each in a fresh interpreter: `python -c pass`; `import tensorflow, keras`
-(from the command's start to its exit); and, timed inside the interpreter, `import digitrec_core.cli`, `load_mnist()`
+(from the command's start to its exit); and, timed inside the interpreter, `import digitrec_cli.main`, `load_mnist()`
 and drawing the run's generated non-digits (`digitrec_core.negatives.as_mnist`, what `train` adds for the default
 recipe's `negatives`).
 
@@ -50,9 +50,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-from digitrec_app.browser import (  # noqa: E402
+from chromium import (  # noqa: E402
     VIEWPORT,
     arm_marks,
     click_page,
@@ -67,7 +65,9 @@ from digitrec_app.browser import (  # noqa: E402
     training_server,
     wait_marks,
 )
-from digitrec_app.ui.runs import FIRST_POLL, POLL  # noqa: E402
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+from digitrec_app.ui.run_views import FIRST_POLL, POLL  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCHS, IMAGES = 1, 2000
@@ -247,7 +247,7 @@ def cli_env(home: str) -> dict[str, str]:
 
 def cli_run(cli_dir: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix="digitrec_first_batch_cli_") as home:
-        argv = [sys.executable, "-m", "digitrec_core", "train", "--epochs", str(EPOCHS), "--limit", str(IMAGES)]
+        argv = [sys.executable, "-m", "digitrec_cli", "train", "--epochs", str(EPOCHS), "--limit", str(IMAGES)]
         took, cpu, lines = timed_command(argv, cli_dir, cli_env(home))
     first = next((t for t, _, text in lines if text.startswith("Training ")), None)
     batch = next((t for t, _, text in lines if re.match(r"Epoch \d+/\d+$", text)), None)
@@ -264,7 +264,7 @@ COMMANDS = {
 }
 # ... and code timed inside the interpreter, its own start not counted.
 PARTS = {
-    "`import digitrec_core.cli`": "import digitrec_core.cli",
+    "`import digitrec_cli.main`": "import digitrec_cli.main",
     "`load_mnist()`": "from digitrec_core.data import load_mnist; load_mnist()",
     "the run's non-digits (`as_mnist`)": (
         "from digitrec_core.models import get_architecture; from digitrec_core.negatives import KINDS, as_mnist; "
@@ -301,7 +301,7 @@ def cli_runs(args) -> tuple[list[dict], dict[str, list[tuple[float, float]]]]:
 
 
 def report_cli(runs: list[dict], parts: dict[str, list[tuple[float, float]]], cli_dir: Path) -> None:
-    print(f"\n### CLI: `digitrec train --epochs {EPOCHS} --limit {IMAGES}` (`python -m digitrec_core`, in {cli_dir})\n")
+    print(f"\n### CLI: `digitrec train --epochs {EPOCHS} --limit {IMAGES}` (`python -m digitrec_cli`, in {cli_dir})\n")
     print("| run | start → header | start → first batch (`Epoch 1/1`) | start → exit | CPU s to the exit | trained |")
     print("| ---: | ---: | ---: | ---: | ---: | --- |")
     for k, r in enumerate(runs, 1):

@@ -1,6 +1,6 @@
 """The Draw page classifying in the browser, in chromium, against the server path it replaced, in one run.
 
-Two fresh servers (`streamlit run app.py` from the clone's root, digitrec_app.browser.Server, each with an
+Two fresh servers (`streamlit run app.py` from the clone's root, chromium.Server, each with an
 empty model store: the shipped model) and two chromiums (Debian's, headless, 1400x1000), all alive at once:
 
 * **live**: a plain chromium on server A. The Draw page runs the model in the page (digitrec/web/live_draw.js,
@@ -8,7 +8,7 @@ empty model store: the shipped model) and two chromiums (Debian's, headless, 140
 * **fallback**: a second chromium whose pages have no WebAssembly (`delete globalThis.WebAssembly` before any
   script of theirs: Chromium 156 ignores `--js-flags=--noexpose_wasm`) on server B: the page falls back to
   the server path landed before, the canvas sending its PNG 200 ms after the mouse-up and the
-  server classifying it (digitrec_app.browser.timed_stroke times mouse-up -> `## Prediction: d`).
+  server classifying it (chromium.timed_stroke times mouse-up -> `## Prediction: d`).
 
 Each server is warmed first (one visitor opens Draw and draws a digit, then leaves). Then:
 
@@ -73,10 +73,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
-from serving import MB, descendants, status_kb, tree_rss  # noqa: E402  (bench/ is on sys.path when run as a script)
-
-from digitrec_app.browser import (  # noqa: E402
+from chromium import (  # noqa: E402
     CANVAS,
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -97,6 +94,8 @@ from digitrec_app.browser import (  # noqa: E402
     timed_stroke,
     wait_drawable,
 )
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from serving import MB, descendants, status_kb, tree_rss  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 # No WebAssembly in a page: it then classifies on the server, as before the live path (see NO_WASM_SCRIPT).

@@ -1,7 +1,7 @@
 """Under load: 10 visitors at once on one public-mode dashboard (`DIGITREC_PUBLIC=1`), from one chromium;
 or (`--live-visitors N`) N visitors drawing on Draw, which classifies in their browsers.
 
-One fresh server (`streamlit run app.py` from the clone's root, digitrec_app.browser.Server) with an
+One fresh server (`streamlit run app.py` from the clone's root, chromium.Server) with an
 empty model store (so the pages use the shipped model) and `DIGITREC_PUBLIC=1`; one chromium, one
 browser context per visitor (separate Streamlit sessions), driven with Playwright's async API.
 
@@ -20,7 +20,7 @@ answers with `## Prediction: d`. That is the server's heaviest Draw, and what th
    release (digitrec_app.ui.memory) to run, as the figure after the load is.
 2. **The load** for `--seconds`: 8 visitors on Draw each draw a digit once a second (a "1" or a "7",
    shifted at random): mouse-up to `Prediction: d` in the page, timed with performance.now() there as
-   digitrec_app.browser.timed_stroke does, then Clear; 1 visitor clicks Next / Random in the Test
+   chromium.timed_stroke does, then Clear; 1 visitor clicks Next / Random in the Test
    browser; 1 visitor trains the same run as in step 1, again and again while time is left.
 3. The visitors leave (contexts closed); the server's memory `--after` seconds later.
 
@@ -73,6 +73,18 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from chromium import (  # noqa: E402
+    _ARM_TIMING,
+    CANVAS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ONE,
+    SEVEN,
+    VIEWPORT,
+    Server,
+    require_chromium,
+    server_options,
+)
 from live import (  # noqa: E402  (bench/ is on sys.path when run as a script)
     ARM_LIVE,
     MOVE_HZ,
@@ -88,18 +100,6 @@ from live import (  # noqa: E402  (bench/ is on sys.path when run as a script)
 from playwright.async_api import Page, async_playwright, expect  # noqa: E402
 from serving import MB, descendants, tree_rss  # noqa: E402  (bench/ is on sys.path when run as a script)
 
-from digitrec_app.browser import (  # noqa: E402
-    _ARM_TIMING,
-    CANVAS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    ONE,
-    SEVEN,
-    VIEWPORT,
-    Server,
-    require_chromium,
-    server_options,
-)
 from digitrec_app.ui import memory  # noqa: E402
 from digitrec_core import ModelStore, public  # noqa: E402
 
@@ -151,7 +151,7 @@ async def goto(page: Page, name: str) -> None:
 # ---- the drawers ---------------------------------------------------------------------------------------
 
 async def wait_drawable(page: Page, timeout: float = 30.0) -> dict:
-    """Hover until Fabric's pen is live (see digitrec_app.browser.wait_drawable); the canvas box."""
+    """Hover until Fabric's pen is live (see chromium.wait_drawable); the canvas box."""
     deadline = time.monotonic() + timeout
     for i in range(10**6):
         box = await page.locator(CANVAS).bounding_box()

@@ -9,7 +9,7 @@ preprocessing does.
     python bench/robustness.py [--n 2000] [--seed-model NAME] [--default-model NAME]
 
 The seed model is the newest `seed` in the store (train one with
-`python -m digitrec_core train --arch seed`); the default model is the active one.
+`python -m digitrec_cli train --arch seed`); the default model is the active one.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def main() -> None:
     store = ModelStore()
     seed_name = args.seed_model or next((i.name for i in store.list() if i.arch == "seed"), None)
     if seed_name is None:
-        sys.exit("No seed model in the store: python -m digitrec_core train --arch seed")
+        sys.exit("No seed model in the store: python -m digitrec_cli train --arch seed")
     models = {"seed": load_model(seed_name), "default": load_model(args.default_model)}
     data = load_mnist()
     x, y = (data.x_test[: args.n] / 255.0).astype(np.float32), data.y_test[: args.n]

@@ -1,9 +1,9 @@
 """Serving: the first visit to Draw, the server's memory, the Test browser's report over 10,000 digits.
 
-Its pages have no WebAssembly (digitrec_app.browser.NO_WASM_SCRIPT): Draw classifies on the server, the path
+Its pages have no WebAssembly (chromium.NO_WASM_SCRIPT): Draw classifies on the server, the path
 whose cost this measures. The browser path's first visit and memory are bench/live.py's.
 
-Each server is a fresh `streamlit run app.py` from the clone's root (digitrec_app.browser.Server) with a
+Each server is a fresh `streamlit run app.py` from the clone's root (chromium.Server) with a
 fresh, empty model store (so the pages use the shipped pretrained model) and no training; the browser
 is Debian's chromium, one tab, 1400x1000.
 
@@ -45,9 +45,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
-
-from digitrec_app.browser import (
+from chromium import (
     CANVAS,
     NO_WASM_SCRIPT,
     SEVEN,
@@ -64,6 +62,7 @@ from digitrec_app.browser import (
     server_options,
     timed_stroke,
 )
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 1 << 20

@@ -1,6 +1,6 @@
 """Short runs: test accuracy and training time of each architecture's recipe on few images and epochs.
 
-What a newcomer's first run from the Train page or `python -m digitrec_core train --limit N --epochs E`
+What a newcomer's first run from the Train page or `python -m digitrec_cli train --limit N --epochs E`
 gives: `train()` with the recipe's defaults (the batch size its rule picks for the run, the learning-rate
 schedule, batch-norm statistics refreshed at each epoch end), 10% of the images held out for validation,
 tested on the full 10,000-image test set. Each cell is the median (min-max) over seeds, with the batch size

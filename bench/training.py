@@ -45,9 +45,9 @@ SKIP_BATCHES = 20  # batches at the start of the run that include tracing and wa
 
 def cli_progress():
     """The CLI's per-batch progress callback, writing where the CLI writes it."""
-    from digitrec_core import cli
+    from digitrec_cli.terminal import progress_printer
 
-    return cli.progress_printer(verbose=1)
+    return progress_printer(verbose=1)
 
 
 def throughput(arch: str, mode: str, data, epochs: int, limit: int) -> tuple[float, float | None]:

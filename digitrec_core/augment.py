@@ -165,6 +165,120 @@ def handwriting_styles(images, labels, policy: AugmentPolicy = DRAWING):
     return tf.clip_by_value(affine(out, zero, scale, scale, zero, shift_x, shift_y), 0.0, 1.0), styled
 
 
+class _Styles:
+    """One batch's digits with what a style stroke is placed by (their ink's extent, the centres of its top and
+    bottom rows), and the styles drawn on them. Every random draw is per image, in the order `_draw_styles`
+    asks for them: the same seed, the same strokes."""
+
+    def __init__(self, img, labels):
+        import tensorflow as tf
+
+        self.img = img
+        self.b = tf.shape(img)[0]
+        self.labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
+        self.mask = img > INK
+        self.top, self.bottom = _extent(tf.reduce_any(self.mask, axis=2))
+        self.left, self.right = _extent(tf.reduce_any(self.mask, axis=1))
+        self.height, self.width = self.bottom - self.top, self.right - self.left
+        self.centre = (self.left + self.right) / 2
+        self.x_top = _row_centre(img, self.top, self.centre)
+        self.x_bottom = _row_centre(img, self.bottom, self.centre)
+        self.styled = tf.zeros([self.b], bool)  # which images got a style
+
+    def u(self, lo, hi):
+        import tensorflow as tf
+
+        return tf.random.uniform([self.b], lo, hi)
+
+    def chosen(self, digit, p):
+        """The images of class `digit` that get a style of probability `p` (marked as styled)."""
+        import tensorflow as tf
+
+        which = (self.labels == digit) & (tf.random.uniform([self.b]) < p)
+        self.styled |= which
+        return which
+
+    def stroke(self, styles):
+        """One pen stroke per image from styles of different classes, each (class, probability, ends)."""
+        import tensorflow as tf
+
+        b = self.b
+        apply, p0, p1 = tf.zeros([b], bool), tf.zeros([b, 2]), tf.zeros([b, 2])
+        for digit, p, ends in styles:
+            if p > 0:
+                which = self.chosen(digit, p)
+                start, end = ends()
+                p0, p1 = tf.where(which[:, None], start, p0), tf.where(which[:, None], end, p1)
+                apply |= which
+        return pen_line(p0, p1, self.u(*PEN_WIDTH)) * tf.reshape(tf.cast(apply, tf.float32), [-1, 1, 1])
+
+    def flag(self):
+        # The European 1: from the top of the stroke, 35-80% of its height long, 40-65 degrees below
+        # the horizontal, towards the left.
+        import tensorflow as tf
+
+        length, angle = self.u(0.35, 0.8) * self.height, self.u(np.deg2rad(40), np.deg2rad(65))
+        x, top = self.x_top, self.top
+        return tf.stack([x, top], 1), tf.stack([x - length * tf.cos(angle), top + length * tf.sin(angle)], 1)
+
+    def cross(self):
+        # The crossed 7: through the stem at 45-65% of the height, 40-70% of the width, a little tilted.
+        import tensorflow as tf
+
+        y = self.top + self.u(0.45, 0.65) * self.height
+        x = _row_centre(self.img, y, self.centre)
+        half, tilt = self.u(0.2, 0.35) * tf.maximum(self.width, 8.0), self.u(-1.0, 1.0)
+        return tf.stack([x - half, y - tilt], 1), tf.stack([x + half, y + tilt], 1)
+
+    def close(self):
+        # The closed 4: the top of the left arm joined to the top of the stem.
+        return _arm_tops(self.mask, self.left, self.right)
+
+    def curl(self):
+        # The curled 9: its tail ends in a hook back to the left, 20-45% of the height long, rising a little.
+        import tensorflow as tf
+
+        reach, x, bottom = self.u(0.2, 0.45) * self.height, self.x_bottom, self.bottom
+        return tf.stack([x, bottom], 1), tf.stack([x - reach, bottom - self.u(0.0, 0.25) * reach], 1)
+
+    def foot(self):
+        # A 1's foot, with or without its flag: from a bar centred under the stroke to a kick to the
+        # right, 15-30% of the height long.
+        import tensorflow as tf
+
+        reach, back = self.u(0.15, 0.3) * self.height, self.u(0.0, 1.0)
+        x, bottom = self.x_bottom, self.bottom
+        return (tf.stack([x - back * reach, bottom], 1),
+                tf.stack([x + reach, bottom - self.u(0.0, 0.08) * self.height], 1))
+
+    def open_nine(self, out, p):
+        # The open 9: a gap of 3.5-5.5 px in the left side of its loop, 15-40% of the way down.
+        import tensorflow as tf
+
+        y = tf.round(self.top + self.u(0.15, 0.4) * self.height)
+        row = tf.gather(self.mask, tf.cast(y, tf.int32), axis=1, batch_dims=1)
+        at = tf.stack([_extent(row)[0] + 1.0, y], 1)  # the middle of the loop's left stroke
+        opened = self.chosen(9, p) & tf.reduce_any(row, axis=1)
+        return out * (1.0 - pen_line(at, at, self.u(3.5, 5.5)) * tf.reshape(tf.cast(opened, tf.float32), [-1, 1, 1]))
+
+    def sweep_nine(self, out, p):
+        # The swept 9: below its loop (40-55% of the way down) each row moves left by 0.3-0.8 px more
+        # than the one above, so the tail runs down-left instead of straight down. Whole-pixel moves:
+        # an interpolated shear would blur the tail, and the network learns blur as a cue (styled 1s
+        # interpolated twice made it misread MNIST's plain bold 1s: 82-88% right instead of 96-98%).
+        import tensorflow as tf
+
+        img = self.img
+        rows = tf.range(tf.shape(img)[1], dtype=tf.float32)[None, :]
+        bend = self.top + self.u(0.4, 0.55) * self.height
+        move = tf.round(tf.maximum(rows - bend[:, None], 0.0) * self.u(0.3, 0.8)[:, None])  # (B, H) px to the left
+        source = tf.range(tf.shape(img)[2], dtype=tf.float32)[None, None, :] + move[..., None]  # (B, H, W)
+        last = tf.cast(tf.shape(img)[2] - 1, tf.float32)
+        bent = tf.gather(out, tf.cast(tf.minimum(source, last), tf.int32), axis=2, batch_dims=2)
+        swept = self.chosen(9, p)
+        return tf.where(tf.reshape(swept, [-1, 1, 1]), tf.where(source <= last, bent, 0.0), out)
+
+
 def _draw_styles(images, labels, policy: AugmentPolicy):
     """The styled batch before re-framing, and which images got a style.
 
@@ -172,92 +286,18 @@ def _draw_styles(images, labels, policy: AugmentPolicy):
     """
     import tensorflow as tf
 
-    img = images[..., 0]
-    b = tf.shape(img)[0]
-    labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
-    mask = img > INK
-    top, bottom = _extent(tf.reduce_any(mask, axis=2))
-    left, right = _extent(tf.reduce_any(mask, axis=1))
-    height, width, centre = bottom - top, right - left, (left + right) / 2
-    x_top, x_bottom = _row_centre(img, top, centre), _row_centre(img, bottom, centre)
-    styled = tf.zeros([b], bool)
-
-    def u(lo, hi):
-        return tf.random.uniform([b], lo, hi)
-
-    def chosen(digit, p):
-        nonlocal styled
-        which = (labels == digit) & (tf.random.uniform([b]) < p)
-        styled |= which
-        return which
-
-    def stroke(styles):
-        """One pen stroke per image from styles of different classes, each (class, probability, ends)."""
-        apply, p0, p1 = tf.zeros([b], bool), tf.zeros([b, 2]), tf.zeros([b, 2])
-        for digit, p, ends in styles:
-            if p > 0:
-                which = chosen(digit, p)
-                start, end = ends()
-                p0, p1 = tf.where(which[:, None], start, p0), tf.where(which[:, None], end, p1)
-                apply |= which
-        return pen_line(p0, p1, u(*PEN_WIDTH)) * tf.reshape(tf.cast(apply, tf.float32), [-1, 1, 1])
-
-    def flag():
-        # The European 1: from the top of the stroke, 35-80% of its height long, 40-65 degrees below
-        # the horizontal, towards the left.
-        length, angle = u(0.35, 0.8) * height, u(np.deg2rad(40), np.deg2rad(65))
-        return tf.stack([x_top, top], 1), tf.stack([x_top - length * tf.cos(angle), top + length * tf.sin(angle)], 1)
-
-    def cross():
-        # The crossed 7: through the stem at 45-65% of the height, 40-70% of the width, a little tilted.
-        y = top + u(0.45, 0.65) * height
-        x = _row_centre(img, y, centre)
-        half, tilt = u(0.2, 0.35) * tf.maximum(width, 8.0), u(-1.0, 1.0)
-        return tf.stack([x - half, y - tilt], 1), tf.stack([x + half, y + tilt], 1)
-
-    def close():
-        # The closed 4: the top of the left arm joined to the top of the stem.
-        return _arm_tops(mask, left, right)
-
-    def curl():
-        # The curled 9: its tail ends in a hook back to the left, 20-45% of the height long, rising a little.
-        reach = u(0.2, 0.45) * height
-        return tf.stack([x_bottom, bottom], 1), tf.stack([x_bottom - reach, bottom - u(0.0, 0.25) * reach], 1)
-
-    def foot():
-        # A 1's foot, with or without its flag: from a bar centred under the stroke to a kick to the
-        # right, 15-30% of the height long.
-        reach, back = u(0.15, 0.3) * height, u(0.0, 1.0)
-        return (tf.stack([x_bottom - back * reach, bottom], 1),
-                tf.stack([x_bottom + reach, bottom - u(0.0, 0.08) * height], 1))
-
-    out = img
-    first = [(1, policy.flag_one, flag), (7, policy.cross_seven, cross), (4, policy.close_four, close),
-             (9, policy.curl_nine, curl)]
-    for strokes in (first, [(1, policy.foot_one, foot)]):
+    s = _Styles(images[..., 0], labels)
+    out = s.img
+    first = [(1, policy.flag_one, s.flag), (7, policy.cross_seven, s.cross), (4, policy.close_four, s.close),
+             (9, policy.curl_nine, s.curl)]
+    for strokes in (first, [(1, policy.foot_one, s.foot)]):
         if any(p > 0 for _, p, _ in strokes):
-            out = tf.maximum(out, stroke(strokes))
+            out = tf.maximum(out, s.stroke(strokes))
     if policy.open_nine > 0:
-        # The open 9: a gap of 3.5-5.5 px in the left side of its loop, 15-40% of the way down.
-        y = tf.round(top + u(0.15, 0.4) * height)
-        row = tf.gather(mask, tf.cast(y, tf.int32), axis=1, batch_dims=1)
-        at = tf.stack([_extent(row)[0] + 1.0, y], 1)  # the middle of the loop's left stroke
-        opened = chosen(9, policy.open_nine) & tf.reduce_any(row, axis=1)
-        out *= 1.0 - pen_line(at, at, u(3.5, 5.5)) * tf.reshape(tf.cast(opened, tf.float32), [-1, 1, 1])
+        out = s.open_nine(out, policy.open_nine)
     if policy.sweep_nine > 0:
-        # The swept 9: below its loop (40-55% of the way down) each row moves left by 0.3-0.8 px more
-        # than the one above, so the tail runs down-left instead of straight down. Whole-pixel moves:
-        # an interpolated shear would blur the tail, and the network learns blur as a cue (styled 1s
-        # interpolated twice made it misread MNIST's plain bold 1s: 82-88% right instead of 96-98%).
-        rows = tf.range(tf.shape(img)[1], dtype=tf.float32)[None, :]
-        bend = top + u(0.4, 0.55) * height
-        move = tf.round(tf.maximum(rows - bend[:, None], 0.0) * u(0.3, 0.8)[:, None])  # (B, H) px to the left
-        source = tf.range(tf.shape(img)[2], dtype=tf.float32)[None, None, :] + move[..., None]  # (B, H, W)
-        last = tf.cast(tf.shape(img)[2] - 1, tf.float32)
-        bent = tf.gather(out, tf.cast(tf.minimum(source, last), tf.int32), axis=2, batch_dims=2)
-        swept = chosen(9, policy.sweep_nine)
-        out = tf.where(tf.reshape(swept, [-1, 1, 1]), tf.where(source <= last, bent, 0.0), out)
-    return out[..., None], styled
+        out = s.sweep_nine(out, policy.sweep_nine)
+    return out[..., None], s.styled
 
 
 def _framing(images, which):

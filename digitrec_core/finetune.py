@@ -132,6 +132,28 @@ def fine_tune(
         seed=(seed, is_whole(seed) and seed <= MAX_SEED, f"a whole number in 0-{MAX_SEED}"),
     )
     store = store or ModelStore()
+    x, y, ids = _personal_digits(store, x, y, ids, recipe)
+    loaded = store.load(base, runtime="keras")  # trained further: the Keras model
+    active = store.active_info()
+    held = _held_out(ids, holdout, loaded.info, active)
+    x_tr, y_tr, x_ho, y_ho = x[~held], y[~held], x[held], y[held]
+    before = _scores(loaded.model, x_ho, y_ho)
+    active_personal = _active_scores(store, loaded.info, active, before, x_ho, y_ho)
+
+    data = data or load_mnist()
+    x_mix, y_mix, negatives, rehearsed = _mix(data, x_tr, y_tr, loaded.info, recipe, seed)
+    cfg = TrainConfig(arch=loaded.info.arch, epochs=int(recipe.epochs if epochs is None else epochs),
+                      batch_size=recipe.batch_size, learning_rate=recipe.learning_rate, augment=True, limit=None,
+                      validation_split=0.0, seed=seed, negatives=negatives)
+    model, fitted = _fit_copy(loaded.model, cfg, x_mix, y_mix, (x_ho, y_ho), rehearsed, recipe,
+                              on_progress=on_progress, stop=stop)
+    return _result(model, cfg, fitted, data=data, loaded=loaded, active=active, n_mix=len(x_mix), n_personal=len(x_tr),
+                   held=(x_ho, y_ho), before=before, active_personal=active_personal, ids=ids, held_mask=held)
+
+
+def _personal_digits(store: ModelStore, x, y, ids, recipe: FineTuneRecipe) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The digits to fine-tune on (the store's personal set when `x` is None) as 28x28 images, labels and ids;
+    ValueError for mismatched or bad labels, or fewer than the recipe needs."""
     if x is None:
         from digitrec_core.personal import PersonalDigits
 
@@ -145,64 +167,79 @@ def fine_tune(
     if len(x) < recipe.min_samples:
         raise ValueError(f"Fine-tuning needs at least {recipe.min_samples} of your digits; there are {len(x)}. "
                          "Add some on the Draw page (Right / It's a ...).")
-    ids = [str(i) for i in (ids if ids is not None else range(len(x)))]
-    loaded = store.load(base, runtime="keras")  # trained further: the Keras model
-    active = store.active_info()
-    # A digit the base or the active model trained on (an earlier fine-tune with another holdout
-    # fraction) cannot judge them: it is neither held out nor counted.
-    seen = set(loaded.info.personal.get("ids", ())) | set(active.personal.get("ids", ()) if active else ())
+    return x, y, [str(i) for i in (ids if ids is not None else range(len(x)))]
+
+
+def _held_out(ids: list[str], holdout: float, base, active) -> np.ndarray:
+    """Which digits judge the fine-tune. A digit the base or the active model trained on (an earlier fine-tune
+    with another holdout fraction) cannot judge them: it is neither held out nor counted."""
+    seen = set(base.personal.get("ids", ())) | set(active.personal.get("ids", ()) if active else ())
     held = holdout_mask(ids, holdout) & ~np.isin(ids, list(seen))
-    if not len(x[~held]):
+    if held.all():
         raise ValueError("Every one of your digits is held out to judge the fine-tune; add a few more.")
-    x_tr, y_tr, x_ho, y_ho = x[~held], y[~held], x[held], y[held]
+    return held
 
-    before = _scores(loaded.model, x_ho, y_ho)
-    if active is None or active.name == loaded.info.name:
-        active_personal = before
-    else:
-        try:
-            active_personal = _scores(store.load(active.name).model, x_ho, y_ho)  # served: ONNX is enough
-        except ModelStoreError:  # its file is unreadable: nothing to judge against, so it will not be replaced
-            active_personal = None, None
 
-    data = data or load_mnist()
+def _active_scores(store: ModelStore, base, active, before, x_ho, y_ho) -> tuple[float | None, float | None]:
+    """The active model's scores on the held-out digits (the activation rule's reference): the base's when it is
+    the active one, none when its file is unreadable (nothing to judge against, so it will not be replaced)."""
+    if active is None or active.name == base.name:
+        return before
+    try:
+        return _scores(store.load(active.name).model, x_ho, y_ho)  # served: ONNX is enough
+    except ModelStoreError:
+        return None, None
+
+
+def _mix(data: Mnist, x_tr, y_tr, base, recipe: FineTuneRecipe, seed: int):
+    """The training mix: the personal digits oversampled to `recipe.personal_share` of it, MNIST rehearsal and,
+    for a base trained with them, generated non-digits; with the non-digits per digit and which images rehearse."""
     rng = np.random.default_rng(seed)
     rehearse = rng.choice(len(data.x_train), min(recipe.rehearsal, len(data.x_train)), replace=False)
     copies = math.ceil(len(rehearse) * recipe.personal_share / (1 - recipe.personal_share) / len(x_tr))
     x_mix = np.concatenate([np.repeat(x_tr, copies, axis=0), data.x_train[rehearse].astype(np.float32) / 255])
     y_mix = np.concatenate([np.repeat(y_tr, copies), data.y_train[rehearse].astype(np.int64)])
     # A base trained with generated non-digits rehearses them too, or a fine-tune would forget "not a digit".
-    trained_with = loaded.info.hyperparameters.get("negatives")
+    trained_with = base.hyperparameters.get("negatives")
     negatives = recipe.negatives if is_finite(trained_with) and trained_with > 0 else 0.0
     x_mix, y_mix = with_negatives(x_mix, y_mix, negatives, seed)
+    # the parent's answers are kept on what it knew (MNIST, non-digits), not on the personal digits
+    return x_mix, y_mix, negatives, np.arange(len(y_mix)) >= len(x_tr) * copies
 
-    cfg = TrainConfig(arch=loaded.info.arch, epochs=int(recipe.epochs if epochs is None else epochs),
-                      batch_size=recipe.batch_size, learning_rate=recipe.learning_rate, augment=True, limit=None,
-                      validation_split=0.0, seed=seed, negatives=negatives)
+
+def _fit_copy(parent, cfg: TrainConfig, x_mix, y_mix, held, rehearsed, recipe: FineTuneRecipe, *, on_progress,
+              stop):
+    """A trainable copy of `parent` fitted on the mix (validated on the `held` digits), then, finished, moved back
+    towards `parent` by the recipe's interpolation; the copy and what `fit` did."""
     import keras
 
-    keras.utils.set_random_seed(seed)  # the augmentation and dropout too: the same digits and seed, the same run
-    model = _trainable_copy(loaded.model, recipe.layers)
+    keras.utils.set_random_seed(cfg.seed)  # the augmentation and dropout too: the same digits and seed, the same run
+    model = _trainable_copy(parent, recipe.layers)
     fitted = fit(model, x_mix, y_mix, epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
-                 augment=True, seed=seed, validation=(x_ho, y_ho) if len(y_ho) else None,
+                 augment=True, seed=cfg.seed, validation=held if len(held[1]) else None,
                  on_progress=on_progress, stop=stop,
-                 teacher=loaded.model if recipe.distill > 0 else None, distill=recipe.distill,
-                 # the parent's answers are kept on what it knew (MNIST, non-digits), not on the personal digits
-                 rehearsed=np.arange(len(y_mix)) >= len(x_tr) * copies, styles=recipe.styles)
-    finished = not fitted.stopped
-    if finished and recipe.interpolate != 1:
+                 teacher=parent if recipe.distill > 0 else None, distill=recipe.distill,
+                 rehearsed=rehearsed, styles=recipe.styles)
+    if not fitted.stopped and recipe.interpolate != 1:
         # Weight-space ensembling (WiSE-FT, Wortsman et al. 2022): most of the gain on the personal digits, less of
         # the loss on MNIST. The frozen batch-norm statistics are the parent's in both, so they stay as they are.
         model.set_weights([p + recipe.interpolate * (f - p)
-                           for p, f in zip(loaded.model.get_weights(), model.get_weights(), strict=True)])
-    after = _scores(model, x_ho, y_ho) if finished else (None, None)
+                           for p, f in zip(parent.get_weights(), model.get_weights(), strict=True)])
+    return model, fitted
+
+
+def _result(model, cfg: TrainConfig, fitted, *, data: Mnist, loaded, active, n_mix: int, n_personal: int, held,
+            before, active_personal, ids: list[str], held_mask: np.ndarray) -> FineTuneResult:
+    """The fine-tune as a result: scored on the held-out digits and, unless stopped, beside the base on MNIST."""
+    finished = not fitted.stopped
+    after = _scores(model, *held) if finished else (None, None)
     # Every stored model was evaluated on the same 10,000 test digits when it was saved: 1-2 s saved here.
     base_test = loaded.info.test_accuracy if is_finite(loaded.info.test_accuracy) else None
     if finished and base_test is None:
         base_test = evaluate(loaded.model, data.x_test, data.y_test).accuracy
     return FineTuneResult.from_fit(
-        model, cfg, fitted, data=data, n_train=len(x_mix), n_val=len(y_ho),
-        data_source=f"{data.origin} + {len(x_tr)} personal digits",
+        model, cfg, fitted, data=data, n_train=n_mix, n_val=len(held[1]),
+        data_source=f"{data.origin} + {n_personal} personal digits",
         base=loaded.info.name,
         base_test_accuracy=base_test if finished else None,
         personal_before=before[0],
@@ -212,11 +249,10 @@ def fine_tune(
         active_name=None if active is None else active.name,
         active_personal=active_personal[0],
         active_personal_loss=active_personal[1],
-        personal_ids=[i for i, h in zip(ids, held) if not h],
-        holdout_ids=[i for i, h in zip(ids, held) if h],
+        personal_ids=[i for i, h in zip(ids, held_mask) if not h],
+        holdout_ids=[i for i, h in zip(ids, held_mask) if h],
         # The base's: the fine-tune rehearses the non-digits, so what it spread stays spread. Fine-tuned on 100
         # Semeion digits, the shipped model flags 94.7% of validation non-digits and 0.24% of MNIST test at it,
         # 93.1% and 0.13% at one chosen anew, which would cost ~10 s of re-drawing digits.
         digit_threshold=loaded.info.digit_threshold,
     )
-

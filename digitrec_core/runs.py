@@ -10,15 +10,11 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from digitrec_core.data import Mnist
 from digitrec_core.evaluation import Evaluation, evaluate
 from digitrec_core.models import get_architecture
-
-if TYPE_CHECKING:
-    from digitrec_core.training import Fitted
-
 
 STRATEGIES = ("default", "mirrored")
 MAX_SEED = 2**32 - 1  # NumPy's and Keras's seeding take 32 bits
@@ -148,11 +144,26 @@ class Progress:
         return ((self.epoch - 1) * self.batches + self.batch) / (self.epochs * self.batches)
 
 
+# What a run's history records per epoch (`TrainResult.history`), as Keras's logs name them; training adds the
+# epoch's speed, `images_per_sec`.
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+@dataclass
+class Fitted:
+    """What `training.fit` did: per-epoch history (as `TrainResult.history`), epochs completed, whether stopped."""
+
+    history: dict[str, list[float]]
+    epochs_run: int
+    stopped: bool
+    seconds: float
+
+
 @dataclass
 class TrainResult:
     model: object = field(repr=False)
     config: TrainConfig
-    history: dict[str, list[float]]  # per epoch: loss, accuracy, val_loss, val_accuracy, images_per_sec
+    history: dict[str, list[float]]  # per epoch: HISTORY_KEYS and images_per_sec
     epochs_run: int
     stopped: bool
     seconds: float

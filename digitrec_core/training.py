@@ -7,7 +7,6 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -16,7 +15,9 @@ from digitrec_core.data import Mnist, load_mnist
 from digitrec_core.evaluation import as_batch
 from digitrec_core.models import INPUT_SHAPE, get_architecture
 from digitrec_core.runs import (  # noqa: F401  (re-exported)
+    HISTORY_KEYS,
     STRATEGIES,
+    Fitted,
     Progress,
     TrainConfig,
     TrainingDiverged,
@@ -58,7 +59,7 @@ class _Reporter(keras.callbacks.Callback):
         self.epochs, self.batch_size, self.n_images = epochs, batch_size, n_images
         self.on_progress, self.stop = on_progress, stop
         self.batches = -(-n_images // batch_size)
-        self.history = {k: [] for k in ("loss", "accuracy", "val_loss", "val_accuracy", "images_per_sec")}
+        self.history = {k: [] for k in (*HISTORY_KEYS, "images_per_sec")}
         self.started = time.perf_counter()
         self.stopped = False
         self.smoother, self.smooth = _BatchSmoother(), {}
@@ -311,16 +312,6 @@ def learning_rate_schedule(learning_rate: float, steps: int, decay_fraction: flo
     )
 
 
-@dataclass
-class Fitted:
-    """What `fit` did: per-epoch history (as `TrainResult.history`), epochs completed, whether stopped."""
-
-    history: dict[str, list[float]]
-    epochs_run: int
-    stopped: bool
-    seconds: float
-
-
 def fit(
     model: keras.Model,
     x: np.ndarray,
@@ -362,6 +353,24 @@ def fit(
     all), which should keep the teacher's answers; the teacher is not changed. `styles=False` augments with the
     class-blind warps only, never redrawing a digit in other writers' styles (a fine-tune learns one hand).
     """
+    _check_fit(x, y, epochs, batch_size, learning_rate, decay_fraction)
+    reporter = _Reporter(epochs, batch_size, len(x), on_progress, stop)
+    lr = learning_rate
+    if cosine_decay:
+        lr = learning_rate_schedule(learning_rate, reporter.batches * epochs, decay_fraction)
+    trained, y, validation = _beside_teacher(model, teacher, y, rehearsed, validation)
+    _compile(trained, lr, teacher, distill)
+    refresh = _refresh_callbacks(model, x, seed, batchnorm_images, reporter.batches)
+    started = time.perf_counter()
+    _run_fit(trained, x, y, validation, batch_size=batch_size, augment=augment, seed=seed, styles=styles,
+             epochs=epochs, steps=reporter.batches, callbacks=[reporter, *refresh])
+    _refuse_diverged(reporter, model, learning_rate)
+    return Fitted(history=reporter.history, epochs_run=len(reporter.history["loss"]), stopped=reporter.stopped,
+                  seconds=time.perf_counter() - started)
+
+
+def _check_fit(x, y, epochs: int, batch_size: int, learning_rate: float, decay_fraction: float) -> None:
+    """ValueError, before anything is compiled, for settings or data no run can honour."""
     if epochs < 1 or batch_size < 1 or learning_rate <= 0 or not 0 < decay_fraction <= 1:
         raise ValueError(
             f"Invalid hyperparameters: epochs={epochs} batch_size={batch_size} learning_rate={learning_rate} "
@@ -370,52 +379,63 @@ def fit(
     if len(x) != len(y) or len(x) < batch_size:
         raise ValueError(f"Only {plural(len(x), 'training image')} (and {plural(len(y), 'label')}) for a batch size "
                          f"of {batch_size}.")
-    reporter = _Reporter(epochs, batch_size, len(x), on_progress, stop)
-    lr = learning_rate
-    if cosine_decay:
-        lr = learning_rate_schedule(learning_rate, reporter.batches * epochs, decay_fraction)
-    trained = model
-    if teacher is not None:
-        trained = _with_teacher(model, teacher)
-        keep = np.ones(len(y), bool) if rehearsed is None else np.asarray(rehearsed, bool)
-        y = np.stack([np.asarray(y, np.int32), keep.astype(np.int32)], axis=1)
-        if validation is not None:  # judged on its labels alone
-            validation = (validation[0], np.stack([np.asarray(validation[1], np.int32),
-                                                   np.zeros(len(validation[1]), np.int32)], axis=1))
+
+
+def _beside_teacher(model: keras.Model, teacher: keras.Model | None, y: np.ndarray, rehearsed: np.ndarray | None,
+                    validation: tuple[np.ndarray, np.ndarray] | None):
+    """What Keras trains (`model`, or `model` beside its `teacher`), its labels and its validation set: with a
+    teacher, each label gets a second column, whether the teacher's answer applies (never in validation)."""
+    if teacher is None:
+        return model, y, validation
+    trained = _with_teacher(model, teacher)
+    keep = np.ones(len(y), bool) if rehearsed is None else np.asarray(rehearsed, bool)
+    y = np.stack([np.asarray(y, np.int32), keep.astype(np.int32)], axis=1)
+    if validation is not None:  # judged on its labels alone
+        validation = (validation[0], np.stack([np.asarray(validation[1], np.int32),
+                                               np.zeros(len(validation[1]), np.int32)], axis=1))
+    return trained, y, validation
+
+
+def _compile(trained: keras.Model, lr, teacher: keras.Model | None, distill: float) -> None:
     trained.compile(
         optimizer=keras.optimizers.Adam(learning_rate=lr),
         # sparse cross-entropy, and outlier exposure for any generated non-digit
         loss=not_a_digit_loss if teacher is None else distillation_loss(distill),
         metrics=[DigitAccuracy()],
     )
-    refresh = []
-    if batchnorm_images > 0:
-        pick = np.random.default_rng(seed).permutation(len(x))[:batchnorm_images]
-        refresh = [_RefreshBatchNorm(model, x[np.sort(pick)], reporter.batches)]
+
+
+def _refresh_callbacks(model: keras.Model, x: np.ndarray, seed: int, images: int, batches: int) -> list:
+    """The batch-norm refresh at each epoch's end, on `images` of `x` (none for 0)."""
+    if images <= 0:
+        return []
+    pick = np.random.default_rng(seed).permutation(len(x))[:images]
+    return [_RefreshBatchNorm(model, x[np.sort(pick)], batches)]
+
+
+def _run_fit(trained: keras.Model, x, y, validation, *, batch_size: int, augment: bool, seed: int, styles: bool,
+             epochs: int, steps: int, callbacks: list) -> None:
     has_val = validation is not None and len(validation[0]) > 0
-    started = time.perf_counter()
     trained.fit(
         _dataset(x, y, batch_size, augment, seed, shuffle=True, styles=styles),
         epochs=epochs,
         validation_data=_dataset(*validation, 1000, False, seed, shuffle=False) if has_val else None,
         # An endless dataset cut into epochs by step count: one tf.data iterator for the whole run,
         # none built and torn down at every epoch (teardown is where tf.data has stalled, see _dataset).
-        steps_per_epoch=reporter.batches,
-        callbacks=[reporter, *refresh],
+        steps_per_epoch=steps,
+        callbacks=callbacks,
         shuffle=False,  # the dataset reshuffles itself each epoch
         verbose=0,
     )
+
+
+def _refuse_diverged(reporter: _Reporter, model: keras.Model, learning_rate: float) -> None:
+    """TrainingDiverged for a run that was not stopped and whose loss or weights are not all finite."""
     losses = [v for k in ("loss", "val_loss") for v in reporter.history[k] if v is not None]
     finite = np.isfinite(losses).all() and all(np.isfinite(w).all() for w in model.get_weights())
     if not reporter.stopped and not finite:
         raise TrainingDiverged(f"Training diverged (its loss or weights became NaN or infinite) with learning rate "
                                f"{learning_rate:g}; nothing was saved: try a lower learning rate.")
-    return Fitted(
-        history=reporter.history,
-        epochs_run=len(reporter.history["loss"]),
-        stopped=reporter.stopped,
-        seconds=time.perf_counter() - started,
-    )
 
 
 def train(

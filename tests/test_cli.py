@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from digitrec_core.cli import main
+from digitrec_cli.main import main
 from tests.support import ROOT
 from tests.support.cli import run_cli
 from tests.support.drawings import draw_one
@@ -217,13 +217,14 @@ def test_ctrl_c_at_the_prompt_leaves_without_a_traceback(tmp_path, monkeypatch, 
 
 BUSY_PROBE = """
 import sys
-import digitrec_core.cli as cli
+import digitrec_cli.learn as learn
+from digitrec_cli.main import main
 
 def no_data(*args, **kwargs):
     raise SystemExit("loaded MNIST")
 
-cli.load_mnist = no_data
-rc = cli.main(sys.argv[1:])
+learn.load_mnist = no_data
+rc = main(sys.argv[1:])
 print(f"rc={rc} tensorflow={'tensorflow' in sys.modules} keras={'keras' in sys.modules}")
 """
 
@@ -340,20 +341,21 @@ def test_train_keeps_tensorflows_log_lines_out_of_the_terminal_unless_verbose(tm
 def test_train_draws_its_non_digits_in_a_second_process_or_else_leaves_them_to_train(monkeypatch):
     import concurrent.futures
 
-    from digitrec_core import TrainConfig, cli
+    from digitrec_cli.learn import drawn_aside
+    from digitrec_core import TrainConfig
     from digitrec_core.negatives import for_training
 
     data = make_synthetic(60, 10)
     cfg = TrainConfig(limit=50, validation_split=0.2, negatives=0.5).resolved(data.n_train)
-    with cli._drawn_aside(data, cfg) as drawn:
+    with drawn_aside(data, cfg) as drawn:
         images = drawn()
     assert np.array_equal(images, for_training(40, 0.5, cfg.seed)) and len(images) > 10  # 40 trained on, 20 drawn
-    with cli._drawn_aside(data, TrainConfig(negatives=0.0).resolved(data.n_train)) as drawn:
+    with drawn_aside(data, TrainConfig(negatives=0.0).resolved(data.n_train)) as drawn:
         assert drawn() is None  # none to draw: no process either
 
     def no_process(*args, **kwargs):
         raise OSError("no second process here")
 
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_process)
-    with cli._drawn_aside(data, cfg) as drawn:
+    with drawn_aside(data, cfg) as drawn:
         assert drawn() is None  # `train` draws them itself

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from digitrec_core.cli import main
+from digitrec_cli.main import main
 from digitrec_core.jobs import StoreLock
 from digitrec_core.optional import install_hint
 from digitrec_core.serving import seal
@@ -219,7 +219,7 @@ SERVE_ONLY = """
 import sys
 from tests.support.serve_only import block_training_modules
 block_training_modules()
-from digitrec_core.cli import main
+from digitrec_cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -269,7 +269,7 @@ def test_a_bad_invocation_ends_in_one_line_and_a_non_zero_code(name, tmp_path, d
 
 
 def test_the_list_covers_every_command_but_app():
-    from digitrec_core.cli import parser
+    from digitrec_cli.parser import parser
 
     commands = set(parser()._subparsers._group_actions[0].choices) - {"app"}
     assert commands == {c.argv[0] for c in CASES.values()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import email
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -19,7 +20,7 @@ import pytest
 
 import digitrec_app
 from digitrec_app import launch
-from digitrec_core import cli
+from digitrec_cli import main as cli
 from digitrec_core.store import SHIPPED_DIR
 from tests.support import ROOT
 
@@ -27,8 +28,13 @@ from tests.support import ROOT
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> zipfile.ZipFile:
     out = tmp_path_factory.mktemp("wheel")
+    # From a copy without the clone's build outputs, as from a fresh clone: setuptools reuses `build/lib`, which
+    # keeps every module ever built, moved or deleted ones too.
+    source = tmp_path_factory.mktemp("source") / "digitrec"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "site", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--disable-pip-version-check",
-                    "-w", str(out), str(ROOT)], check=True, timeout=600)
+                    "-w", str(out), str(source)], check=True, timeout=600)
     (path,) = out.glob("digitrec-*.whl")
     return zipfile.ZipFile(path)
 
@@ -41,7 +47,9 @@ def test_the_wheel_carries_the_pretrained_model_and_every_page(wheel):
     pages = {p.name for p in (ROOT / "digitrec_app" / "app_pages").glob("*.py")}
     assert {f"digitrec_app/app_pages/{p}" for p in pages} <= names and "browse.py" in pages
     assert {"digitrec_app/app.py", "digitrec_app/dashboard.py", "digitrec_app/ui/canvas.py"} <= names
+    assert {"digitrec_cli/__main__.py", "digitrec_cli/main.py"} <= names  # the command line beside the dashboard
     assert not [n for n in names if n.startswith(("tests/", "bench/", "assets/"))]  # nothing of the clone's
+    assert "digitrec_app/browser.py" not in names  # the browser tests' tooling lives in bench/chromium.py
 
 
 def test_the_wheel_carries_the_browsers_files_and_the_manifest_streamlit_finds_them_by(wheel):
@@ -65,7 +73,7 @@ def test_the_wheel_installs_a_digitrec_command_and_needs_no_tensorflow_to_serve(
     train = [r for r in requires if 'extra == "train"' in r]
     assert any(r.startswith("tensorflow-cpu") for r in train) and any(r.startswith("tf2onnx") for r in train)
     (entry,) = [n for n in wheel.namelist() if n.endswith(".dist-info/entry_points.txt")]
-    assert "digitrec = digitrec_core.cli:main" in wheel.read(entry).decode()
+    assert "digitrec = digitrec_cli.main:main" in wheel.read(entry).decode()
 
 
 def test_digitrec_app_and_a_clone_run_streamlit_with_the_same_options():
@@ -91,7 +99,7 @@ def test_options_meant_for_streamlit_are_refused_by_other_commands(capsys):
     assert e.value.code == 2 and "unrecognized arguments: --server.port 8502" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [["digitrec", "--help"], [sys.executable, "-m", "digitrec_core", "--help"]])
+@pytest.mark.parametrize("argv", [["digitrec", "--help"], [sys.executable, "-m", "digitrec_cli", "--help"]])
 def test_the_console_command_and_python_m_both_work(argv):
     if argv[0] == "digitrec":
         argv[0] = str(Path(sys.executable).with_name("digitrec"))

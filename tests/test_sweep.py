@@ -80,7 +80,7 @@ def test_the_store_keeps_a_trials_sweep_and_refuses_a_damaged_one(tmp_path):
 
 def test_without_ray_sweep_says_what_to_install_and_changes_nothing(tmp_path):
     home = tmp_path / "home"
-    code = ("import sys; sys.modules['ray'] = None; from digitrec_core.cli import main; "
+    code = ("import sys; sys.modules['ray'] = None; from digitrec_cli.main import main; "
             "sys.exit(main(['sweep', '--trials', '2', '--limit', '1000', '--epochs', '1']))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                          env={**os.environ, "DIGITREC_HOME": str(home), "DIGITREC_MNIST_DIR": str(tmp_path / "none")})
@@ -151,7 +151,7 @@ def test_a_sweep_killed_hard_leaves_no_ray_process_of_its_own(tmp_path):
     env = {**os.environ, "DIGITREC_MNIST_DIR": str(tmp_path / "data"), "DIGITREC_HOME": str(tmp_path / "home"),
            "RAY_ADDRESS": ""}
     with open(log, "wb") as out:  # 50 epochs: still training when it is killed
-        driver = subprocess.Popen([sys.executable, "-m", "digitrec_core", "sweep", "--trials", "2", "--limit", "1000",
+        driver = subprocess.Popen([sys.executable, "-m", "digitrec_cli", "sweep", "--trials", "2", "--limit", "1000",
                                    "--epochs", "50"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                   start_new_session=True)
     started: set[int] = set()

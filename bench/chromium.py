@@ -4,8 +4,9 @@
 The server is a clone's `streamlit run app.py`, run from the clone's root (`app_dir`), so it reads the
 clone's `.streamlit/config.toml` exactly as a developer's `streamlit run app.py` does; `digitrec app`
 runs the packaged `digitrec_app/app.py` with the same options (tests/test_package.py checks they agree).
-Nothing in the dashboard imports this module, and it imports Playwright (a `dev` extra) only inside the
-helpers that drive a page, so a serve-only install never needs it.
+Test tooling, not part of the package: the benchmarks import it as a sibling (`from chromium import ...`), the
+tests as `bench.chromium`. It imports Playwright (a `dev` extra) only inside the helpers that drive a page, so the
+serve-only check (tests/test_launch.py runs there) never needs it.
 """
 
 from __future__ import annotations

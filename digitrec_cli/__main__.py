@@ -1,0 +1,5 @@
+import sys
+
+from digitrec_cli.main import main
+
+sys.exit(main())

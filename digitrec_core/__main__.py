@@ -1,5 +1,0 @@
-import sys
-
-from digitrec_core.cli import main
-
-sys.exit(main())

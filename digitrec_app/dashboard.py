@@ -15,6 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from digitrec_app import launch, streamlit_private  # noqa: E402
 from digitrec_app.ui import memory, navigation, resources  # noqa: E402
+from digitrec_app.ui.visitor import Visitor  # noqa: E402
 from digitrec_core.store import ModelInfo, shipped_info  # noqa: E402
 
 log = logging.getLogger("digitrec")
@@ -32,7 +33,7 @@ def warn_if_exposed() -> bool:
     """Say so (once a process) when the server listens beyond localhost without public mode: every
     visitor could then switch the shared model, stop runs and train without bounds. `digitrec app` says
     it before the server starts; a clone's `streamlit run` runs no app code before the first page load."""
-    warning = launch.exposed_warning(st.get_option("server.address"), resources.is_public())
+    warning = launch.exposed_warning(st.get_option("server.address"), resources.public_mode())
     if warning:
         log.warning(warning)
     return warning is not None
@@ -42,7 +43,7 @@ EXPOSED_WARNED = warn_if_exposed()  # once per process: the module is imported o
 IDLE_RELEASE = memory.start_idle_release()  # gc + malloc_trim once the server goes quiet (see ui/memory.py)
 
 
-def model_switcher() -> None:
+def model_switcher(visitor: Visitor) -> None:
     """The active model, and a way to make another one active, on every page (in public mode, for a
     visitor: the model of this session only)."""
     store = resources.store()
@@ -50,7 +51,7 @@ def model_switcher() -> None:
     if active is None:
         st.sidebar.warning("No model yet: train one on the Train page.")
         return
-    own = resources.is_public() and not resources.is_operator()
+    own = visitor.guest
     choices = {i.name: i for i in store.list()}
     store.active_name()  # damaged metadata (a model's, active.json's): skipped, and said here
     if (shipped := shipped_info()) is not None:
@@ -60,7 +61,7 @@ def model_switcher() -> None:
     # Its name (what the CLI and the runs table call it), and under it the label to tell it by.
     st.sidebar.markdown(f"**{'Your model' if own else 'Active model'}**  \n`{active.name}`  \n{labels[active.name]}")
     if store.problems:
-        st.sidebar.warning("  \n".join(map(resources.explain, store.problems)), icon=":material/warning:")
+        st.sidebar.warning("  \n".join(map(resources.error_text, store.problems)), icon=":material/warning:")
     if len(choices) > 1:
         # The store (or, for a visitor, this session's choice), not this widget, is the truth: another
         # tab, a finished training run or the CLI may have changed the active model since this tab last ran.
@@ -72,9 +73,9 @@ def model_switcher() -> None:
         )
 
 
-def operator_login() -> None:
+def operator_login(visitor: Visitor) -> None:
     """Public mode: the operator's password unlocks changing the shared store for this session."""
-    if resources.is_operator():
+    if visitor.operator:
         st.sidebar.caption("Operator: your changes apply to every visitor.")
         return
     with st.sidebar.expander("Operator", icon=":material/key:"):
@@ -106,10 +107,11 @@ def main() -> None:
     memory.note_script_run()
     st.set_page_config(page_title="DigitRec", page_icon=navigation.app_icon(), layout="wide",
                        initial_sidebar_state=SIDEBAR_WIDTH)
-    if resources.is_public():
+    visitor = resources.visitor()
+    if visitor.public:
         st.set_option("client.showErrorDetails", "none")  # for `streamlit run` too, not only `digitrec app`
     page = navigation.navigation()
-    model_switcher()
-    if resources.is_public():
-        operator_login()
+    model_switcher(visitor)
+    if visitor.public:
+        operator_login(visitor)
     page.run()

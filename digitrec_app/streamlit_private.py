@@ -66,7 +66,7 @@ def skip_keras_clear_session() -> bool:
     (a Draw rerun went from 17 ms to 180-200 ms, every page alike), and a reset of Keras's global state
     under whatever thread still uses it. The dashboard serves through ONNX Runtime and trains in a child
     process, so its server imports Keras only to make the ONNX file of a model saved before DigitRec wrote
-    them (`store._make_onnx`); from then on, without this, every rerun of every visitor pays that cost.
+    them (`store.loading._make_onnx`); from then on, without this, every rerun of every visitor pays that cost.
 
     Replaces `script_runner._clean_problem_modules` with `close_pyplot_figures` (its matplotlib part);
     False, changing nothing, if Streamlit moved it."""

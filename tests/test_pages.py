@@ -613,6 +613,37 @@ def test_draw_a_failed_save_says_why_and_keeps_the_buttons(app_env, synthetic_di
     assert len(personal_samples()) == 1 and not at.error
 
 
+def test_draw_reads_a_drawing_once_a_run_and_a_correction_stores_that_reading(app_env, synthetic_dir, monkeypatch):
+    """One reading a run: the model loaded once, the drawing preprocessed once, and Right stores the 28x28 the
+    answer was made from (here a fainter one than the drawing gives: not made again from the drawing)."""
+    from digitrec_app.ui import reading, resources
+    from digitrec_core import PersonalDigits, canvas_to_mnist
+
+    calls = {"model": 0, "preprocess": 0}
+    load = resources.active_model
+
+    def active_model():
+        calls["model"] += 1
+        return load()
+
+    def preprocess(image):
+        calls["preprocess"] += 1
+        digit = canvas_to_mnist(image)
+        return None if digit is None else digit * 0.9
+
+    monkeypatch.setattr(resources, "active_model", active_model)
+    monkeypatch.setattr(reading, "canvas_to_mnist", preprocess)
+    at = open_draw()
+    calls.update(model=0, preprocess=0)
+    draw(at, stroke_one())
+    assert calls == {"model": 1, "preprocess": 1}
+    run(at.button(key="draw_right").click())
+    assert calls == {"model": 2, "preprocess": 2}  # the click's run reads the drawing once again, as any run
+    (sample,) = personal_samples().values()
+    digit = PersonalDigits(ModelStore().root).digit(sample.id)
+    np.testing.assert_allclose(digit, canvas_to_mnist(stroke_one()) * 0.9, atol=1 / 65535)
+
+
 def upload_one(at: AppTest, name: str = "one.png", drawing: np.ndarray | None = None) -> np.ndarray:
     """Upload a photo of a 1, or of `drawing` (a canvas's RGBA), in dark ink on white paper; returns the image
     as the page decoded it."""
@@ -1131,12 +1162,10 @@ def test_draw_upload_of_a_16_bit_png_holding_8_bit_values_is_read_as_the_digit(a
 
 
 def test_draw_upload_shows_a_value_error_as_a_message_not_a_traceback(app_env, synthetic_dir, monkeypatch):
-    import digitrec_core
-
     def refuse(image):
         raise ValueError("Expected an image array (H, W) or (H, W, C) with 1 to 4 channels, got shape (2, 2, 9)")
 
-    monkeypatch.setattr(digitrec_core, "canvas_to_mnist", refuse)  # what the panel calls
+    monkeypatch.setattr("digitrec_app.ui.reading.canvas_to_mnist", refuse)  # what the page's reading calls
     at = open_draw()
     upload_one(at)
     assert [e.value for e in at.error] == ["one.png: Expected an image array (H, W) or (H, W, C) with 1 to 4 "

@@ -19,7 +19,9 @@ import streamlit as st
 
 import digitrec_app
 from digitrec_app import launch
-from digitrec_core import ModelStore, cli, public
+from digitrec_app.ui.visitor import Visitor
+from digitrec_cli import main as cli
+from digitrec_core import ModelStore, public
 from digitrec_core.jobs import TrainingSupervisor
 from digitrec_core.personal import PersonalDigits, PersonalDigitsError
 from tests.support.drawings import drawn, stroke_one
@@ -81,6 +83,24 @@ def test_the_password_is_compared_and_an_unset_one_refuses_everyone(monkeypatch)
     assert public.operator_password({public.ENV_PASSWORD: "from-secrets"}) == "from-secrets"  # secrets first
     monkeypatch.delenv(public.ENV_PASSWORD)
     assert public.operator_password() is None and public.operator_password({public.ENV_PASSWORD: ""}) is None
+
+
+@pytest.mark.parametrize("who, rules", [
+    (Visitor(public=False, operator=True),  # locally: no bounds, every detail, the store's own digits
+     dict(guest=False, sees_details=True, session_scoped=False, may_import_digits=True, stops_only_own_runs=False,
+          training_bounds=(100, 60_000), max_fine_tune_epochs=20)),
+    (Visitor(public=True, operator=False),  # a visitor: bounded, their own model and digits, plain-words errors
+     dict(guest=True, sees_details=False, session_scoped=True, may_import_digits=False, stops_only_own_runs=True,
+          training_bounds=(public.MAX_EPOCHS, public.MAX_IMAGES), max_fine_tune_epochs=public.MAX_FINE_TUNE_EPOCHS)),
+    (Visitor(public=True, operator=True),  # the operator: unbounded and shares changes, still a public session
+     dict(guest=False, sees_details=False, session_scoped=True, may_import_digits=False, stops_only_own_runs=True,
+          training_bounds=(100, 60_000), max_fine_tune_epochs=20)),
+], ids=["local", "visitor", "operator"])
+def test_one_policy_says_what_each_kind_of_session_may_do(who, rules):
+    assert {name: getattr(who, name) for name in rules if name != "training_bounds"} == {
+        name: value for name, value in rules.items() if name != "training_bounds"}
+    assert who.training_bounds(60_000) == rules["training_bounds"]
+    assert who.training_bounds(1_000)[1] == 1_000  # never more images than there are
 
 
 def test_visitor_models_are_pruned_to_the_newest_few_but_never_the_shared_one(store_home, tiny_result):
@@ -481,7 +501,7 @@ def test_a_full_disk_is_said_without_paths(public_mode, synthetic_dir, monkeypat
 
     at = open_draw()
     draw(at, stroke_one())
-    monkeypatch.setattr("digitrec_core.personal.write_atomic", full)
+    monkeypatch.setattr("digitrec_core.personal.digits.write_atomic", full)
     run(at.button(key="draw_right").click())
     (error,) = [e.value for e in at.error]
     assert error == "Not saved: The server's disk is full, so nothing was saved; try again later."

@@ -1,5 +1,5 @@
-"""The pure parts of the run views (ui/runs.py), the confusion and per-digit figures (ui/figures.py) and the gallery's
-captions (ui/gallery.py): what the Train and My digits pages show, checked without a page."""
+"""The pure parts of the run views (ui/run_views.py), the confusion and per-digit figures (ui/figures.py) and the
+gallery's captions (ui/gallery.py): what the Train and My digits pages show, checked without a page."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from digitrec_app.ui.figures import MISTAKES_SCALE, confusion_figure, recall_figure
 from digitrec_app.ui.gallery import tile_caption
-from digitrec_app.ui.runs import (
+from digitrec_app.ui.run_views import (
     WAITING,
     batches_run,
     comparison_table,
@@ -22,9 +22,9 @@ from digitrec_app.ui.runs import (
     side_by_side,
     time_left,
 )
-from digitrec_core.activation import Comparison
 from digitrec_core.personal import Sample
 from digitrec_core.store import ModelInfo
+from digitrec_core.store.promotion import Comparison
 
 
 def batch(epoch, b, batches=4, epochs=2, loss=1.0, accuracy=0.5, **smooth):
@@ -183,13 +183,13 @@ def test_has_points_is_true_once_there_is_a_number_to_draw():
 
 
 def _live_view_script(job):
-    from digitrec_app.ui.runs import live_view
+    from digitrec_app.ui.run_views import live_view
 
     live_view(job, me="me")
 
 
 def _live_view(events, *, running: bool = True):
-    """`runs.live_view` of a run with these events, in a Streamlit script run."""
+    """`run_views.live_view` of a run with these events, in a Streamlit script run."""
     from streamlit.testing.v1 import AppTest
 
     from digitrec_core.jobs import TrainingJob
@@ -215,7 +215,7 @@ def test_a_run_without_a_batch_yet_says_it_is_waiting_instead_of_drawing_empty_a
 
 
 def _curves_chart_script(histories):
-    from digitrec_app.ui.runs import curves_chart
+    from digitrec_app.ui.run_views import curves_chart
 
     curves_chart(histories, key="compare_curves", empty="No curves were recorded for these runs.")
 

@@ -16,14 +16,14 @@ try:
     data = resources.mnist()
     loaded = resources.active_model()
 except (MnistError, ModelStoreError) as e:
-    st.error(resources.explain(e))
+    st.error(resources.error_text(e))
     st.stop()
 if notice := resources.model_notice(loaded):
     st.warning(notice)
 try:
     tested = resources.test_report(loaded.info.name)
 except ModelOutputError as e:  # a damaged model's NaN or 1e33: one sentence instead of `nan%`
-    st.error(resources.explain(e))
+    st.error(resources.error_text(e))
     st.stop()
 report, reading = tested.evaluation, tested.recognition
 n = data.n_test

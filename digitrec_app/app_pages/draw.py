@@ -1,15 +1,14 @@
-from functools import partial
-
 import numpy as np
 import streamlit as st
 from PIL import Image
 
 from digitrec_app.ui import live, navigation, resources
 from digitrec_app.ui.canvas import drawing_canvas  # only importable inside a Streamlit runtime
-from digitrec_app.ui.components import prediction_panel
+from digitrec_app.ui.components import prediction_heading, what_the_model_saw
 from digitrec_app.ui.corrections import correction_bar
 from digitrec_app.ui.explanation import explanation_panel
-from digitrec_core import ModelStoreError, read_image
+from digitrec_app.ui.reading import Reading, read
+from digitrec_core import LoadedModel, ModelStoreError, read_image
 from digitrec_core.preprocess import MAX_UPLOAD_MB, MB
 
 PREVIEW = 280  # px: the uploaded image is shown fitted in a square this size, as large as the canvas
@@ -23,32 +22,58 @@ def _preview(image: np.ndarray) -> Image.Image:
     return Image.fromarray(image).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BOX)
 
 
+def show(reading: Reading | None, *, empty_message: str, key: str) -> None:
+    """A reading as the page lays it out: what the model thinks, the correction bar under it, what it saw (or
+    `empty_message` when there is no image or no digit in it)."""
+    if reading is None or reading.digit is None:
+        st.info(empty_message)
+    elif reading.failure is not None:  # a damaged model answers NaN or 1e33: one sentence, never `nan%`
+        st.error(resources.error_text(reading.failure))
+    else:
+        prediction_heading(reading)
+        correction_bar(reading, key=key)
+        what_the_model_saw(reading, key=key)
+
+
+def explanation(reading: Reading | None, *, key: str) -> None:
+    """The "Why this answer?" panel under a reading that has an answer, made from the 28x28 the answer came from."""
+    if reading is not None and reading.answered:
+        explanation_panel(reading.loaded.model, reading.digit, key=key)
+
+
 navigation.title("draw")
 try:
     loaded = resources.active_model()  # once per process; each stroke only calls recognize
 except ModelStoreError as e:
-    st.error(resources.explain(e))
+    st.error(resources.error_text(e))
     st.stop()
 if notice := resources.model_notice(loaded):
     st.warning(notice)
-model = loaded.info.name
-st.caption(f"Classified by `{model}` as you draw. Tell it whether it got it right: your digits are kept in My digits.")
+st.caption(f"Classified by `{loaded.info.name}` as you draw. "
+           "Tell it whether it got it right: your digits are kept in My digits.")
 
 draw_tab, upload_tab = st.tabs([":material/edit: Draw", ":material/upload_file: Upload an image"])
 
 with draw_tab:
+    page_model = [loaded]  # the drawing's first run, in this run of the page, uses it: the model is loaded once
+
+    def model_now() -> LoadedModel | None:
+        """The page's model on its run; at a later stroke (this fragment alone reruns) the active model as of
+        then: another tab may have fine-tuned or switched it (cheap: two small JSON reads, the model is cached)."""
+        if page_model:
+            return page_model.pop()
+        try:
+            return resources.active_model()
+        except ModelStoreError as e:
+            st.error(resources.error_text(e))
+            return None
 
     @st.fragment  # a stroke reruns only this part of the page
     def drawing() -> None:
-        # The active model as of this stroke: another tab may have fine-tuned or switched it since the
-        # page ran (cheap: two small JSON reads, the model itself is cached).
-        try:
-            loaded = resources.active_model()
-        except ModelStoreError as e:
-            st.error(resources.explain(e))
+        loaded = model_now()
+        if loaded is None:
             return
         live.follow(resources.active_info())
-        model = loaded.info.name
         server = live.server_reason(loaded)  # None: this browser classifies, and the server stays out of strokes
         left, right = st.columns([1, 1.4])
         with left:
@@ -60,15 +85,9 @@ with draw_tab:
                                 explanation=lambda digit: explanation_panel(loaded.model, digit, key="draw"))
                 return
             st.caption(f"Classified on the server: {server}.")
-            if drawn is None:
-                digit = prediction_panel(loaded, None, empty_message="Draw a digit", key="draw")
-            else:
-                sample = f"drawing {drawn.number}"
-                actions = partial(correction_bar, drawn.image, model=model, sample=sample, key="draw")
-                digit = prediction_panel(loaded, drawn.image, empty_message="Draw a digit", key="draw",
-                                         actions=actions)
-        if digit is not None:  # the 28x28 the prediction was made from, not a second preprocessing
-            explanation_panel(loaded.model, digit, key="draw")
+            reading = None if drawn is None else read(loaded, drawn.image, sample=f"drawing {drawn.number}")
+            show(reading, empty_message="Draw a digit", key="draw")
+        explanation(reading, key="draw")
 
     drawing()
 
@@ -90,17 +109,17 @@ with upload_tab:
         try:
             image = read_image(upload.getvalue(), max_bytes=MAX_UPLOAD_MB * MB)
         except ValueError as e:  # ImageError included: each says what is wrong with the file, for the user
-            st.error(f"{upload.name}: {resources.explain(e)}")
+            st.error(f"{upload.name}: {resources.error_text(e)}")
         else:
+            try:
+                reading, failed = read(loaded, image, sample=f"upload {upload.file_id}"), None
+            except ValueError as e:  # read_image's arrays are always images; this is a net, not a path
+                reading, failed = None, e
             left, right = st.columns([1, 1.4])
             left.image(_preview(image), caption=upload.name)
             with right:
-                actions = partial(correction_bar, image, model=model, sample=f"upload {upload.file_id}", key="upload")
-                try:
-                    digit = prediction_panel(loaded, image, empty_message="No digit found in this image.",
-                                             key="upload", actions=actions)
-                except ValueError as e:  # read_image's arrays are always images; this is a net, not a path
-                    st.error(f"{upload.name}: {resources.explain(e)}")
-                    digit = None
-            if digit is not None:
-                explanation_panel(loaded.model, digit, key="upload")
+                if failed is not None:
+                    st.error(f"{upload.name}: {resources.error_text(failed)}")
+                else:
+                    show(reading, empty_message="No digit found in this image.", key="upload")
+            explanation(reading, key="upload")

@@ -12,7 +12,8 @@ st.markdown(
     "take over."
 )
 
-st.subheader("Your model" if resources.is_public() and not resources.is_operator() else "Active model")
+visitor = resources.visitor()
+st.subheader("Your model" if visitor.guest else "Active model")
 info = resources.active_info()
 if info is None:
     st.warning("There is no model yet. Train one on the Train page.")
@@ -23,7 +24,7 @@ st.subheader("Data")
 try:
     data = resources.mnist()
 except MnistError as e:
-    st.error(f"MNIST is not available, so training and the test browser are off. {resources.explain(e)}")
+    st.error(f"MNIST is not available, so training and the test browser are off. {resources.error_text(e)}")
     st.markdown(
         f"On a machine without internet, put the four MNIST IDX files (or Keras's `mnist.npz`) in a folder and "
         f"start the dashboard with `{MNIST_DIR_ENV}` pointing at it:\n\n"
@@ -35,7 +36,7 @@ else:
     c[0].metric("Training images", f"{data.n_train:,}")
     c[1].metric("Test images", f"{data.n_test:,}")
     c[2].metric("Source", "Keras download" if data.from_keras else "local folder")
-    if not resources.is_public():  # a visitor is not told server paths
+    if visitor.sees_details:  # a visitor is not told server paths
         st.caption(f"Loaded from {data.source}.")
     if data.is_partial:
         st.info(f"This copy has {data.n_train:,} of MNIST's 60,000 training images; accuracies trained on it are "

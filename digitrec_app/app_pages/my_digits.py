@@ -3,18 +3,19 @@ from collections.abc import Sequence
 import numpy as np
 import streamlit as st
 
-from digitrec_app.ui import gallery, navigation, resources, runs
+from digitrec_app.ui import gallery, navigation, resources, run_views
 from digitrec_app.ui.components import digit_image
 from digitrec_app.ui.figures import confusion_figure
 from digitrec_core import MnistError, ModelOutputError, ModelStoreError, public
-from digitrec_core.activation import MNIST_TOLERANCE, PERSONAL, PERSONAL_LOSS, TEST
 from digitrec_core.jobs import TrainingBusy
 from digitrec_core.models import FINE_TUNE
 from digitrec_core.optional import has_tensorflow, install_hint
 from digitrec_core.review import Flagged, class_counts
+from digitrec_core.store.promotion import MNIST_TOLERANCE, PERSONAL, PERSONAL_LOSS, TEST
 from digitrec_core.text import a_digit, plural
 
 navigation.title("my_digits")
+visitor = resources.visitor()
 store = resources.store()
 personal = resources.personal()
 items = gallery.tiles(personal)
@@ -22,7 +23,7 @@ gallery.show_notice()
 if personal.problems:
     st.warning(f"{plural(len(personal.problems), 'damaged sample')} skipped; every other sample loaded.")
     with st.expander("What was skipped"):
-        st.markdown("\n".join(f"- {resources.explain(p)}" for p in personal.problems))
+        st.markdown("\n".join(f"- {resources.error_text(p)}" for p in personal.problems))
 
 IMPORT_KEY = "personal_import"
 
@@ -50,7 +51,7 @@ def exchange() -> None:
                            disabled=not items, key="export",
                            help="PNGs (the raw drawing and the 28x28) plus index.csv with the labels.")
     with c[1]:
-        if resources.is_public():  # a zip may hold 20,000 samples: more than a visitor may keep here
+        if not visitor.may_import_digits:
             st.caption(f"Importing is off on this public server (each visitor keeps at most "
                        f"{public.MAX_SESSION_DIGITS} digits).")
             return
@@ -73,7 +74,7 @@ if not items:
 
 # ---- what there is ----------------------------------------------------------------------------
 counts = class_counts([t.sample.label for t in items])
-where = "for this session on this server" if resources.is_public() else f"in `{personal.folder}`"  # no server paths
+where = f"in `{personal.folder}`" if visitor.sees_details else "for this session on this server"  # no server paths
 st.caption(f"{plural(len(items), 'digit')} of yours, kept {where}.")
 for d, col in enumerate(st.columns(10)):
     col.metric(f"{d}s", counts[d])
@@ -83,13 +84,13 @@ st.subheader("How the active model reads them")
 try:
     loaded = resources.active_model()
 except ModelStoreError as e:
-    st.error(resources.explain(e))
+    st.error(resources.error_text(e))
     st.stop()
 try:
     report = resources.personal_review(loaded.info.name, tuple(t.sample.id for t in items),
                                        np.stack([t.digit for t in items]), np.array([t.sample.label for t in items]))
 except ModelOutputError as e:  # a damaged model's NaN or 1e33: one sentence instead of `nan%`; the rest still works
-    st.error(resources.explain(e))
+    st.error(resources.error_text(e))
     report = None
 if report is not None:
     figures = [("Accuracy on your digits", f"{report.evaluation.accuracy:.2%}", None),
@@ -140,8 +141,7 @@ elif job is not None and job.running:
 else:
     why_not = None
 c = st.columns([1, 1, 3], vertical_alignment="bottom")
-visitor = not resources.is_operator()  # public mode: a bounded run, kept for this visitor, never shared
-max_epochs = public.MAX_FINE_TUNE_EPOCHS if visitor else 20
+max_epochs = visitor.max_fine_tune_epochs  # public mode: a bounded run, kept for this visitor, never shared
 epochs = c[0].number_input("Epochs", 1, max_epochs, min(FINE_TUNE.epochs, max_epochs), key="finetune_epochs")
 clicked = c[1].button("Fine-tune", icon=":material/model_training:", type="primary", disabled=why_not is not None,
                       help=why_not, key="finetune")
@@ -151,22 +151,22 @@ if clicked and why_not is None:
     # MNIST is loaded on the click, not with the page: browsing your digits never waits for it.
     try:
         # This session's model and digits: in public mode both are the visitor's own.
-        own = resources.is_public()  # None: the store's active model and personal set, as locally
+        own = visitor.session_scoped  # else None: the store's active model and personal set
         sup.start_fine_tune(owner=me, base=loaded.info.name if own else None, epochs=min(int(epochs), max_epochs),
                             data=resources.mnist(), samples=personal.arrays(with_ids=True) if own else None,
                             **resources.run_limits())
         st.rerun()  # redraw with the button disabled and the live view polling
     except MnistError as e:
         st.error("Fine-tuning mixes in MNIST images so the model keeps what it knew, and MNIST is missing. "
-                 + resources.explain(e))
+                 + resources.error_text(e))
     except TrainingBusy as e:
-        st.error(resources.explain(e))
+        st.error(resources.error_text(e))
 
 
 def fine_tune_result(job) -> None:
     """Before and after, side by side, then what saving did."""
     r, saved = job.result, job.saved
-    st.table(runs.side_by_side(
+    st.table(run_views.side_by_side(
         [PERSONAL, PERSONAL_LOSS, TEST],
         (f"before: {r.base}", [r.personal_before, r.personal_loss_before, r.base_test_accuracy]),
         (f"after: {saved.info.name}", [r.personal_after, r.personal_loss_after, r.test_accuracy]),
@@ -177,11 +177,11 @@ def fine_tune_result(job) -> None:
         f"in {r.seconds:.0f} s of training, {job.waited:.0f} s from the click to the result."
     )
     # The figures the activation rule used are the ones above unless the active model was not the base.
-    runs.saved_view(saved, key="finetune", compare=saved.previous is not None and saved.previous.name != r.base)
+    run_views.saved_view(saved, key="finetune", compare=saved.previous is not None and saved.previous.name != r.base)
 
 
-runs.stop_control("finetune", me=me)
-runs.watch("finetune", fine_tune_result, me=me)
+run_views.stop_control("finetune", me=me)
+run_views.watch("finetune", fine_tune_result, me=me)
 
 # ---- the digits, one gallery a digit -----------------------------------------------------------
 st.subheader("Your digits")

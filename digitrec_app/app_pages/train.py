@@ -1,6 +1,6 @@
 import streamlit as st
 
-from digitrec_app.ui import navigation, resources, runs
+from digitrec_app.ui import navigation, resources, run_views
 from digitrec_core import ARCHITECTURES, MnistError, public
 from digitrec_core.jobs import TrainingBusy
 from digitrec_core.optional import has_tensorflow, install_hint
@@ -12,35 +12,35 @@ def past_runs() -> None:
     """The stored runs and their curves: read from the store, so a serve-only install shows them too (and,
     above them, a sweep running now)."""
     st.divider()
-    runs.running_sweep()
+    run_views.running_sweep()
     st.subheader("Past runs")
     stored = resources.store().list()
     if not stored:
         st.caption("No runs yet. Trained models appear here; pick several to compare their curves.")
         return
-    st.dataframe(runs.runs_table(stored), hide_index=True,
+    st.dataframe(run_views.runs_table(stored), hide_index=True,
                  column_config={"test accuracy": st.column_config.NumberColumn(format="percent")})
     labels = ModelInfo.labels(stored)
     chosen = st.multiselect("Compare runs", [r.name for r in stored], default=[r.name for r in stored[:2]],
                             format_func=labels.get, key="compare")
     if chosen:
         by_name = {r.name: r for r in stored}
-        runs.curves_chart({labels[n]: by_name[n].history for n in chosen}, key="compare_curves",
+        run_views.curves_chart({labels[n]: by_name[n].history for n in chosen}, key="compare_curves",
                           empty="No curves were recorded for these runs.")
     sweeps(stored)
 
 
 def sweeps(stored: list) -> None:
     """The sweeps (`digitrec sweep`) among the stored runs, and one sweep's trials' curves overlaid."""
-    groups = runs.sweeps(stored)
+    groups = run_views.sweeps(stored)
     if not groups:
         return
     st.subheader("Sweeps")
     st.caption("Sweeps run from the command line (`digitrec sweep`); the trials they stopped early are not stored.")
-    st.dataframe(runs.sweeps_table(groups), hide_index=True,
+    st.dataframe(run_views.sweeps_table(groups), hide_index=True,
                  column_config={"best test accuracy": st.column_config.NumberColumn(format="percent")})
     chosen = st.selectbox("Sweep", list(groups), key="sweep")
-    runs.curves_chart(runs.sweep_curves(groups[chosen]), key="sweep_curves",
+    run_views.curves_chart(run_views.sweep_curves(groups[chosen]), key="sweep_curves",
                       empty="No curves were recorded for this sweep's trials.")
 
 
@@ -52,15 +52,15 @@ if not has_tensorflow():  # a serve-only install: say what training needs, show 
 try:
     data = resources.mnist()
 except MnistError as e:
-    st.error(f"Training needs MNIST. {resources.explain(e)}")
+    st.error(f"Training needs MNIST. {resources.error_text(e)}")
     st.stop()
 sup = resources.supervisor()
 resources.prewarm()  # TensorFlow loads while the user sets the run up, not after the click
 me = resources.session_id()
 # A public-mode visitor trains a bounded run that is kept for a while and never becomes the shared model.
-visitor = not resources.is_operator()
-max_epochs, max_images = (public.MAX_EPOCHS, min(public.MAX_IMAGES, data.n_train)) if visitor else (100, data.n_train)
-if visitor:
+visitor = resources.visitor()
+max_epochs, max_images = visitor.training_bounds(data.n_train)
+if visitor.guest:
     st.caption(f"Visitors train at most {public.MAX_EPOCHS} epochs on {public.MAX_IMAGES:,} images, for at most "
                f"{public.MAX_SECONDS} s. Your model is yours to switch to; it does not replace the shared one, and "
                f"only the {public.KEEP_VISITOR_MODELS} newest visitors' models are kept.")
@@ -88,7 +88,7 @@ with st.form("hyperparameters", border=True, enter_to_submit=False):
     augment = st.toggle("Augmentation (rotation, scale, slant, shift, stroke weight)", recipe.augment,
                         key=f"augment_{arch}")
     clicked = st.form_submit_button("Train", icon=":material/rocket_launch:", type="primary", disabled=busy)
-runs.stop_control("train", me=me)  # right under Train, where the eye is after the click
+run_views.stop_control("train", me=me)  # right under Train, where the eye is after the click
 if busy and job.kind != "train":
     st.info("A fine-tune is running (started on the My digits page). You can train when it finishes.")
 elif busy and job.owner != me:
@@ -103,20 +103,20 @@ if clicked and not (busy and job.owner == me):  # a replayed submit must not sta
         sup.start(cfg, owner=me, data=data, **resources.run_limits())
         st.rerun()  # redraw with the Train button disabled and the live view polling
     except TrainingBusy as e:
-        st.error(resources.explain(e))
+        st.error(resources.error_text(e))
 
 
 # ---- the run in progress (or the last one) -----------------------------------------------------
 def train_result(job) -> None:
     """The original script's lines under the shared outcome of a saved run."""
     r = job.result
-    runs.saved_view(job.saved, key="train")
+    run_views.saved_view(job.saved, key="train")
     st.code(f"Test Loss: {r.test_loss:.4f}\nTest Accuracy: {r.test_accuracy:.2%}", language=None)
     st.caption(f"{job.config.arch}, {plural(r.epochs_run, 'epoch')} on {plural(r.n_train, 'image')} "
                f"in {r.seconds:.0f} s of training, {job.waited:.0f} s from the click to the result.")
 
 
-runs.watch("train", train_result, me=me)
+run_views.watch("train", train_result, me=me)
 
 # ---- past runs ---------------------------------------------------------------------------------
 past_runs()

@@ -144,6 +144,6 @@ def drawing_canvas(pen_width: int, *, key: str = "canvas", send: bool = True) ->
         image = read_drawing(png)  # from the bytes: result.image_data would decode the base64 again
     except ImageError as e:
         log.warning("A canvas drawing was refused: %s", e)
-        st.error(f"This drawing could not be read: {resources.explain(e)}")
+        st.error(f"This drawing could not be read: {resources.error_text(e)}")
         return None
     return Drawing(image, ss[number_key])

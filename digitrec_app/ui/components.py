@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from digitrec_app.ui import resources
+from digitrec_app.ui.reading import Reading
 from digitrec_core import ModelInfo
-from digitrec_core.evaluation import ModelOutputError
 from digitrec_core.recognition import NOT_A_DIGIT
 from digitrec_core.text import a_digit, percent, plural, when
 
@@ -181,45 +179,25 @@ def curves_figure(runs: dict[str, dict[str, list]], live_batches: list | None = 
     return go.Figure(data=traces, layout=layout)
 
 
-def prediction_panel(
-    loaded, image: np.ndarray | None, *, empty_message: str, key: str,
-    actions: Callable[[int, float, bool], None] | None = None,
-) -> np.ndarray | None:
-    """Preprocess like MNIST, recognize, and show what the model saw and what it thinks.
-
-    A drawing the model flags (below its threshold, `digitrec_core.recognize`) reads "Not a digit", with what
-    it looks most like in small print. `actions(likely, probability, flagged)`, when given, draws what the
-    user can do about it (the correction buttons), right under it: `likely` is the digit it looks most like,
-    `probability` the model's for that digit; nothing is drawn when no digit was found.
-    Returns the 28x28 digit classified (None when no digit was found), for the explanation panel.
-    """
-    from digitrec_core import canvas_to_mnist, recognize
-
-    digit = canvas_to_mnist(image) if image is not None else None
-    if digit is None:
-        st.info(empty_message)
-        return None
-    try:
-        seen = recognize(loaded, digit)  # the loaded model's threshold, as the browser applies it
-    except ModelOutputError as e:  # a damaged model answers NaN or 1e33: one sentence, never `nan%`
-        st.error(resources.explain(e))
-        return None
-    probs, score = seen.probabilities[0], float(seen.digit_score[0])
-    likely, flagged = int(seen.likely[0]), bool(seen.flagged[0])
-    if flagged:  # no runner-up warning: "unsure between two digits" is for digits
+def prediction_heading(reading: Reading) -> None:
+    """What the model thinks of a reading that has an answer: the digit, or "Not a digit" with what it looks most
+    like in small print (a drawing below the model's threshold, `digitrec_core.recognize`), and how sure it is."""
+    probs = reading.probabilities
+    if reading.flagged:  # no runner-up warning: "unsure between two digits" is for digits
         st.markdown(f"## {NOT_A_DIGIT_TEXT}")
         st.caption(looks_most_like(probs))
     else:
-        st.markdown(f"## Prediction: {likely}")
-        st.caption(f"probability {percent(score, 1)}")
-        if score < UNSURE:
+        st.markdown(f"## Prediction: {reading.likely}")
+        st.caption(f"probability {percent(reading.score, 1)}")
+        if reading.score < UNSURE:
             second = int(np.argsort(probs)[-2])
             st.warning(f"The model is unsure: it could also be {a_digit(second)} ({percent(probs[second], 0)}).")
-    if actions is not None:
-        actions(likely, score, flagged)
+
+
+def what_the_model_saw(reading: Reading, *, key: str) -> None:
+    """The 28x28 the reading was made from beside its ten probabilities."""
     c1, c2 = st.columns([1, 2])
     with c1:
-        digit_image(digit, caption="What the model sees (28x28)", size=168)
+        digit_image(reading.digit, caption="What the model sees (28x28)", size=168)
     with c2:
-        probability_chart(probs, key=f"{key}_probs", height=220)
-    return digit
+        probability_chart(reading.probabilities, key=f"{key}_probs", height=220)

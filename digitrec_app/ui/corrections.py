@@ -17,21 +17,22 @@ import numpy as np
 import streamlit as st
 
 from digitrec_app.ui import resources
+from digitrec_app.ui.reading import Reading
 from digitrec_core import PersonalDigitsError
 from digitrec_core.text import a_digit
 
 DIGITS = list(range(10))
 
 
-def correction_bar(raw: np.ndarray, predicted: int, probability: float, flagged: bool = False, *, model: str,
-                   sample: str, key: str) -> None:
-    """Right / It's a … for the prediction of `raw`, or, once stored, "Saved as a D" and Undo.
+def correction_bar(reading: Reading, *, key: str) -> None:
+    """Right / It's a … for a reading with an answer, or, once stored, "Saved as a D" and Undo.
 
-    `raw` is the image as the user gave it (the canvas's RGBA, an uploaded photo); `predicted` the digit it
-    looks most like and `probability` the model's for it, stored with the label the user gives; `flagged`:
-    the model read it as not a digit (no Right then). `sample` names it (see the module's docstring);
-    `key` keeps several bars on one page apart.
+    What a click stores: the image as the user gave it (`reading.raw`), the 28x28 the model saw, the digit it looks
+    most like and the model's probability for it, with the label the user gives; a reading flagged "not a digit"
+    gets no Right. `reading.sample` names the image (see the module's docstring); `key` keeps several bars on one
+    page apart.
     """
+    sample = reading.sample
     state = st.session_state.get(f"{key}_correction")
     if state is not None and state["sample"] != sample:
         state = None  # about an earlier image
@@ -42,14 +43,17 @@ def correction_bar(raw: np.ndarray, predicted: int, probability: float, flagged:
             st.button("Undo", key=f"{key}_undo", icon=":material/undo:", type="tertiary", on_click=undo, args=(key,),
                       help="Remove this digit from My digits")
     else:
-        args = (key, sample, raw, predicted, probability, model)
+        predicted, digit = reading.likely, reading.digit
+        args = (key, sample, reading.raw, predicted, reading.score, reading.model_name)
         with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
-            if not flagged:
-                st.button("Right", key=f"{key}_right", icon=":material/check:", on_click=save, args=(*args, predicted),
+            if not reading.flagged:
+                st.button("Right", key=f"{key}_right", icon=":material/check:", on_click=save,
+                          args=(*args, predicted, digit),
                           help=f"The model is right: keep this digit as {a_digit(predicted)} in My digits")
             # One widget per image, so a digit chosen for an earlier one is never shown selected.
-            st.segmented_control("It's a …" if flagged else "or it's a …", DIGITS, key=_choice_key(key, sample),
-                                 on_change=_save_chosen, args=args)
+            st.segmented_control("It's a …" if reading.flagged else "or it's a …", DIGITS,
+                                 key=_choice_key(key, sample), on_change=_save_chosen, args=args,
+                                 kwargs={"digit": digit})
     if state is not None and "error" in state:
         st.error(state["error"])
 
@@ -73,15 +77,15 @@ def save(key: str, sample: str, raw: np.ndarray, predicted: int, probability: fl
         sample_id = resources.personal().add(raw, label, predicted=predicted, probability=probability, model=model,
                                              digit=digit)
     except (PersonalDigitsError, OSError) as e:
-        st.session_state[f"{key}_correction"] = {"sample": sample, "error": f"Not saved: {resources.explain(e)}"}
+        st.session_state[f"{key}_correction"] = {"sample": sample, "error": f"Not saved: {resources.error_text(e)}"}
         return
     st.session_state[f"{key}_correction"] = {"sample": sample, "id": sample_id, "label": label}
 
 
-def _save_chosen(key: str, sample: str, *args) -> None:
+def _save_chosen(key: str, sample: str, *args, digit: np.ndarray | None = None) -> None:
     label = st.session_state.get(_choice_key(key, sample))
     if label is not None:  # None: the chosen digit was clicked again, which unselects it
-        save(key, sample, *args, label)
+        save(key, sample, *args, label, digit=digit)
 
 
 def undo(key: str) -> None:
@@ -94,5 +98,5 @@ def undo(key: str) -> None:
         digits.remove(state["id"])
     except (PersonalDigitsError, OSError) as e:
         if any(s.id == state["id"] for s in digits.samples()):  # still there: the disk said no
-            st.session_state[f"{key}_correction"] = {**state, "error": f"Could not undo: {resources.explain(e)}"}
+            st.session_state[f"{key}_correction"] = {**state, "error": f"Could not undo: {resources.error_text(e)}"}
         # else it was already gone (deleted on My digits, say), which is what Undo wanted

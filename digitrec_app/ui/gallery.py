@@ -3,7 +3,7 @@
 Clicks act through callbacks on the session's set (`resources.personal()`: in public mode the visitor's,
 bounded), rebuilt each time, so a click acts on the folder as it is now, not as this tab last read it;
 what went wrong (a sample another tab deleted, say) is kept for the next run to show, through
-`resources.explain` (in public mode without the server's paths).
+`resources.error_text` (in public mode without the server's paths).
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def _relabel(sample_id: str, key: str, old: int) -> None:
     try:
         resources.personal().relabel(sample_id, new)
     except PersonalDigitsError as e:
-        _notice(resources.explain(e), "error")
+        _notice(resources.error_text(e), "error")
     else:
         _notice(f"Relabelled {a_digit(old)} as {a_digit(new)}.")
 
@@ -77,7 +77,7 @@ def _delete(sample_id: str, label: int) -> None:
     try:
         resources.personal().remove(sample_id)
     except PersonalDigitsError as e:
-        _notice(resources.explain(e), "error")
+        _notice(resources.error_text(e), "error")
     else:
         _notice(f"Deleted {a_digit(label)}.")
 
@@ -160,7 +160,7 @@ def import_upload(key: str) -> None:
     try:
         added = personal.import_zip(upload.getvalue())
     except PersonalDigitsError as e:
-        _notice(f"{upload.name}: {resources.explain(e)}", "error")
+        _notice(f"{upload.name}: {resources.error_text(e)}", "error")
         return
     report = personal.last_import
     text = f"{upload.name}: {plural(added, 'sample')} added"
@@ -169,5 +169,5 @@ def import_upload(key: str) -> None:
     if not report.problems:
         _notice(text + ".")
         return
-    listed = "\n".join(f"- {resources.explain(p)}" for p in report.problems)
+    listed = "\n".join(f"- {resources.error_text(p)}" for p in report.problems)
     _notice(f"{text}; {plural(len(report.problems), 'problem')}:\n\n{listed}", "warning" if added else "error")

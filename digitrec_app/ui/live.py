@@ -183,7 +183,7 @@ def _act(loaded: LoadedModel) -> None:
     except ActError as e:
         if isinstance(act, dict) and isinstance(act.get("drawing"), str):
             said = "Could not explain it" if act.get("kind") == "why" else "Not saved"
-            error = f"{said}: {resources.explain(e)}"
+            error = f"{said}: {resources.error_text(e)}"
             st.session_state[f"{KEY}_correction"] = {"sample": act["drawing"][:64], "error": error}
         log.info("A drawing's action was refused: %s", e)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from digitrec_app.ui.visitor import Visitor
 from digitrec_core import (
     LoadedModel,
     Mnist,
@@ -77,7 +78,8 @@ def _secrets() -> dict:
         return {}
 
 
-def is_public() -> bool:
+def public_mode() -> bool:
+    """Whether the server runs in public mode: the same for every session (secrets, else the environment)."""
     return public.is_public(_secrets())
 
 
@@ -85,9 +87,10 @@ def operator_password() -> str | None:
     return public.operator_password(_secrets())
 
 
-def is_operator() -> bool:
-    """May this session change the shared store? Always locally; in public mode once it gave the password."""
-    return not is_public() or bool(st.session_state.get(OPERATOR_KEY))
+def visitor() -> Visitor:
+    """Public mode's rules for this session (`Visitor`): what it may do and see. A page asks for it once a run."""
+    mode = public_mode()
+    return Visitor(public=mode, operator=not mode or bool(st.session_state.get(OPERATOR_KEY)))
 
 
 @st.cache_resource(show_spinner=False)
@@ -107,7 +110,7 @@ def log_in(password: str) -> public.SignIn:
 def choose_model(name: str) -> None:
     """Make `name` the model this session uses: the shared active model for the operator (and
     locally), this visitor's own choice otherwise."""
-    if is_operator():
+    if visitor().operator:
         store().activate(name)
         st.session_state.pop(MODEL_KEY, None)
     else:
@@ -115,11 +118,11 @@ def choose_model(name: str) -> None:
         st.session_state[MODEL_KEY] = name
 
 
-def explain(e: BaseException | str) -> str:
+def error_text(e: BaseException | str) -> str:
     """An error, or a notice from the core, as the page says it: in full locally; in public mode in plain
     words without the server's paths, settings or exception text (those go to the server log for the
     operator). Every page shows its errors through this."""
-    if not is_public():
+    if visitor().sees_details:
         return str(e)
     log.warning("Shown to a visitor as a short message: %s",
                 e if isinstance(e, str) else f"{type(e).__name__}: {e}")
@@ -127,8 +130,8 @@ def explain(e: BaseException | str) -> str:
 
 
 def model_notice(loaded: LoadedModel) -> str | None:
-    """Why the page uses another model than the one asked for (`loaded.notice`), as `explain` would say it."""
-    if loaded.notice is None or not is_public():
+    """Why the page uses another model than the one asked for (`loaded.notice`), as `error_text` would say it."""
+    if loaded.notice is None or visitor().sees_details:
         return loaded.notice
     log.warning("Shown to a visitor as a short message: %s", loaded.notice)
     return (f"The model you use could not be loaded, so this page uses `{loaded.info.name}`; "
@@ -138,7 +141,7 @@ def model_notice(loaded: LoadedModel) -> str | None:
 def run_limits() -> dict:
     """The supervisor's keywords for a run this session starts: none for the operator (and locally); for a
     visitor, a time cap, saved without becoming the shared model, and pruned with the other visitors' models."""
-    if is_operator():
+    if not visitor().guest:
         return {}
     shared = store()
 
@@ -151,7 +154,7 @@ def run_limits() -> dict:
 def active_info() -> ModelInfo | None:
     """The model this session uses: the store's active one, or in public mode the visitor's own choice
     while that model still exists (visitors' models are pruned)."""
-    chosen = st.session_state.get(MODEL_KEY) if is_public() else None
+    chosen = st.session_state.get(MODEL_KEY) if visitor().session_scoped else None
     if chosen is not None:
         try:
             return store().info(chosen)
@@ -195,7 +198,7 @@ def personal() -> PersonalDigits:
     """The personal digit set of the store in use (cheap: nothing is read until asked); in public
     mode, this visitor's own, under `<store>/public/<session>/`, bounded by `public.make_room`
     (nothing is on disk until they store a digit; using it keeps it from being deleted for an hour)."""
-    if not is_public():
+    if not visitor().session_scoped:
         return PersonalDigits(store().root)
     public.touch(store().root, session_id())
     return VisitorDigits(store().root, session_id())

@@ -14,9 +14,10 @@ import streamlit as st
 
 from digitrec_app.ui import resources
 from digitrec_app.ui.components import CURVES_HEIGHT, curves_figure, finite_numbers
-from digitrec_core.activation import change, figure
-from digitrec_core.jobs import HISTORY_KEYS, epoch_history
+from digitrec_core.jobs import epoch_history
+from digitrec_core.runs import HISTORY_KEYS
 from digitrec_core.store import ModelInfo
+from digitrec_core.store.promotion import change, figure
 from digitrec_core.text import plural, when
 
 POLL_SECONDS = 2.0  # every 2 s with 120-239 points a curve: chromium spends 10% of a core (bench/browser.py --watch)
@@ -276,12 +277,13 @@ def stop_control(kind: str, *, me: str) -> None:
     job = resources.supervisor().job
     if job is None or not job.running or job.kind != kind:
         return
-    if resources.is_public() and job.owner != me:
+    only_own = resources.visitor().stops_only_own_runs
+    if only_own and job.owner != me:
         st.caption("One run at a time on this server: you can start yours when this one finishes.")
         return
     left, right = st.columns([3, 1], vertical_alignment="center")
     left.markdown(f"**{VERB[kind]}…** its progress and curves are below.")
-    by = me if resources.is_public() else None  # the job checks it too: a replayed click cannot stop another's
+    by = me if only_own else None  # the job checks it too: a replayed click cannot stop another's
     right.button("Stop", icon=":material/stop:", on_click=job.stop, kwargs={"by": by}, key=KEYS[kind][0],
                  disabled=job.stop_event.is_set(), width="stretch")
 
@@ -290,7 +292,7 @@ def outcome(job) -> None:
     """A finished run that saved nothing: it failed, or it was stopped."""
     if job.error:
         # A visitor sees no exception text: it can name server paths.
-        why = "something went wrong on the server" if resources.is_public() else job.error
+        why = job.error if resources.visitor().sees_details else "something went wrong on the server"
         st.error(f"{VERB[job.kind]} failed: {why}")
     elif job.result is not None and job.result.stopped:
         n = batches_run(job.events)
@@ -314,7 +316,7 @@ def saved_view(saved, *, key: str, compare: bool = True) -> None:
     if saved.activated:
         return
     current = resources.active_info()  # in public mode, this visitor's model
-    shared = resources.is_operator()
+    shared = resources.visitor().operator
     if current is not None and current.name == name:
         st.caption(f"`{name}` is {'the active model' if shared else 'your model'} now.")
     elif st.button("Make active" if shared else "Use it", key=f"make_active_{key}_{name}", type="primary",

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digitrec_core.data import MnistError
+from digitrec_core.files import write_atomic
 from digitrec_core.jobs import TrainingBusy
 from digitrec_core.personal import FOLDER as PERSONAL_FOLDER
 from digitrec_core.personal import MAX_SAMPLE_BYTES, PersonalDigits, PersonalDigitsError
-from digitrec_core.store import ModelStore, ModelStoreError, write_atomic
+from digitrec_core.store import ModelStore, ModelStoreError
 
 log = logging.getLogger("digitrec")
 

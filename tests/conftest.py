@@ -64,7 +64,7 @@ def browser():
     serve-only check runs this conftest without Playwright installed)."""
     from playwright.sync_api import sync_playwright
 
-    from digitrec_app.browser import launch
+    from bench.chromium import launch
 
     with sync_playwright() as p:
         b = launch(p)

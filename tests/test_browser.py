@@ -26,7 +26,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from digitrec_app.browser import (  # shared with the benchmarks
+from bench.chromium import (  # shared with the benchmarks
     CANVAS,
     CHROMIUM,
     ONE,
@@ -70,7 +70,7 @@ if not Path(CHROMIUM).exists():
 
 from playwright.sync_api import Page, expect  # noqa: E402
 
-from digitrec_app.ui.runs import curve_points  # noqa: E402  (how the live view thins its points)
+from digitrec_app.ui.run_views import curve_points  # noqa: E402  (how the live view thins its points)
 from digitrec_core import ARCHITECTURES  # noqa: E402  (cheap: TensorFlow is imported lazily)
 
 # Reruns wait on a 2-core machine that is also running TensorFlow: give every assertion 20 s.

@@ -70,7 +70,7 @@ def test_a_pixel_gets_its_patches_mean_drop_times_its_ink(shipped):
 
 def test_keras_and_onnx_explain_the_same(shipped, digits):
     pytest.importorskip("tensorflow")
-    from digitrec_core.store import _load_keras
+    from digitrec_core.store.loading import load_keras as _load_keras
 
     keras_model = _load_keras(SHIPPED_DIR / "model.keras")
     x, _ = digits
@@ -92,7 +92,7 @@ def test_the_seed_networks_blocks_are_its_conv_and_dense_layers():
 def test_an_onnx_file_without_taps_still_classifies_and_explains_without_layers(digits):
     pytest.importorskip("tensorflow")
     from digitrec_core.exports import onnx_bytes
-    from digitrec_core.store import _load_keras
+    from digitrec_core.store.loading import load_keras as _load_keras
 
     plain = OnnxModel(onnx_bytes(_load_keras(SHIPPED_DIR / "model.keras")))  # as `digitrec export` writes it
     assert plain.layer_names == [] and plain.filters is None

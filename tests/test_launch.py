@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from digitrec_app.browser import free_port, healthy
+from bench.chromium import free_port, healthy
 from tests.support.processes import descendants, in_session, kill_all, wait_gone
 
 DIGITREC = Path(sys.executable).with_name("digitrec")

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitrec_app.browser import (
+from bench.chromium import (
     CANVAS,
     CHROMIUM,
     ONE,

@@ -9,7 +9,7 @@ import shutil
 import pytest
 from playwright.sync_api import expect
 
-from digitrec_app.browser import SEVEN, Server, click_page, stroke
+from bench.chromium import SEVEN, Server, click_page, stroke
 from digitrec_app.ui.live import FOLLOW_SECONDS
 from digitrec_core import ModelStore
 from digitrec_core.store import SHIPPED_DIR

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitrec_app.browser import CHROMIUM
+from bench.chromium import CHROMIUM
 from digitrec_core import canvas_to_mnist, predict_proba, recognition
 from digitrec_core.serving import OnnxModel
 from tests.support import ROOT

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from digitrec_app.browser import CHROMIUM, VIEWPORT, Server
+from bench.chromium import CHROMIUM, VIEWPORT, Server
 from tests.support import ROOT
 from tests.support.server import serving
 

@@ -74,7 +74,7 @@ def check_dashboard() -> None:
 
 
 def run_cli(*argv: str) -> None:
-    from digitrec_core.cli import main
+    from digitrec_cli.main import main
 
     code = main(list(argv))
     if code:

@@ -116,7 +116,7 @@ def test_the_shipped_model_serves_without_tensorflow_as_an_outside_tool_would(tm
         digit = dr.canvas_to_mnist(dr.read_image({str(tmp_path / "one.png")!r}))
         probs = dr.predict_proba(loaded.model, digit)
         why = dr.explain(loaded.model, digit)
-        from digitrec_core.cli import main
+        from digitrec_cli.main import main
         rc = main(["predict", "--image", {str(tmp_path / "one.png")!r}])
         try:
             dr.load_model(runtime="keras")

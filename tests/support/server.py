@@ -1,10 +1,10 @@
-"""A dashboard server (`digitrec_app.browser.Server`) for a module of browser tests."""
+"""A dashboard server (`bench.chromium.Server`) for a module of browser tests."""
 
 import pytest
 
 
 def serving(server):
-    """A module fixture's body for a dashboard server (digitrec_app.browser.Server): healthy, then
+    """A module fixture's body for a dashboard server (bench.chromium.Server): healthy, then
     stopped however the tests end, with the server's tracebacks (a failed training, say) in the report."""
     try:
         try:

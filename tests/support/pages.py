@@ -1,5 +1,11 @@
 """The dashboard's pages driven through Streamlit's AppTest: open the app or a page, run it failing on any
-exception it shows, read what it shows, and act as the canvas and the forms do."""
+exception it shows, read what it shows, and act as the canvas and the forms do. Each page's tests are in
+tests/test_page_*.py, what spans the pages in tests/test_app.py.
+
+Note for whoever edits these: `st.cache_resource` lives as long as the process, so the `fresh_resources` fixture
+(conftest.py) clears the resources a test could otherwise inherit (MNIST, the training supervisor, which binds its
+store when created, and the test report); models are cached by name and are left alone.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from digitrec_app.ui import navigation
+from digitrec_core import ModelStore
 from digitrec_core.store import SHIPPED_DIR
 from tests.support import ROOT
 
@@ -90,3 +97,32 @@ def start_training(at: AppTest, *, epochs: int = 1, limit: int = 500) -> None:
     submit = at.button(key="FormSubmitter:hyperparameters-Train")
     assert not submit.disabled
     run(submit.click())
+
+
+def store_shipped(threshold: float | None) -> str:
+    """The shipped model stored again with `threshold` as its digit threshold, and made active; its name.
+
+    One name per threshold: the pages cache a model by its name for the whole process."""
+    import shutil
+
+    name = f"shipped-threshold-{threshold}"
+    folder = ModelStore().models_dir / name
+    shutil.copytree(SHIPPED_DIR, folder)
+    meta = json.loads((folder / "meta.json").read_text())
+    (folder / "meta.json").write_text(json.dumps({**meta, "name": name, "digit_threshold": threshold}))
+    ModelStore().activate(name)
+    return name
+
+
+def midway_threshold(scores: np.ndarray) -> float:
+    """A threshold halfway between two of these digit scores: some of them fall below it, the others do not."""
+    values = np.unique(scores)
+    assert len(values) > 1, "this test needs digits the model is not equally sure of"
+    k = len(values) // 2
+    return float((values[k - 1] + values[k]) / 2)
+
+
+def personal_samples():
+    from digitrec_core.personal import PersonalDigits
+
+    return {s.id: s for s in PersonalDigits(ModelStore().root).samples()}

@@ -8,7 +8,7 @@ Cost, on the shipped model served as the dashboard serves it (ONNX Runtime):
   AppTest in this process, one session with the panel open and one with it closed, each sent the same new
   drawing in turn (interleaved, so machine noise hits both alike). Target: <= 30 ms median added.
 
-Faithfulness (`digitrec_core.faithfulness`):
+Faithfulness (`digitrec_core.serving.faithfulness`):
 
 * deletion: blanking each digit's 10% most-attributed pixels lowers the predicted class's probability more
   than blanking 10% random ones, for >= 90% of the test digits;
@@ -44,8 +44,8 @@ from bench.latency import canvases  # noqa: E402
 from digitrec_app.ui import explanation as panel  # noqa: E402
 from digitrec_app.ui import explanation_images as images  # noqa: E402
 from digitrec_core import explain, load_mnist, load_model  # noqa: E402
-from digitrec_core.evaluation import as_batch  # noqa: E402
-from digitrec_core.faithfulness import deletion_check, randomisation_check  # noqa: E402
+from digitrec_core.serving.evaluation import as_batch  # noqa: E402
+from digitrec_core.serving.faithfulness import deletion_check, randomisation_check  # noqa: E402
 
 TARGET_MS = 30.0
 
@@ -116,8 +116,8 @@ def random_weights(seed: int):
     import keras
 
     from digitrec_core import build_model
-    from digitrec_core.exports import onnx_bytes
-    from digitrec_core.serving import OnnxModel
+    from digitrec_core.serving.exports import onnx_bytes
+    from digitrec_core.serving.runtime import OnnxModel
 
     keras.utils.set_random_seed(seed)
     m = build_model("default")

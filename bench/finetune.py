@@ -12,7 +12,7 @@ Rows, for each recipe (`RECIPES`: the shipped one and the ones it was compared w
   (digitrec_core.store.promotion) would make it active, and by which measure.
 - n = 100 with nothing held out (the issue's "10 of each class" figure).
 Each row: accuracy on the other Semeion digits before -> after, MNIST test before -> after, and the share
-of 1,000 validation non-digits (digitrec_core.negatives) it flags at the parent's threshold.
+of 1,000 validation non-digits (digitrec_core.learning.negatives) it flags at the parent's threshold.
 With several seeds, the mean of each recipe's rows follows.
 
     python bench/finetune.py [--model NAME] [--sizes 100 200 300] [--seeds 0] [--recipes shipped,before,...]
@@ -34,8 +34,8 @@ import numpy as np  # noqa: E402
 from writers import SEMEION, draw_set, load_semeion  # noqa: E402
 
 from digitrec_core import ModelStore, fine_tune, load_mnist, predict_proba, recognize  # noqa: E402
+from digitrec_core.learning.negatives import as_mnist  # noqa: E402
 from digitrec_core.models import FINE_TUNE  # noqa: E402
-from digitrec_core.negatives import as_mnist  # noqa: E402
 from digitrec_core.store.promotion import decide  # noqa: E402
 
 # The ways of fine-tuning compared (issue 21): the product's recipe ("shipped") and others, each a FineTuneRecipe.

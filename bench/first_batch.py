@@ -24,8 +24,8 @@ progress line (`Epoch 1/1`, printed at the end of the first batch) and to its ex
 the active model, the save), with its CPU seconds (a shared machine stretches wall times, not these). And the
 parts, each in a fresh interpreter: `python -c pass`; `import tensorflow, keras`
 (from the command's start to its exit); and, timed inside the interpreter, `import digitrec_cli.main`, `load_mnist()`
-and drawing the run's generated non-digits (`digitrec_core.negatives.as_mnist`, what `train` adds for the default
-recipe's `negatives`).
+and drawing the run's generated non-digits (`digitrec_core.learning.negatives.as_mnist`, what `train` adds for the
+default recipe's `negatives`).
 
     DIGITREC_MNIST_DIR=../shared/mnist python bench/first_batch.py [--runs 2] [--idle 15] [--only page|cli]
         [--cli-dir DIR] [--screenshot /tmp/first_batch.png]
@@ -267,7 +267,8 @@ PARTS = {
     "`import digitrec_cli.main`": "import digitrec_cli.main",
     "`load_mnist()`": "from digitrec_core.data import load_mnist; load_mnist()",
     "the run's non-digits (`as_mnist`)": (
-        "from digitrec_core.models import get_architecture; from digitrec_core.negatives import KINDS, as_mnist; "
+        "from digitrec_core.models import get_architecture; "
+        "from digitrec_core.learning.negatives import KINDS, as_mnist; "
         f"as_mnist(round(get_architecture('default').recipe.negatives * {round(IMAGES * 0.9)} / len(KINDS)), "
         "split='train', seed=0)"
     ),

@@ -19,7 +19,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from digitrec_core.data import load_mnist  # noqa: E402
-from digitrec_core.training import train, where_it_trains  # noqa: E402
+from digitrec_core.learning.training import train, where_it_trains  # noqa: E402
 
 
 def main() -> None:

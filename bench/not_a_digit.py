@@ -23,7 +23,7 @@ sees drawn digits: thresholds set on MNIST's own bitmaps (`--calibrate raw`) fla
 Then each is checked on the MNIST test set, on Semeion drawn on the canvas as bench/writers.py does
 (a validation set: only checked; "Semeion misread": of the Semeion digits the model gets wrong, how
 many are flagged, which is a gain), and on generated non-digits of the `validation` split
-(digitrec_core/negatives.py), per kind. A drawing
+(digitrec_core/learning/negatives.py), per kind. A drawing
 `canvas_to_mnist` finds nothing in is flagged by every score: the page already shows nothing for it.
 Targets: real digits <= 1% flagged, non-digits >= 95%.
 
@@ -46,9 +46,9 @@ import numpy as np  # noqa: E402
 from writers import SEMEION, draw_set, load_semeion  # noqa: E402
 
 from digitrec_core import load_mnist, load_model  # noqa: E402
-from digitrec_core.evaluation import as_batch  # noqa: E402
-from digitrec_core.negatives import KINDS, generate  # noqa: E402
-from digitrec_core.redraw import as_drawn, to_mnist  # noqa: E402
+from digitrec_core.learning.negatives import KINDS, generate  # noqa: E402
+from digitrec_core.learning.redraw import as_drawn, to_mnist  # noqa: E402
+from digitrec_core.serving.evaluation import as_batch  # noqa: E402
 
 FLAG = 0.01  # of real digits
 K = 10  # kNN's neighbour
@@ -76,7 +76,7 @@ def run(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def drawn(x: np.ndarray, seed: int) -> np.ndarray:
     """MNIST digits re-drawn as pen strokes on the canvas and read back by canvas_to_mnist: what the Draw page
-    sees, in 4 pen widths (digitrec_core.redraw, which training calibrates with)."""
+    sees, in 4 pen widths (digitrec_core.learning.redraw, which training calibrates with)."""
     return as_drawn(x, seed)
 
 

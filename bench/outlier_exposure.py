@@ -1,8 +1,8 @@
 """Not a digit, trained into the whole network (issue 20): outlier exposure against an 11th class.
 
-The default architecture is trained with its own recipe and augmentation (`digitrec_core.training.fit`,
+The default architecture is trained with its own recipe and augmentation (`digitrec_core.learning.training.fit`,
 as `digitrec train` does: 12 epochs, batch 128, lr 3e-3, cosine, same split and seed) on the model's
-MNIST training slice plus generated non-digits of the `train` split (digitrec_core/negatives.py),
+MNIST training slice plus generated non-digits of the `train` split (digitrec_core/learning/negatives.py),
 each passed through `canvas_to_mnist` as the page passes a drawing, and, optionally, some of the slice
 re-drawn on the canvas (bench/not_a_digit.py's `drawn`) as extra positives. Two ways:
 
@@ -36,17 +36,17 @@ import numpy as np  # noqa: E402
 from not_a_digit import drawn, flagged, run, validation_sets  # noqa: E402
 
 from digitrec_core import load_mnist, load_model  # noqa: E402
-from digitrec_core.evaluation import as_batch  # noqa: E402
-from digitrec_core.negatives import KINDS, generate  # noqa: E402
-from digitrec_core.redraw import to_mnist  # noqa: E402
-from digitrec_core.training import NEGATIVE as NOT_A_DIGIT  # noqa: E402  (the label of a generated non-digit)
-from digitrec_core.training import not_a_digit_loss  # noqa: E402
+from digitrec_core.learning.negatives import KINDS, generate  # noqa: E402
+from digitrec_core.learning.redraw import to_mnist  # noqa: E402
+from digitrec_core.learning.training import NEGATIVE as NOT_A_DIGIT  # noqa: E402  (the label of a generated non-digit)
+from digitrec_core.learning.training import not_a_digit_loss  # noqa: E402
+from digitrec_core.serving.evaluation import as_batch  # noqa: E402
 
 CALIBRATION = "MNIST held-out, drawn"
 
 
 def weighted_loss(lam: float):
-    """The product's loss (digitrec_core.training.not_a_digit_loss: cross-entropy for a digit, cross-entropy to
+    """The product's loss (digitrec_core.learning.training.not_a_digit_loss: cross-entropy for a digit, cross-entropy to
     the uniform distribution less log 10 for a non-digit) with the non-digits' share weighted by `lam`."""
     import tensorflow as tf
 
@@ -82,8 +82,8 @@ def train(method: str, x: np.ndarray, y: np.ndarray, validation, lam: float, see
     Adam's weight averaging at that momentum (the averaged weights are the model's at the end)."""
     import keras
 
+    from digitrec_core.learning.training import fit
     from digitrec_core.models import get_architecture
-    from digitrec_core.training import fit
 
     recipe = get_architecture("default").recipe
     model = build(method, seed)

@@ -3,7 +3,7 @@
 The threshold is the one stored with the model (chosen when it was trained: it flags 1% of its held-out MNIST
 digits re-drawn on the canvas). Measured on the MNIST test set as it is, Semeion drawn on the canvas as
 bench/writers.py draws it (a validation set: never trained or tuned on), and generated non-digits of the
-`validation` split (digitrec_core/negatives.py: never trained on), per kind. A drawing `canvas_to_mnist` finds
+`validation` split (digitrec_core/learning/negatives.py: never trained on), per kind. A drawing `canvas_to_mnist` finds
 nothing in counts as flagged (the page shows "Draw a digit" for it).
 
     DIGITREC_MNIST_DIR=/work/shared/mnist python bench/recognition.py [--model NAME] [--n 400] [--seed 0]
@@ -23,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from writers import SEMEION, draw_set, load_semeion  # noqa: E402
 
 from digitrec_core import load_mnist, load_model, recognize  # noqa: E402
-from digitrec_core.negatives import KINDS, as_mnist  # noqa: E402
+from digitrec_core.learning.negatives import KINDS, as_mnist  # noqa: E402
 
 TARGETS = {"MNIST test": 0.01, "Semeion": 0.01, "all non-digits": 0.95}
 

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from digitrec_core import ModelStore, canvas_to_mnist, load_mnist, load_model, predict_proba  # noqa: E402
-from digitrec_core.redraw import redraw  # noqa: E402
+from digitrec_core.learning.redraw import redraw  # noqa: E402
 
 CANVAS = 280
 
@@ -34,7 +34,7 @@ def warp(x: np.ndarray, *, angle=0.0, scale=1.0, shift=(0.0, 0.0)) -> np.ndarray
     """Per-image affine warps through the same op the augmentation uses (angle in degrees, per image)."""
     import tensorflow as tf
 
-    from digitrec_core.augment import affine
+    from digitrec_core.learning.augment import affine
 
     n = len(x)
     full = lambda v: tf.constant(np.broadcast_to(np.asarray(v, np.float32), (n,)))  # noqa: E731
@@ -46,7 +46,7 @@ def warp(x: np.ndarray, *, angle=0.0, scale=1.0, shift=(0.0, 0.0)) -> np.ndarray
 def stroke(x: np.ndarray, amount: float) -> np.ndarray:
     import tensorflow as tf
 
-    from digitrec_core.augment import stroke_weight
+    from digitrec_core.learning.augment import stroke_weight
 
     return np.clip(stroke_weight(tf.constant(x[..., None]), tf.fill([len(x)], amount)).numpy()[..., 0], 0, 1)
 

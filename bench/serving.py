@@ -199,7 +199,7 @@ def memory(browser, app_dir: Path, extra: list[str]) -> dict:
 def report_times(n: int) -> dict[str, list[float]]:
     """Seconds for `metrics(predict_proba(model, x_test), y_test)`, per runtime, interleaved."""
     from digitrec_core import ModelStore, load_mnist, load_model, predict_proba
-    from digitrec_core.evaluation import metrics
+    from digitrec_core.serving.evaluation import metrics
 
     data = load_mnist()
     with tempfile.TemporaryDirectory() as home:

@@ -42,7 +42,7 @@ def main() -> int:
     ray_s = time.perf_counter() - started
     assert sweep.count("completed") == len(configs), [t.status for t in sweep.trials]
 
-    from digitrec_core.training import train
+    from digitrec_core.learning.training import train
 
     started = time.perf_counter()
     accs = [train(c, data=data).test_accuracy for c in configs]

@@ -38,7 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 
 from digitrec_core import load_mnist, train  # noqa: E402
-from digitrec_core.training import Progress  # noqa: E402
+from digitrec_core.learning.training import Progress  # noqa: E402
 
 SKIP_BATCHES = 20  # batches at the start of the run that include tracing and warm-up
 

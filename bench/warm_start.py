@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 
 from digitrec_core import load_mnist  # noqa: E402
 from digitrec_core.jobs import TrainingSupervisor  # noqa: E402
-from digitrec_core.runs import TrainConfig  # noqa: E402
+from digitrec_core.learning.runs import TrainConfig  # noqa: E402
 from digitrec_core.store import HOME_ENV  # noqa: E402
 
 DEADLINE = 600  # seconds: a run, or a worker's warm-up, that takes longer than this is a failure

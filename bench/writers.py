@@ -11,7 +11,7 @@ through `canvas_to_mnist`. Fixed seed, so every model sees the same canvases.
   checked not to be Semeion-specific. Needs `pip install scikit-learn`; skipped (saying so) without.
 
 Prints each set's accuracy, top confusions and per-class accuracy, plus MNIST test accuracy;
-`--augment-cost` also times what the handwriting styles (digitrec_core/augment.py) add to a
+`--augment-cost` also times what the handwriting styles (digitrec_core/learning/augment.py) add to a
 training batch. Fine-tuning on 10 Semeion digits of each class is bench/finetune.py's figure.
 
     python bench/writers.py [--model NAME] [--seed 0] [--semeion PATH] [--augment-cost]
@@ -137,9 +137,9 @@ def augment_cost(batches: int = 40, batch_size: int = 128) -> str:
     import keras
     import tensorflow as tf
 
-    from digitrec_core.augment import augment_batch
-    from digitrec_core.evaluation import as_batch
+    from digitrec_core.learning.augment import augment_batch
     from digitrec_core.models import build_model
+    from digitrec_core.serving.evaluation import as_batch
 
     data = load_mnist()
     x = tf.constant(as_batch(data.x_train[:batch_size]))

@@ -9,9 +9,9 @@ import numpy as np
 
 from digitrec_cli.terminal import warn
 from digitrec_core.data import load_mnist
-from digitrec_core.evaluation import evaluate
 from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_image
-from digitrec_core.recognition import Recognition, recognize
+from digitrec_core.serving.evaluation import evaluate
+from digitrec_core.serving.recognition import Recognition, recognize
 from digitrec_core.store import ModelStore
 from digitrec_core.text import a_digit
 

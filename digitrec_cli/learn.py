@@ -15,8 +15,8 @@ import numpy as np
 from digitrec_cli.terminal import progress_printer, report_saved, stop_on_ctrl_c, warn
 from digitrec_core.data import Mnist, load_mnist
 from digitrec_core.jobs import StoreLock
+from digitrec_core.learning.runs import TrainConfig
 from digitrec_core.optional import require_tensorflow
-from digitrec_core.runs import TrainConfig
 from digitrec_core.store import ModelStore, check_export_target, write_model
 from digitrec_core.text import percent, plural
 
@@ -89,7 +89,7 @@ def _train(args: argparse.Namespace, store: ModelStore) -> int:
     data = load_mnist()  # before TensorFlow's import: a data problem is reported in a blink
     cfg = _config(args, data)
     with drawn_aside(data, cfg) as drawn:  # the non-digits, drawn by a second process while TensorFlow imports
-        from digitrec_core.training import train, where_it_trains
+        from digitrec_core.learning.training import train, where_it_trains
 
         non_digits = drawn()
     if cfg.strategy != "default":
@@ -129,7 +129,7 @@ def drawn_aside(data: Mnist, cfg: TrainConfig) -> Iterator[Callable[[], np.ndarr
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    from digitrec_core.negatives import for_training
+    from digitrec_core.learning.negatives import for_training
 
     n_images = len(data.split(cfg.limit, cfg.validation_split, cfg.seed)[0][1])
     if round(cfg.negatives * n_images) < 1:
@@ -163,7 +163,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
 def _finetune(args: argparse.Namespace, store: ModelStore) -> int:
     data = load_mnist()  # before TensorFlow's import: a data problem is reported in a blink
-    from digitrec_core.finetune import fine_tune
+    from digitrec_core.learning.finetune import fine_tune
 
     def report(result) -> None:
         print(f"Fine-tuned {result.base} for {plural(result.epochs_run, 'epoch')} on "

@@ -9,8 +9,8 @@ import time
 
 from digitrec_cli.classify import load
 from digitrec_cli.terminal import warn
-from digitrec_core.exports import DIGITS_ZIP, FORMATS, check_target
 from digitrec_core.optional import require_tensorflow
+from digitrec_core.serving.exports import DIGITS_ZIP, FORMATS, check_target
 from digitrec_core.store import ModelInfo, ModelStore, shipped_info
 from digitrec_core.text import plural
 
@@ -54,7 +54,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         store.info(args.name)  # an unknown name, too
     require_tensorflow("Exporting")
     loaded = load(args.name, runtime="keras")
-    from digitrec_core.exports import export_model
+    from digitrec_core.serving.exports import export_model
 
     started = time.perf_counter()
     try:

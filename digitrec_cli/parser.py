@@ -10,9 +10,9 @@ from digitrec_cli.learn import cmd_finetune, cmd_train
 from digitrec_cli.manage import cmd_activate, cmd_digits, cmd_export, cmd_models
 from digitrec_cli.serve import cmd_app
 from digitrec_cli.sweep import cmd_sweep
-from digitrec_core.exports import FORMATS
+from digitrec_core.learning.runs import MAX_NEGATIVES, MAX_SEED, STRATEGIES, is_finite, is_fraction
 from digitrec_core.models import ARCHITECTURES, FINE_TUNE, HOLDOUT
-from digitrec_core.runs import MAX_NEGATIVES, MAX_SEED, STRATEGIES, is_finite, is_fraction
+from digitrec_core.serving.exports import FORMATS
 from digitrec_core.store import ACTIVATE_POLICIES
 from digitrec_core.sweep import ADDRESS_ENV  # no Ray or TensorFlow until a sweep runs
 

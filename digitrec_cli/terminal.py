@@ -15,7 +15,7 @@ from digitrec_core.store import ModelStore, Saved
 from digitrec_core.store.promotion import figure
 
 if TYPE_CHECKING:  # the training module imports TensorFlow
-    from digitrec_core.training import Progress
+    from digitrec_core.learning.training import Progress
 
 
 def quiet(verbose: bool) -> None:

@@ -9,13 +9,13 @@ Runtime, and TensorFlow loads only to build, train, fine-tune or export a model,
 from importlib import import_module
 
 from digitrec_core.data import MNIST_DIR_ENV, Mnist, MnistError, load_mnist
-from digitrec_core.evaluation import Evaluation, ModelOutputError, evaluate, predict_proba
-from digitrec_core.explanations import Explanation, explain
 from digitrec_core.models import ARCHITECTURES, build_model
 from digitrec_core.personal import PersonalDigits, PersonalDigitsError, Sample
 from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_image
-from digitrec_core.recognition import NOT_A_DIGIT, Recognition, recognize
-from digitrec_core.serving import OnnxModel
+from digitrec_core.serving.evaluation import Evaluation, ModelOutputError, evaluate, predict_proba
+from digitrec_core.serving.explanations import Explanation, explain
+from digitrec_core.serving.recognition import NOT_A_DIGIT, Recognition, recognize
+from digitrec_core.serving.runtime import OnnxModel
 from digitrec_core.store import (
     HOME_ENV,
     LoadedModel,
@@ -28,12 +28,12 @@ from digitrec_core.store import (
 )
 
 _LAZY = {
-    "train": "training",
-    "TrainConfig": "runs",
-    "Progress": "runs",
-    "TrainResult": "runs",
-    "fine_tune": "finetune",
-    "FineTuneResult": "runs",
+    "train": "learning.training",
+    "TrainConfig": "learning.runs",
+    "Progress": "learning.runs",
+    "TrainResult": "learning.runs",
+    "fine_tune": "learning.finetune",
+    "FineTuneResult": "learning.runs",
 }
 
 

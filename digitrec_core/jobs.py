@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from digitrec_core.data import Mnist
+from digitrec_core.learning.runs import HISTORY_KEYS, TrainConfig
 from digitrec_core.quiet import quiet_tensorflow
-from digitrec_core.runs import HISTORY_KEYS, TrainConfig
 from digitrec_core.store import ModelStore, Saved
 from digitrec_core.store.lock import StoreLock, TrainingBusy  # others import them from here too
 
@@ -126,11 +126,11 @@ def _run(kind: str, spec: dict, data: Mnist | None, root: str, activate: str, ev
     try:
         store = ModelStore(root)
         if kind == "train":
-            from digitrec_core.training import train
+            from digitrec_core.learning.training import train
 
             result = train(spec["config"], data=data, on_progress=events.put, stop=stop)
         else:
-            from digitrec_core.finetune import fine_tune
+            from digitrec_core.learning.finetune import fine_tune
 
             x, y, ids = spec["samples"] if spec["samples"] is not None else (None, None, None)
             result = fine_tune(spec["base"], x, y, ids=ids, epochs=spec["epochs"], data=data, store=store,
@@ -155,7 +155,7 @@ def _warm_child(jobs, events, stop, ready, idle_seconds: float, server: int) -> 
     _settle_in()
     job = None
     try:
-        from digitrec_core.finetune import warm_up_steps  # TensorFlow's import: most of a cold start
+        from digitrec_core.learning.finetune import warm_up_steps  # TensorFlow's import: most of a cold start
 
         for step in warm_up_steps():
             with contextlib.suppress(queue.Empty):

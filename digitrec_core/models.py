@@ -34,10 +34,10 @@ class Recipe:
     # 171 steps at batch 32 and 97.3% with 339 at batch 16 (hence 300). Batch 8 gained nothing more.
     min_steps: int = 300
     min_batch_size: int = 16
-    # Generated non-digits (digitrec_core.negatives) added to training, per training digit, with the uniform
+    # Generated non-digits (digitrec_core.learning.negatives) added to training, per training digit, with the uniform
     # distribution as their target (outlier exposure): the model learns to spread its probabilities over the
     # ten digits for a dot, a scribble or a letter, so "not a digit" is its top probability falling below a
-    # threshold (digitrec_core.recognition). bench/outlier_exposure.py compares it with an 11th class.
+    # threshold (digitrec_core.serving.recognition). bench/outlier_exposure.py compares it with an 11th class.
     negatives: float = 0.0
 
     def batch_size_for(self, n_train: int, epochs: int) -> int:
@@ -146,8 +146,8 @@ def build_model(arch: str = "default") -> keras.Model:
 
 @dataclass(frozen=True)
 class FineTuneRecipe:
-    """How `digitrec_core.finetune` adapts a trained model to a person's digits. bench/finetune.py compares it with
-    the recipe before (all layers, twice the steps: 0.1-0.2 points more of MNIST lost) and with others."""
+    """How `digitrec_core.learning.finetune` adapts a trained model to a person's digits. bench/finetune.py compares it
+    with the recipe before (all layers, twice the steps: 0.1-0.2 points more of MNIST lost) and with others."""
 
     epochs: int = 4
     batch_size: int = 128

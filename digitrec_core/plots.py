@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitrec_core.recognition import NOT_A_DIGIT
+from digitrec_core.serving.recognition import NOT_A_DIGIT
 
 
 def _pyplot():

@@ -11,7 +11,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from digitrec_core.augment import DRAWING, augment_batch, handwriting_styles, pen_line  # noqa: E402
+from digitrec_core.learning.augment import DRAWING, augment_batch, handwriting_styles, pen_line  # noqa: E402
 
 STYLES = ("flag_one", "foot_one", "cross_seven", "close_four", "curl_nine", "open_nine", "sweep_nine")
 NONE = replace(DRAWING, **dict.fromkeys(STYLES, 0.0))

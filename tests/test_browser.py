@@ -1178,7 +1178,7 @@ def test_screenshots(sized_page: Page):
 def test_train_shows_a_running_sweeps_trials_live_then_its_stored_trials(page: Page, store_dir: Path):
     """Last in this module: it adds a sweep's trials to the shared store. A `digitrec sweep` runs in its own
     process; here this test plays its driver, writing the progress file and the stored trials."""
-    from digitrec_core.runs import TrainConfig
+    from digitrec_core.learning.runs import TrainConfig
     from digitrec_core.sweep import SweepProgress, TrialEvent
     from tests.support.runs import stored_trial
 

@@ -343,7 +343,7 @@ def test_train_draws_its_non_digits_in_a_second_process_or_else_leaves_them_to_t
 
     from digitrec_cli.learn import drawn_aside
     from digitrec_core import TrainConfig
-    from digitrec_core.negatives import for_training
+    from digitrec_core.learning.negatives import for_training
 
     data = make_synthetic(60, 10)
     cfg = TrainConfig(limit=50, validation_split=0.2, negatives=0.5).resolved(data.n_train)

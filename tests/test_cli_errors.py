@@ -25,7 +25,7 @@ import pytest
 from digitrec_cli.main import main
 from digitrec_core.jobs import StoreLock
 from digitrec_core.optional import install_hint
-from digitrec_core.serving import seal
+from digitrec_core.serving.runtime import seal
 from digitrec_core.store import SHIPPED_DIR, shipped_info
 from tests.support import ROOT
 from tests.support.mnist import make_synthetic, write_idx

@@ -469,7 +469,7 @@ def test_keras_mnist_file_gives_the_verified_cache(tmp_path, monkeypatch):
 
 
 def test_training_records_where_the_data_came_from_without_a_path(tmp_path, monkeypatch):
-    from digitrec_core.training import train
+    from digitrec_core.learning.training import train
 
     monkeypatch.setenv(MNIST_DIR_ENV, str(write_idx(tmp_path / "mnist", arrays(300, 100))))
     result = train(arch="seed", epochs=1, batch_size=64, data=load_mnist())

@@ -74,8 +74,8 @@ def test_links_reach_a_file_and_a_heading(page: Path):
 
 @pytest.mark.parametrize("page", [README, *PAGES], ids=lambda p: str(p.relative_to(ROOT)))
 def test_named_files_exist(page: Path):
-    """`python bench/live.py`, `tests/test_live_parity.py`, `digitrec_core/negatives.py`: a page that names a file
-    of the tree (commands included) names one that is there, so a move or a rename shows here."""
+    """`python bench/live.py`, `tests/test_live_parity.py`, `digitrec_core/learning/negatives.py`: a page that names a
+    file of the tree (commands included) names one that is there, so a move or a rename shows here."""
     named = set(REPO_FILE.findall(page.read_text(encoding="utf-8")))
     missing = sorted(n for n in named if not (ROOT / n).is_file())
     assert not missing, f"{page.name} names files that do not exist: {missing}"

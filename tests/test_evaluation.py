@@ -1,4 +1,4 @@
-"""What the Test browser ranks and shows of a model's mistakes (digitrec_core/evaluation.py), checked on
+"""What the Test browser ranks and shows of a model's mistakes (digitrec_core/serving/evaluation.py), checked on
 hand-made probabilities: no model, no TensorFlow."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitrec_core.evaluation import Evaluation, MistakeKind, metrics
+from digitrec_core.serving.evaluation import Evaluation, MistakeKind, metrics
 
 
 def one_hot(classes) -> np.ndarray:

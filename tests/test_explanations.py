@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import digitrec_core as dr
-from digitrec_core.evaluation import as_batch
-from digitrec_core.explanations import PATCH, Explanation, explain, explained_layers, first_filters
-from digitrec_core.faithfulness import deletion_check, randomisation_check, spearman
-from digitrec_core.serving import FILTERS_KEY, LAYERS_KEY, OnnxModel
+from digitrec_core.serving.evaluation import as_batch
+from digitrec_core.serving.explanations import PATCH, Explanation, explain, explained_layers, first_filters
+from digitrec_core.serving.faithfulness import deletion_check, randomisation_check, spearman
+from digitrec_core.serving.runtime import FILTERS_KEY, LAYERS_KEY, OnnxModel
 from digitrec_core.store import SHIPPED_DIR
 
 
@@ -91,7 +91,7 @@ def test_the_seed_networks_blocks_are_its_conv_and_dense_layers():
 
 def test_an_onnx_file_without_taps_still_classifies_and_explains_without_layers(digits):
     pytest.importorskip("tensorflow")
-    from digitrec_core.exports import onnx_bytes
+    from digitrec_core.serving.exports import onnx_bytes
     from digitrec_core.store.loading import load_keras as _load_keras
 
     plain = OnnxModel(onnx_bytes(_load_keras(SHIPPED_DIR / "model.keras")))  # as `digitrec export` writes it
@@ -113,7 +113,7 @@ def test_an_onnx_file_without_taps_still_classifies_and_explains_without_layers(
     ({LAYERS_KEY: '["a"]', FILTERS_KEY: '{"layer": "c", "shape": [1, 1, 3], "values": [0, 1]}'}, 1, ["a"], False),
 ])
 def test_the_taps_metadata_is_read_defensively(meta, outputs, names, has_filters):
-    from digitrec_core.serving import _taps
+    from digitrec_core.serving.runtime import _taps
 
     got_names, filters, layer = _taps(meta, outputs)
     assert got_names == names and (filters is not None) == has_filters and (layer == "c") == has_filters
@@ -139,7 +139,7 @@ def test_model_randomisation_check_on_500_test_digits(shipped, digits):
     pytest.importorskip("tensorflow")
     import keras
 
-    from digitrec_core.exports import onnx_bytes
+    from digitrec_core.serving.exports import onnx_bytes
 
     keras.utils.set_random_seed(0)
     random_model = dr.build_model("default")

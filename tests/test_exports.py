@@ -12,7 +12,7 @@ import pytest
 
 from digitrec_cli.main import main
 from digitrec_core import load_model, predict_proba
-from digitrec_core.exports import ExportError, check_target, export_model
+from digitrec_core.serving.exports import ExportError, check_target, export_model
 from digitrec_core.store import HOME_ENV, shipped_info
 
 TARGETS = {"onnx": "digits.onnx", "litert": "digits.tflite", "savedmodel": "digits_savedmodel",
@@ -192,9 +192,9 @@ def _crash_midway(monkeypatch):
     def no_onnx(model):
         raise RuntimeError("converter crashed")
 
-    monkeypatch.setattr("digitrec_core.exports._export", partial_export)
-    monkeypatch.setattr("digitrec_core.exports.save_keras", partial_keras)
-    monkeypatch.setattr("digitrec_core.exports.onnx_bytes", no_onnx)
+    monkeypatch.setattr("digitrec_core.serving.exports._export", partial_export)
+    monkeypatch.setattr("digitrec_core.serving.exports.save_keras", partial_keras)
+    monkeypatch.setattr("digitrec_core.serving.exports.onnx_bytes", no_onnx)
 
 
 def _contents(path):
@@ -229,8 +229,8 @@ def test_a_savedmodel_swap_that_fails_puts_the_earlier_folder_back(exported, tmp
     def export(model, path, fmt):
         (path / "saved_model.pb").write_bytes(b"new")
 
-    monkeypatch.setattr("digitrec_core.exports._export", export)
-    monkeypatch.setattr("digitrec_core.exports.os.rename", fail_the_swap)
+    monkeypatch.setattr("digitrec_core.serving.exports._export", export)
+    monkeypatch.setattr("digitrec_core.serving.exports.os.rename", fail_the_swap)
     with pytest.raises(OSError, match="No space"):
         export_model(object(), "savedmodel", earlier)
     assert _contents(earlier) == before and [p.name for p in tmp_path.iterdir()] == ["sm"]

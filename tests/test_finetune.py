@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from digitrec_core import ModelStore, predict_proba, save_model
-from digitrec_core.finetune import fine_tune, holdout_mask
+from digitrec_core.learning.finetune import fine_tune, holdout_mask
+from digitrec_core.learning.training import train
 from digitrec_core.models import FINE_TUNE
 from digitrec_core.personal import PersonalDigits
 from digitrec_core.store.promotion import MNIST_TOLERANCE
-from digitrec_core.training import train
 from tests.support.mnist import make_synthetic, own_hand
 
 

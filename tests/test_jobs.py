@@ -21,7 +21,7 @@ on_linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="read
 
 def test_epoch_history_is_the_epoch_events_values_shaped_like_a_stored_history():
     """What the live view draws per epoch: the epoch events only (not the batches), None where a value is missing."""
-    from digitrec_core.training import Progress
+    from digitrec_core.learning.training import Progress
 
     def event(kind, epoch, batch, loss, accuracy, val_loss=None, val_accuracy=None):
         return Progress(kind=kind, epoch=epoch, epochs=2, batch=batch, batches=4, loss=loss, accuracy=accuracy,
@@ -266,7 +266,8 @@ def test_a_warm_worker_starts_a_job_that_came_while_it_warmed_up_at_once(monkeyp
     import queue
     import threading
 
-    from digitrec_core import finetune, jobs
+    from digitrec_core import jobs
+    from digitrec_core.learning import finetune
 
     done, ran = [], []
     waiting, ready = queue.Queue(), threading.Event()

@@ -67,7 +67,7 @@ from playwright.sync_api import Page, expect  # noqa: E402
 from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 
 from digitrec_core import ModelStore, PersonalDigits, canvas_to_mnist  # noqa: E402
-from digitrec_core.serving import ONNX_FILE, seal  # noqa: E402
+from digitrec_core.serving.runtime import ONNX_FILE, seal  # noqa: E402
 from digitrec_core.store import ACTIVE_FILE, META_FILE, SHIPPED_DIR  # noqa: E402
 from tests.support.console import SUPERSEDED_MEDIA  # noqa: E402
 from tests.support.onnx_models import onnx_classifier  # noqa: E402

@@ -26,8 +26,9 @@ import pytest
 from PIL import Image
 
 from bench.chromium import CHROMIUM
-from digitrec_core import canvas_to_mnist, predict_proba, recognition
-from digitrec_core.serving import OnnxModel
+from digitrec_core import canvas_to_mnist, predict_proba
+from digitrec_core.serving import recognition
+from digitrec_core.serving.runtime import OnnxModel
 from tests.support import ROOT
 
 pytestmark = pytest.mark.browser

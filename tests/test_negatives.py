@@ -1,4 +1,4 @@
-"""The generated non-digits (digitrec_core/negatives.py): seeded, split apart, drawn as the Draw page draws."""
+"""The generated non-digits (digitrec_core/learning/negatives.py): seeded, split apart, drawn as the Draw page draws."""
 
 import hashlib
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from digitrec_core import canvas_to_mnist
-from digitrec_core.negatives import CANVAS, KINDS, LETTERS, LOOKALIKES, generate
+from digitrec_core.learning.negatives import CANVAS, KINDS, LETTERS, LOOKALIKES, generate
 
 
 def _hashes(canvases: np.ndarray) -> set[str]:

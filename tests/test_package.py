@@ -48,6 +48,8 @@ def test_the_wheel_carries_the_pretrained_model_and_every_page(wheel):
     assert {f"digitrec_app/app_pages/{p}" for p in pages} <= names and "browse.py" in pages
     assert {"digitrec_app/app.py", "digitrec_app/dashboard.py", "digitrec_app/ui/canvas.py"} <= names
     assert {"digitrec_cli/__main__.py", "digitrec_cli/main.py"} <= names  # the command line beside the dashboard
+    core = {p.relative_to(ROOT).as_posix() for p in (ROOT / "digitrec_core").rglob("*.py")}
+    assert core <= names and "digitrec_core/serving/runtime.py" in core  # subpackages (learning/, serving/) too
     assert not [n for n in names if n.startswith(("tests/", "bench/", "assets/"))]  # nothing of the clone's
     assert "digitrec_app/browser.py" not in names  # the browser tests' tooling lives in bench/chromium.py
 

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from digitrec_core import ModelStore, save_model
-from digitrec_core.finetune import FineTuneResult
+from digitrec_core.learning.finetune import FineTuneResult
 from digitrec_core.store import SHIPPED_DIR, shipped_info
 from digitrec_core.store.promotion import MNIST_TOLERANCE, PERSONAL, PERSONAL_LOSS, TEST, change, decide, figure
 from tests.support.runs import fake_run

@@ -536,7 +536,7 @@ def test_visitor_messages_keep_the_visitors_own_errors_and_hide_server_faults():
 def test_a_model_that_outputs_nan_shows_one_sentence_not_numbers(public_mode, synthetic_dir, monkeypatch):
     import numpy as np
 
-    from digitrec_core.serving import OnnxModel
+    from digitrec_core.serving.runtime import OnnxModel
 
     at = open_draw()
     monkeypatch.setattr(OnnxModel, "run", lambda self, x: np.full((len(x), 10), np.nan, np.float32))

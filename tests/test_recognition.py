@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from digitrec_core import NOT_A_DIGIT, ModelStore, ModelStoreError, TrainConfig, recognize, train
-from digitrec_core.negatives import KINDS
-from digitrec_core.recognition import calibrate, digit_score, read
+from digitrec_core.learning.negatives import KINDS
+from digitrec_core.serving.recognition import calibrate, digit_score, read
 
 
 def _probs(*tops):
@@ -41,7 +41,7 @@ def test_the_threshold_flags_the_asked_share_of_real_digits():
 def test_the_loss_is_cross_entropy_for_digits_and_zero_for_an_evenly_spread_non_digit():
     import keras
 
-    from digitrec_core.training import NEGATIVE, DigitAccuracy, not_a_digit_loss
+    from digitrec_core.learning.training import NEGATIVE, DigitAccuracy, not_a_digit_loss
 
     p = np.array([[0.7] + [0.3 / 9] * 9, [0.1] * 10, [0.9] + [0.1 / 9] * 9], np.float32)
     y = np.array([0, NEGATIVE, NEGATIVE])
@@ -59,7 +59,7 @@ def test_the_loss_is_cross_entropy_for_digits_and_zero_for_an_evenly_spread_non_
 
 
 def test_negatives_join_the_training_set_in_the_asked_share():
-    from digitrec_core.training import NEGATIVE, with_negatives
+    from digitrec_core.learning.training import NEGATIVE, with_negatives
 
     x = np.zeros((100, 28, 28), np.uint8)
     y = np.arange(100) % 10
@@ -74,7 +74,7 @@ def test_negatives_join_the_training_set_in_the_asked_share():
 
 
 def test_a_training_sets_non_digits_are_its_share_spread_over_the_kinds():
-    from digitrec_core.negatives import as_mnist, for_training
+    from digitrec_core.learning.negatives import as_mnist, for_training
 
     drawn = for_training(100, 0.5, seed=3)
     assert np.array_equal(drawn, as_mnist(10, split="train", seed=3)[0])  # 50 non-digits: 10 of each of 5 kinds

@@ -1,4 +1,4 @@
-"""How a model does on a person's digits (digitrec_core.review), and the words and times every page
+"""How a model does on a person's digits (digitrec_core.serving.review), and the words and times every page
 writes (digitrec_core.text): plain functions, checked without Streamlit or TensorFlow."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitrec_core.review import class_counts, rank_flagged, rank_mistakes, review
+from digitrec_core.serving.review import class_counts, rank_flagged, rank_mistakes, review
 from digitrec_core.text import plural, when
 
 

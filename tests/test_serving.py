@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from digitrec_core import ModelOutputError, OnnxModel, load_model, predict_proba
-from digitrec_core.serving import OnnxModelError, seal, unseal
+from digitrec_core.serving.runtime import OnnxModelError, seal, unseal
 from digitrec_core.store import SHIPPED_DIR
 from tests.support.drawings import draw_one
 from tests.support.onnx_models import onnx_classifier

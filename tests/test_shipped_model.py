@@ -1,7 +1,7 @@
 import pytest
 
 from digitrec_core import OnnxModel, evaluate, load_model
-from digitrec_core.serving import unseal
+from digitrec_core.serving.runtime import unseal
 from digitrec_core.store import SHIPPED_DIR, shipped_info
 
 
@@ -28,7 +28,7 @@ def test_shipped_model_says_not_a_digit_for_what_is_not_one(store_home, real_mni
     """Dots, scribbles, letters and the rest, drawn as on the page and never trained on (the `validation` stream),
     read as "Not a digit"; the real test digits almost never do."""
     from digitrec_core import recognize
-    from digitrec_core.negatives import KINDS, as_mnist
+    from digitrec_core.learning.negatives import KINDS, as_mnist
 
     loaded = load_model()
     assert 0 < loaded.info.digit_threshold < 1

@@ -387,7 +387,7 @@ def test_every_file_the_store_writes_gets_the_umasks_mode(store_home):
 
 @pytest.mark.parametrize("bias", [float("nan"), 1e33])
 def test_a_model_whose_outputs_are_not_probabilities_is_refused_at_load_and_another_used(store_home, bias):
-    from digitrec_core.serving import seal
+    from digitrec_core.serving.runtime import seal
 
     good = save_model(fake_run("seed", 0.9), activate="always").info
     bad = save_model(fake_run("seed", 0.95), activate="always").info

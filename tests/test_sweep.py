@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from digitrec_core.runs import TrainConfig
+from digitrec_core.learning.runs import TrainConfig
 from digitrec_core.store import ModelInfo, ModelStore, ModelStoreError, shipped_info
 from digitrec_core.sweep import SearchSpace, read_progress
 from tests.support import ROOT

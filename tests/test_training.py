@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from digitrec_core import TrainConfig, train
-from digitrec_core.augment import affine, augment_batch, stroke_weight
+from digitrec_core.learning.augment import affine, augment_batch, stroke_weight
 
 
 def test_learns_an_easy_task_and_reports_every_batch_and_epoch(synthetic):
@@ -43,7 +43,7 @@ def test_stop_request_ends_training_within_one_batch(synthetic):
 def test_the_endless_training_stream_still_shows_every_image_once_per_epoch():
     """Training reads one endless dataset cut into epochs by step count (one tf.data iterator per
     run, not one per epoch); each epoch must still be exactly the training set, freshly shuffled."""
-    from digitrec_core.training import _dataset
+    from digitrec_core.learning.training import _dataset
 
     n, batch_size = 100, 32
     ids = np.arange(n)  # as labels, so every image can be told apart
@@ -63,8 +63,8 @@ def test_the_training_stream_augments_as_autograph_would_without_converting(styl
     which holds while the augmentation branches on Python values only (a tensor condition would raise)."""
     import tensorflow as tf
 
-    from digitrec_core.evaluation import as_batch
-    from digitrec_core.training import _dataset
+    from digitrec_core.learning.training import _dataset
+    from digitrec_core.serving.evaluation import as_batch
 
     x = np.random.default_rng(0).integers(0, 256, (64, 28, 28)).astype(np.uint8)
     y = np.arange(64) % 10
@@ -157,7 +157,7 @@ def _running_means(values, sizes):
 
 
 def test_batch_values_are_recovered_from_running_means_and_smoothed_across_epochs():
-    from digitrec_core.training import _BatchSmoother
+    from digitrec_core.learning.training import _BatchSmoother
 
     rng = np.random.default_rng(0)
     sizes = np.array([32] * 6 + [11])  # a short last batch, as 203 images in batches of 32 give
@@ -202,8 +202,8 @@ def test_refreshed_batchnorm_statistics_are_those_of_the_network_as_used(synthet
     import keras
 
     from digitrec_core import build_model
-    from digitrec_core.evaluation import as_batch
-    from digitrec_core.training import refresh_batchnorm
+    from digitrec_core.learning.training import refresh_batchnorm
+    from digitrec_core.serving.evaluation import as_batch
 
     keras.utils.set_random_seed(0)
     model = build_model("default")
@@ -229,7 +229,7 @@ def test_fit_trains_a_given_model_in_place_and_keeps_frozen_layers(synthetic):
     import keras
 
     from digitrec_core import build_model
-    from digitrec_core.training import fit
+    from digitrec_core.learning.training import fit
 
     keras.utils.set_random_seed(0)
     model = build_model("default")
@@ -252,7 +252,7 @@ def test_fit_trains_a_given_model_in_place_and_keeps_frozen_layers(synthetic):
 
 def test_fit_stops_within_a_batch(synthetic):
     from digitrec_core import build_model
-    from digitrec_core.training import fit
+    from digitrec_core.learning.training import fit
 
     stop, seen = threading.Event(), []
 
@@ -268,7 +268,7 @@ def test_fit_stops_within_a_batch(synthetic):
 
 
 def test_learning_rate_holds_then_anneals_to_zero():
-    from digitrec_core.training import learning_rate_schedule
+    from digitrec_core.learning.training import learning_rate_schedule
 
     schedule = learning_rate_schedule(1e-2, steps=100, decay_fraction=0.3)
     lr = [float(schedule(step)) for step in (0, 69, 70, 85, 100)]
@@ -310,7 +310,7 @@ def test_mirrored_strategy_trains_reports_and_stops_like_the_default(synthetic):
     """`strategy="mirrored"`: tf.distribute.MirroredStrategy (on this CPU-only machine, one CPU replica)."""
     import tensorflow as tf
 
-    from digitrec_core.training import distribution, where_it_trains
+    from digitrec_core.learning.training import distribution, where_it_trains
 
     mirrored, replicas = distribution("mirrored")
     assert isinstance(mirrored, tf.distribute.MirroredStrategy) and replicas == mirrored.num_replicas_in_sync
@@ -362,7 +362,7 @@ def test_numpy_numbers_and_unset_fields_are_fine():
 
 
 def test_a_run_that_diverges_is_refused_not_returned(synthetic):
-    from digitrec_core.training import TrainingDiverged
+    from digitrec_core.learning.training import TrainingDiverged
 
     with pytest.raises(TrainingDiverged, match="Training diverged .* try a lower learning rate"):
         train(arch="seed", epochs=1, learning_rate=1e10, limit=200, data=synthetic)

@@ -117,7 +117,7 @@ export function areProbabilities(probs) {
 }
 
 /** Whether a drawing is "not a digit": its top probability below the model's threshold (null: the model has
- * none and flags nothing). The server's rule exactly (digitrec_core/recognition.py's `read`). */
+ * none and flags nothing). The server's rule exactly (digitrec_core/serving/recognition.py's `read`). */
 export function notADigit(probs, threshold) {
   return threshold != null && Math.max(...probs) < threshold;
 }

@@ -6,7 +6,7 @@ from digitrec_app.ui.components import digit_image, probability_chart, verdict
 from digitrec_app.ui.explanation import explanation_panel
 from digitrec_app.ui.figures import confusion_figure, recall_figure
 from digitrec_core import MnistError, ModelOutputError, ModelStoreError
-from digitrec_core.evaluation import as_batch
+from digitrec_core.serving.evaluation import as_batch
 from digitrec_core.text import percent, plural
 
 GALLERY = 24  # digits shown of one kind of mistake

@@ -10,7 +10,7 @@ from digitrec_core import MnistError, ModelOutputError, ModelStoreError, public
 from digitrec_core.jobs import TrainingBusy
 from digitrec_core.models import FINE_TUNE
 from digitrec_core.optional import has_tensorflow, install_hint
-from digitrec_core.review import Flagged, class_counts
+from digitrec_core.serving.review import Flagged, class_counts
 from digitrec_core.store.promotion import MNIST_TOLERANCE, PERSONAL, PERSONAL_LOSS, TEST
 from digitrec_core.text import a_digit, plural
 

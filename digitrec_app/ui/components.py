@@ -11,7 +11,7 @@ from PIL import Image
 
 from digitrec_app.ui.reading import Reading
 from digitrec_core import ModelInfo
-from digitrec_core.recognition import NOT_A_DIGIT
+from digitrec_core.serving.recognition import NOT_A_DIGIT
 from digitrec_core.text import a_digit, percent, plural, when
 
 ACCENT, MUTED = "#ff4b4b", "#9aa5b1"

@@ -12,7 +12,7 @@ import streamlit as st
 
 from digitrec_app.ui import explanation_images as images
 from digitrec_core import explain
-from digitrec_core.explanations import PATCH, Explanation
+from digitrec_core.serving.explanations import PATCH, Explanation
 from digitrec_core.text import a_digit
 
 HEATMAP = 224  # px: 8x the 28x28 input

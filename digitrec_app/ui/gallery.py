@@ -20,7 +20,7 @@ import streamlit as st
 from digitrec_app.ui import resources
 from digitrec_app.ui.components import digit_image, digit_picture
 from digitrec_core.personal import PersonalDigits, PersonalDigitsError, Sample
-from digitrec_core.review import Review
+from digitrec_core.serving.review import Review
 from digitrec_core.text import a_digit, plural
 
 COLUMNS = 8  # tiles a row

@@ -39,9 +39,9 @@ import digitrec
 from digitrec_app.ui import corrections, resources
 from digitrec_app.ui.components import UNSURE  # below this top probability the panel names the runner-up
 from digitrec_core import LoadedModel, ModelInfo, recognize
-from digitrec_core.evaluation import ModelOutputError
 from digitrec_core.preprocess import MAX_DRAWING_BYTES, SIZE, ImageError
 from digitrec_core.preprocess import read_drawing as read_png
+from digitrec_core.serving.evaluation import ModelOutputError
 
 log = logging.getLogger("digitrec")
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from digitrec_core import LoadedModel
-from digitrec_core.evaluation import ModelOutputError
 from digitrec_core.preprocess import canvas_to_mnist
-from digitrec_core.recognition import recognize
+from digitrec_core.serving.evaluation import ModelOutputError
+from digitrec_core.serving.recognition import recognize
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,11 @@ from digitrec_core import (
     predict_proba,
     public,
 )
-from digitrec_core.evaluation import Evaluation, metrics
 from digitrec_core.jobs import TrainingSupervisor
 from digitrec_core.personal import PersonalDigits
-from digitrec_core.recognition import Recognition, read
-from digitrec_core.review import Review, review
+from digitrec_core.serving.evaluation import Evaluation, metrics
+from digitrec_core.serving.recognition import Recognition, read
+from digitrec_core.serving.review import Review, review
 
 log = logging.getLogger("digitrec")
 

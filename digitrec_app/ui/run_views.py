@@ -15,7 +15,7 @@ import streamlit as st
 from digitrec_app.ui import resources
 from digitrec_app.ui.components import CURVES_HEIGHT, curves_figure, finite_numbers
 from digitrec_core.jobs import epoch_history
-from digitrec_core.runs import HISTORY_KEYS
+from digitrec_core.learning.runs import HISTORY_KEYS
 from digitrec_core.store import ModelInfo
 from digitrec_core.store.promotion import change, figure
 from digitrec_core.text import plural, when

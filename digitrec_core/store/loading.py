@@ -16,12 +16,12 @@ from typing import Any, Literal
 import numpy as np
 
 from digitrec_core import optional  # optional.has_tensorflow() at call time: tests simulate its absence
-from digitrec_core.evaluation import ModelOutputError, check_probabilities
-from digitrec_core.exports import onnx_bytes
 from digitrec_core.files import write_atomic
 from digitrec_core.models import INPUT_SHAPE
 from digitrec_core.optional import install_hint, require_tensorflow
-from digitrec_core.serving import ONNX_FILE, OnnxModel, OnnxModelError
+from digitrec_core.serving.evaluation import ModelOutputError, check_probabilities
+from digitrec_core.serving.exports import onnx_bytes
+from digitrec_core.serving.runtime import ONNX_FILE, OnnxModel, OnnxModelError
 from digitrec_core.store.errors import ModelStoreError, OnnxNeedsTensorFlow
 from digitrec_core.store.schema import META_FILE, MODEL_FILE, ModelInfo, read_info
 

@@ -3,8 +3,8 @@
 Layout under the store root (`DIGITREC_HOME`, else a per-user data folder: store.home):
 
     models/<name>/model.keras   the network (Keras format, loaded in safe mode): training, fine-tuning, export
-    models/<name>/model.onnx    the same network for ONNX Runtime (sealed, see digitrec_core.serving): serving;
-                                after the probabilities, each block's activations (digitrec_core.explanations)
+    models/<name>/model.onnx    the same network for ONNX Runtime (sealed, see digitrec_core.serving.runtime): serving;
+                                after the probabilities, each block's activations (digitrec_core.serving.explanations)
     models/<name>/meta.json     what it is, how it was trained, how well it does (store.schema)
     active.json                 {"name": "<name>"}
 
@@ -27,10 +27,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from digitrec_core.exports import inference_copy
 from digitrec_core.files import replace_file
+from digitrec_core.learning.runs import FineTuneResult, TrainResult
 from digitrec_core.optional import require_tensorflow
-from digitrec_core.runs import FineTuneResult, TrainResult
+from digitrec_core.serving.exports import inference_copy
 from digitrec_core.store.errors import ModelSaveError, ModelStoreError
 from digitrec_core.store.home import default_home
 from digitrec_core.store.leftovers import LEFTOVER_AGE, clean_leftovers, clean_once

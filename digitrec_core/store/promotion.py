@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from digitrec_core.runs import FineTuneResult, TrainResult
+from digitrec_core.learning.runs import FineTuneResult, TrainResult
 from digitrec_core.store.schema import ModelInfo
 from digitrec_core.text import percent
 

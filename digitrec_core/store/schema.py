@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from digitrec_core.files import is_number, read_capped, write_atomic
-from digitrec_core.serving import ONNX_FILE
+from digitrec_core.serving.runtime import ONNX_FILE
 from digitrec_core.store.errors import ModelStoreError
 from digitrec_core.text import percent, plural, short_when
 
@@ -47,7 +47,7 @@ class ModelInfo:
     parent: str | None = None  # a fine-tune's base model
     personal: dict[str, Any] = field(default_factory=dict, repr=False)  # a fine-tune's samples and scores
     sweep: dict[str, Any] = field(default_factory=dict)  # a sweep's trial: {"id", "trial", "trials"}; {} if none
-    # below this top probability a drawing is "not a digit" (digitrec_core.recognition); None: flags nothing
+    # below this top probability a drawing is "not a digit" (digitrec_core.serving.recognition); None: flags nothing
     digit_threshold: float | None = None
 
     def to_json(self) -> dict[str, Any]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from digitrec_core.exports import ExportError, Format, check_target, holds_only, inference_copy, onnx_bytes
 from digitrec_core.files import replace_dir
-from digitrec_core.serving import ONNX_FILE
+from digitrec_core.serving.exports import ExportError, Format, check_target, holds_only, inference_copy, onnx_bytes
+from digitrec_core.serving.runtime import ONNX_FILE
 from digitrec_core.store.errors import ModelStoreError
 from digitrec_core.store.schema import META_FILE, MODEL_FILE, MODEL_PARTS, ModelInfo, write_json
 
@@ -41,7 +41,7 @@ def write_model(model, info: ModelInfo, folder: Path, *, staging: Path, force: b
 
 def check_export_target(folder: str | os.PathLike, *, force: bool = False) -> Path:
     """Refuse, in words, a target that is a file, or a folder holding anything but a model's files
-    (unless `force`); see `digitrec_core.exports.check_target`. Cheap: call it before training."""
+    (unless `force`); see `digitrec_core.serving.exports.check_target`. Cheap: call it before training."""
     try:
         return check_target(folder, MODEL_FOLDER, force=force)
     except ExportError as e:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from digitrec_core.files import write_atomic
-from digitrec_core.runs import TrainConfig
+from digitrec_core.learning.runs import TrainConfig
 from digitrec_core.sweep.results import TrialEvent
 from digitrec_core.sweep.space import describe
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from digitrec_core.runs import TrainConfig, TrainResult
+from digitrec_core.learning.runs import TrainConfig, TrainResult
 
 if TYPE_CHECKING:
     from digitrec_core.store import ActivatePolicy, ModelStore, Saved

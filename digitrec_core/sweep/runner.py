@@ -14,8 +14,8 @@ from dataclasses import fields, replace
 from typing import Any
 
 from digitrec_core.data import Mnist
+from digitrec_core.learning.runs import HISTORY_KEYS, TrainConfig, TrainResult
 from digitrec_core.ray_reaper import SessionReaper
-from digitrec_core.runs import HISTORY_KEYS, TrainConfig, TrainResult
 from digitrec_core.sweep.results import METRIC, Sweep, SweepTrialResult, Trial, TrialEvent, new_sweep_id
 
 ADDRESS_ENV = "RAY_ADDRESS"
@@ -62,7 +62,7 @@ def _trial(config: dict, *, data: Mnist, configs: list[dict], inbox) -> None:
     from ray import tune
 
     _limit_threads()
-    from digitrec_core.training import train
+    from digitrec_core.learning.training import train
 
     index, node = config["index"], ray.get_runtime_context().get_node_id()
     cfg = TrainConfig(**configs[index])

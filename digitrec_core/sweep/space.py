@@ -10,8 +10,8 @@ import tomllib
 from dataclasses import dataclass, replace
 from typing import Any
 
+from digitrec_core.learning.runs import TrainConfig, is_finite, is_whole
 from digitrec_core.models import get_architecture
-from digitrec_core.runs import TrainConfig, is_finite, is_whole
 from digitrec_core.text import plural
 
 # A space's dimensions in the order they vary in its grid (the last one fastest), with the names a

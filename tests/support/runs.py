@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from digitrec_core import build_model
-from digitrec_core.evaluation import Evaluation
+from digitrec_core.learning.training import TrainConfig, TrainResult
+from digitrec_core.serving.evaluation import Evaluation
 from digitrec_core.store import META_FILE, SHIPPED_DIR
-from digitrec_core.training import TrainConfig, TrainResult
 
 
 def fake_run(arch="seed", accuracy=0.9):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from digitrec_core.models import INPUT_SHAPE, NUM_CLASSES
-from digitrec_core.serving import ONNX_FILE, OnnxModel
+from digitrec_core.serving.runtime import ONNX_FILE, OnnxModel
 
 _compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _BATCH = 1000

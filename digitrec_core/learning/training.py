@@ -12,9 +12,7 @@ import keras
 import numpy as np
 
 from digitrec_core.data import Mnist, load_mnist
-from digitrec_core.evaluation import as_batch
-from digitrec_core.models import INPUT_SHAPE, get_architecture
-from digitrec_core.runs import (  # noqa: F401  (re-exported)
+from digitrec_core.learning.runs import (  # noqa: F401  (re-exported)
     HISTORY_KEYS,
     STRATEGIES,
     Fitted,
@@ -23,6 +21,8 @@ from digitrec_core.runs import (  # noqa: F401  (re-exported)
     TrainingDiverged,
     TrainResult,
 )
+from digitrec_core.models import INPUT_SHAPE, get_architecture
+from digitrec_core.serving.evaluation import as_batch
 from digitrec_core.text import plural
 
 SMOOTHING = 0.9  # per batch: the smoothed curves follow about the last 10 batches
@@ -191,7 +191,7 @@ def with_negatives(x: np.ndarray, y: np.ndarray, per_digit: float, seed: int, dr
                    ) -> tuple[np.ndarray, np.ndarray]:
     """The training digits and `per_digit` generated non-digits for each (`negatives.for_training`, as the Draw
     page reads drawings), labelled NEGATIVE; the digits alone for 0. `drawn`: those non-digits, drawn already."""
-    from digitrec_core.negatives import for_training
+    from digitrec_core.learning.negatives import for_training
 
     neg = for_training(len(x), per_digit, seed) if drawn is None else drawn
     if not len(neg):
@@ -204,9 +204,9 @@ def with_negatives(x: np.ndarray, y: np.ndarray, per_digit: float, seed: int, dr
 def digit_threshold(model, x: np.ndarray, seed: int, most: int = 2000) -> float:
     """The "not a digit" threshold for `model`: the top probability that flags FLAG_RATE of (at most `most` of)
     these real digits, re-drawn as pen strokes on the canvas as the Draw page would see them."""
-    from digitrec_core.evaluation import predict_proba
-    from digitrec_core.recognition import calibrate
-    from digitrec_core.redraw import as_drawn
+    from digitrec_core.learning.redraw import as_drawn
+    from digitrec_core.serving.evaluation import predict_proba
+    from digitrec_core.serving.recognition import calibrate
 
     pick = np.sort(np.random.default_rng(seed).permutation(len(x))[:most])
     drawn = as_drawn(x[pick], seed)
@@ -222,7 +222,7 @@ def _dataset(x: np.ndarray, y: np.ndarray, batch_size: int, augment: bool, seed:
              styles: bool = True):
     import tensorflow as tf
 
-    from digitrec_core.augment import augment_batch
+    from digitrec_core.learning.augment import augment_batch
 
     ds = tf.data.Dataset.from_tensor_slices((as_batch(x), y.astype(np.int32)))
     if shuffle:

@@ -1,5 +1,5 @@
 """How a model does on a person's own digits: accuracy, confusion, its mistakes, worst first, and the
-digits it reads as "not a digit" (`digitrec_core.recognition`), the least digit-like first.
+digits it reads as "not a digit" (`digitrec_core.serving.recognition`), the least digit-like first.
 
 The My digits page shows this for the active model; it lives here, without Streamlit, so plain
 pytest checks the numbers. Probabilities come in already computed (the page caches them per model
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitrec_core.evaluation import Evaluation, metrics
 from digitrec_core.models import NUM_CLASSES
-from digitrec_core.recognition import read
+from digitrec_core.serving.evaluation import Evaluation, metrics
+from digitrec_core.serving.recognition import read
 from digitrec_core.text import plural
 
 

@@ -1,8 +1,8 @@
 """What a run is and what it reports: its configuration, its progress events, its result.
 
 No TensorFlow here: the dashboard's server reads these (a run trains in a child process, see
-`digitrec_core.jobs`), and training and fine-tuning build them (`digitrec_core.training`,
-`digitrec_core.finetune`, which re-export them).
+`digitrec_core.jobs`), and training and fine-tuning build them (`digitrec_core.learning.training`,
+`digitrec_core.learning.finetune`, which re-export them).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from digitrec_core.data import Mnist
-from digitrec_core.evaluation import Evaluation, evaluate
 from digitrec_core.models import get_architecture
+from digitrec_core.serving.evaluation import Evaluation, evaluate
 
 STRATEGIES = ("default", "mirrored")
 MAX_SEED = 2**32 - 1  # NumPy's and Keras's seeding take 32 bits
@@ -171,7 +171,7 @@ class TrainResult:
     n_val: int
     data_source: str
     test: Evaluation | None = field(default=None, repr=False)  # None when the run was stopped
-    digit_threshold: float | None = None  # "not a digit" below this top probability (digitrec_core.recognition)
+    digit_threshold: float | None = None  # "not a digit" below this top probability (digitrec_core.serving.recognition)
 
     @property
     def test_accuracy(self) -> float | None:

@@ -12,7 +12,7 @@ changes nothing, so their drop is exactly 0. `bench/explain.py` checks that it i
 **What each layer sees**: the output of every convolutional block (after its activation) and of
 every hidden dense layer for this digit, and the first convolution's filters. A Keras model is
 tapped directly; an `OnnxModel` carries these as extra outputs and metadata, which the store
-writes into every `model.onnx` (see `tapped_model` and `digitrec_core.serving`).
+writes into every `model.onnx` (see `tapped_model` and `digitrec_core.serving.runtime`).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from digitrec_core.evaluation import as_batch, predict_proba
 from digitrec_core.models import NUM_CLASSES
-from digitrec_core.serving import OnnxModel
+from digitrec_core.serving.evaluation import as_batch, predict_proba
+from digitrec_core.serving.runtime import OnnxModel
 
 PATCH = 4  # occluded square, in input pixels: about a stroke's width (MNIST strokes are ~2.5 px)
 STRIDE = 2

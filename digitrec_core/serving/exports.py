@@ -35,7 +35,7 @@ import numpy as np
 
 from digitrec_core.files import replace_dir, replace_file
 from digitrec_core.models import INPUT_SHAPE
-from digitrec_core.serving import FILTERS_KEY, LAYERS_KEY, OnnxModel, OnnxModelError, metadata_entry, seal
+from digitrec_core.serving.runtime import FILTERS_KEY, LAYERS_KEY, OnnxModel, OnnxModelError, metadata_entry, seal
 
 
 class ExportError(ValueError):
@@ -194,14 +194,14 @@ def save_keras(model, path: Path) -> None:
 
 
 def onnx_bytes(model, *, taps: bool = False) -> bytes:
-    """The model as a sealed ONNX file (see `digitrec_core.serving`), checked to load in ONNX Runtime.
+    """The model as a sealed ONNX file (see `digitrec_core.serving.runtime`), checked to load in ONNX Runtime.
 
     With `taps` (the store's `model.onnx`), the file also outputs what `digitrec_core.explain()` shows:
     each block's output after the probabilities, named in its metadata with the first filters. The
     probabilities stay the first output, so a tool that reads only that sees the plain classifier."""
     extra = b""
     if taps:
-        from digitrec_core.explanations import first_filters, tapped_model
+        from digitrec_core.serving.explanations import first_filters, tapped_model
 
         model, names = tapped_model(model)
         extra = metadata_entry(LAYERS_KEY, json.dumps(names))

@@ -25,9 +25,7 @@ from collections.abc import Callable
 import numpy as np
 
 from digitrec_core.data import Mnist, load_mnist
-from digitrec_core.evaluation import as_batch, evaluate, predict_proba
-from digitrec_core.models import FINE_TUNE, HOLDOUT, FineTuneRecipe
-from digitrec_core.runs import (
+from digitrec_core.learning.runs import (
     MAX_SEED,
     FineTuneResult,
     Progress,
@@ -37,9 +35,11 @@ from digitrec_core.runs import (
     is_fraction,
     is_whole,
 )
+from digitrec_core.learning.training import fit, with_negatives
+from digitrec_core.models import FINE_TUNE, HOLDOUT, FineTuneRecipe
+from digitrec_core.serving.evaluation import as_batch, evaluate, predict_proba
 from digitrec_core.store import ModelStore, ModelStoreError
 from digitrec_core.text import plural
-from digitrec_core.training import fit, with_negatives
 
 
 def holdout_mask(ids: list[str], holdout: float) -> np.ndarray:
@@ -85,8 +85,8 @@ def warm_up_steps(recipe: FineTuneRecipe = FINE_TUNE, seed: int = 0) -> list[Cal
     stop between when its run comes: importing this module imports TensorFlow and Keras; then the generated
     non-digits a fine-tune of `recipe` rehearses (cached per process: a training run's are among them), and the
     tracing of a fine-tune's and a training run's first steps."""
+    from digitrec_core.learning.negatives import KINDS, as_mnist
     from digitrec_core.models import build_model
-    from digitrec_core.negatives import KINDS, as_mnist
 
     def negatives() -> None:  # a mix holds the rehearsal images and about as many personal copies (rounded up)
         as_mnist(math.ceil(recipe.negatives * (2 * recipe.rehearsal + 1000) / len(KINDS)), split="train", seed=seed)

@@ -3,7 +3,7 @@
 A digit's skeleton (its pen path) is traced with a round pen of a few widths, at a random size and place on
 a 280x280 canvas, and passed through `canvas_to_mnist`: what a person drawing that digit on the page would
 give the model. Training uses it to choose the "not a digit" threshold on real digits as drawn
-(`digitrec_core.recognition`); the benchmarks, to score models on drawings.
+(`digitrec_core.serving.recognition`); the benchmarks, to score models on drawings.
 """
 
 from __future__ import annotations

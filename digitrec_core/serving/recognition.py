@@ -1,11 +1,11 @@
 """Reading a drawing as a digit, or as "not a digit".
 
-A model trained with generated non-digits (`digitrec_core.negatives`; see `training.train`) spreads its
+A model trained with generated non-digits (`digitrec_core.learning.negatives`; see `training.train`) spreads its
 probabilities over the ten digits for what is not one. Its **digit score** is the top probability, which
 the page's onnxruntime-web and the server's ONNX Runtime both compute, so both flag the same drawings.
 The **threshold** below which a drawing is "not a digit" is chosen on data when the model is trained: the
 score that flags `FLAG_RATE` of the run's held-out digits, re-drawn as pen strokes on the canvas
-(`digitrec_core.redraw`), as the Draw page would see them. It is stored with the model (`meta.json`'s
+(`digitrec_core.learning.redraw`), as the Draw page would see them. It is stored with the model (`meta.json`'s
 `digit_threshold`); a model without one (saved before DigitRec had it) flags nothing.
 """
 
@@ -68,7 +68,7 @@ def recognize(model, images: np.ndarray, threshold: float | None = None) -> Reco
     `model` is what `load_model()` returns (a LoadedModel: its threshold is the one stored with it), or a
     bare OnnxModel or Keras model, which flags only with an explicit `threshold`.
     """
-    from digitrec_core.evaluation import predict_proba
+    from digitrec_core.serving.evaluation import predict_proba
 
     info = getattr(model, "info", None)
     if info is not None:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitrec_core.evaluation import as_batch, predict_proba
-from digitrec_core.explanations import explain
+from digitrec_core.serving.evaluation import as_batch, predict_proba
+from digitrec_core.serving.explanations import explain
 
 
 @dataclass(frozen=True)

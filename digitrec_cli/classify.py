@@ -12,13 +12,13 @@ from digitrec_core.data import load_mnist
 from digitrec_core.preprocess import ImageError, canvas_to_mnist, read_image
 from digitrec_core.serving.evaluation import evaluate
 from digitrec_core.serving.recognition import Recognition, recognize
-from digitrec_core.store import ModelStore
+from digitrec_core.store import open_store
 from digitrec_core.text import a_digit
 
 
 def load(name: str | None, runtime: str = "onnx"):
     """The model to classify with (through ONNX Runtime unless asked), saying which on stderr."""
-    store = ModelStore()
+    store = open_store()
     loaded = store.load(name, runtime=runtime)
     warn(store, loaded.notice)
     print(f"Model: {loaded.info.name} ({loaded.info.label})", file=sys.stderr)

@@ -17,7 +17,7 @@ from digitrec_core.data import Mnist, load_mnist
 from digitrec_core.jobs import StoreLock
 from digitrec_core.learning.runs import TrainConfig
 from digitrec_core.optional import require_tensorflow
-from digitrec_core.store import ModelStore, check_export_target, write_model
+from digitrec_core.store import ModelStore, check_export_target, open_store, write_model
 from digitrec_core.text import percent, plural
 
 
@@ -25,7 +25,7 @@ from digitrec_core.text import percent, plural
 def store_for_a_run(holder: str) -> Iterator[ModelStore]:
     """The store, holding its lock for the whole command: a run refused as busy (the dashboard or
     another CLI run is training) is said at once, before any data or TensorFlow is loaded."""
-    store = ModelStore()
+    store = open_store()
     with StoreLock(store.root) as lock:
         lock.acquire(holder)
         yield store

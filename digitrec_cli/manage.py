@@ -11,12 +11,12 @@ from digitrec_cli.classify import load
 from digitrec_cli.terminal import warn
 from digitrec_core.optional import require_tensorflow
 from digitrec_core.serving.exports import DIGITS_ZIP, FORMATS, check_target
-from digitrec_core.store import ModelInfo, ModelStore, shipped_info
+from digitrec_core.store import ModelInfo, open_store, shipped_info
 from digitrec_core.text import plural
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    store = ModelStore()
+    store = open_store()
     active = store.active_info()
     rows = store.list()
     if (shipped := shipped_info()) is not None:
@@ -41,7 +41,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_activate(args: argparse.Namespace) -> int:
-    ModelStore().activate(args.name)
+    open_store().activate(args.name)
     print(f"{args.name} is now the active model.")
     return 0
 
@@ -49,7 +49,7 @@ def cmd_activate(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     fmt = FORMATS[args.format]
     out = check_target(args.out, fmt, force=args.force)  # a bad --out is said before any work
-    store = ModelStore()
+    store = open_store()
     if args.name is not None:
         store.info(args.name)  # an unknown name, too
     require_tensorflow("Exporting")
@@ -75,7 +75,7 @@ def cmd_digits(args: argparse.Namespace) -> int:
 
     if args.action == "export":  # never over a file that is not an earlier export, unless --force
         check_target(args.zip, DIGITS_ZIP, force=args.force)
-    personal = PersonalDigits(ModelStore().root)
+    personal = PersonalDigits(open_store().root)
     try:
         if args.action == "export":
             n = personal.export_zip(args.zip)

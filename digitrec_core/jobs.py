@@ -37,7 +37,7 @@ from typing import Literal
 from digitrec_core.data import Mnist
 from digitrec_core.learning.runs import HISTORY_KEYS, TrainConfig
 from digitrec_core.quiet import quiet_tensorflow
-from digitrec_core.store import ModelStore, Saved
+from digitrec_core.store import ModelStore, Saved, open_store
 from digitrec_core.store.lock import StoreLock, TrainingBusy  # others import them from here too
 
 WARM_ENV = "DIGITREC_WARM_WORKER"  # "0", "off", "false" or "no": no warm workers, each run spawns its child
@@ -227,7 +227,7 @@ class TrainingSupervisor:
     def __init__(self, store: ModelStore | None = None, *, warm: bool | None = None,
                  idle_seconds: float = WARM_IDLE_SECONDS):
         """`warm`: start warm workers (default: `warm_workers_enabled()`); `idle_seconds`: how long one waits."""
-        self.store = store or ModelStore()
+        self.store = store or open_store()
         self.warm = warm_workers_enabled() if warm is None else warm
         self.idle_seconds = idle_seconds
         self._guard = threading.Lock()

@@ -1,6 +1,9 @@
 import json
+import os
 import random
+import shutil
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,7 +12,7 @@ import pytest
 
 from digitrec_core import ModelStore, ModelStoreError, OnnxModel, load_model, predict_proba, save_model
 from digitrec_core.optional import TensorFlowMissing
-from digitrec_core.store import SHIPPED_DIR, ModelInfo, check_export_target, shipped_info
+from digitrec_core.store import SHIPPED_DIR, ModelInfo, check_export_target, open_store, shipped_info
 from tests.support import ROOT
 from tests.support.corrupt import mutate
 from tests.support.onnx_models import onnx_classifier
@@ -374,7 +377,7 @@ def test_every_file_the_store_writes_gets_the_umasks_mode(store_home):
     old = os.umask(0o002)
     try:
         store_home.mkdir()
-        store = ModelStore()  # takes the lock once to clean up: training.lock
+        store = open_store()  # takes the lock once to clean up: training.lock
         saved = store.save(fake_run("seed", 0.9), activate="always")
         store.activate(saved.info.name)
     finally:
@@ -457,3 +460,26 @@ def test_labels_add_the_end_of_the_name_only_where_two_would_read_alike():
     c, d = model_info("mine-93c5"), model_info("copy-93c5")
     assert ModelInfo.labels([c, d]) == {c.name: f"{c.label} · mine-93c5", d.name: f"{d.label} · copy-93c5"}
     assert ModelInfo.labels([]) == {}
+
+
+def test_making_a_store_touches_nothing_and_opening_one_cleans_up_once(store_home, tmp_path):
+    """`ModelStore()` reads and writes nothing; a program's `open_store()` removes an old leftover, once a process."""
+    from digitrec_core.store.leftovers import LEFTOVER_AGE
+
+    ModelStore(tmp_path / "nowhere")
+    assert not (tmp_path / "nowhere").exists()  # not even the folder
+    good = save_model(fake_run("seed", 0.9), activate="always").info
+    leftover = store_home / "models" / ".tmp-killed-save"
+    leftover.mkdir()
+    old = time.time() - 2 * LEFTOVER_AGE
+    os.utime(leftover, (old, old))
+    ModelStore()
+    assert leftover.exists()
+    fresh = tmp_path / "fresh-home"
+    shutil.copytree(store_home, fresh)  # a root this process has not opened yet
+    assert [i.name for i in open_store(fresh).list()] == [good.name]
+    assert not (fresh / "models" / ".tmp-killed-save").exists()
+    (fresh / "models" / ".tmp-killed-save").mkdir()
+    os.utime(fresh / "models" / ".tmp-killed-save", (old, old))
+    open_store(fresh)
+    assert (fresh / "models" / ".tmp-killed-save").exists()  # once a process: the next start cleans it

@@ -31,12 +31,13 @@ from digitrec_core.personal import PersonalDigits
 from digitrec_core.serving.evaluation import Evaluation, metrics
 from digitrec_core.serving.recognition import Recognition, read
 from digitrec_core.serving.review import Review, review
+from digitrec_core.store import open_store
 
 log = logging.getLogger("digitrec")
 
 
 def store() -> ModelStore:
-    return ModelStore()  # cheap: reads DIGITREC_HOME each time, so tests can point it elsewhere
+    return open_store()  # cheap: reads DIGITREC_HOME each time, so tests can point it elsewhere
 
 
 @st.cache_resource(show_spinner="Loading MNIST...")

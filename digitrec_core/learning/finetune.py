@@ -38,7 +38,7 @@ from digitrec_core.learning.runs import (
 from digitrec_core.learning.training import fit, with_negatives
 from digitrec_core.models import FINE_TUNE, HOLDOUT, FineTuneRecipe
 from digitrec_core.serving.evaluation import as_batch, evaluate, predict_proba
-from digitrec_core.store import ModelStore, ModelStoreError
+from digitrec_core.store import ModelStore, ModelStoreError, open_store
 from digitrec_core.text import plural
 
 
@@ -131,7 +131,7 @@ def fine_tune(
         holdout=(holdout, is_fraction(holdout), "a fraction in [0, 1)"),
         seed=(seed, is_whole(seed) and seed <= MAX_SEED, f"a whole number in 0-{MAX_SEED}"),
     )
-    store = store or ModelStore()
+    store = store or open_store()
     x, y, ids = _personal_digits(store, x, y, ids, recipe)
     loaded = store.load(base, runtime="keras")  # trained further: the Keras model
     active = store.active_info()

@@ -24,6 +24,7 @@ from digitrec_core.store.models import (
     ModelStore,
     Saved,
     load_model,
+    open_store,
     save_model,
 )
 from digitrec_core.store.schema import (
@@ -41,5 +42,5 @@ __all__ = [
     "MODEL_FOLDER", "MODEL_PARTS", "RUNTIMES", "SHIPPED_DIR", "ActivatePolicy", "LoadedModel", "ModelInfo",
     "ModelSaveError", "ModelStore", "ModelStoreError", "OnnxNeedsTensorFlow", "Runtime", "Saved", "StoreLock",
     "TrainingBusy", "check_export_target", "default_home", "describe_os_error", "load_model",
-    "read_info", "save_model", "shipped_info", "write_model",
+    "open_store", "read_info", "save_model", "shipped_info", "write_model",
 ]

@@ -73,8 +73,8 @@ class ModelStore:
     the file and the field; deduplicated, for as long as this object lives). Only asking for a model
     by name (`info`, `activate`, `load(name)`) raises ModelStoreError for it.
 
-    The first ModelStore a process makes on a root removes what interrupted saves left there
-    (`clean_leftovers`).
+    Making one reads and writes nothing: a program opens its store with `open_store`, which also removes,
+    the first time a process opens a root, what interrupted saves left there (`clean_leftovers`).
     """
 
     def __init__(self, root: str | os.PathLike | None = None):
@@ -82,7 +82,6 @@ class ModelStore:
         self.models_dir = self.root / "models"
         self.problems: list[str] = []
         self._active_problem: str | None = None  # why active.json's model is not used, if it is not
-        clean_once(self.root)  # the first store a process opens on a root: see store.leftovers
 
     def _note(self, problem: str, *, active: bool = False) -> None:
         if problem not in self.problems:
@@ -279,12 +278,21 @@ def _rescue(model, name: str) -> str:
     return f"its weights were written to {path} instead (keras.saving.load_model reads them)."
 
 
+def open_store(root: str | os.PathLike | None = None) -> ModelStore:
+    """The store at `root` (default: DIGITREC_HOME) as a program opens it (the dashboard, the CLI, `save_model`
+    and `load_model`): the first time this process opens that root, what a killed save left there is removed
+    first (store.leftovers: under the store's lock, personal/ too; nothing when a run holds the lock)."""
+    store = ModelStore(root)
+    clean_once(store.root)
+    return store
+
+
 def save_model(
     result: TrainResult, *, activate: ActivatePolicy | bool = "if-better", store: ModelStore | None = None
 ) -> Saved:
     """Save a run to the store; it becomes active only if it is not worse than the active model
     (`activate="if-better"`, the default), or as `activate="always"|"never"` says."""
-    return (store or ModelStore()).save(result, activate=activate)
+    return (store or open_store()).save(result, activate=activate)
 
 
 def load_model(
@@ -293,4 +301,4 @@ def load_model(
     """The named model, else the active one, else the pretrained model shipped with the package:
     through ONNX Runtime by default (`.model` is an OnnxModel for `predict_proba`, no TensorFlow),
     or the Keras model with `runtime="keras"`."""
-    return (store or ModelStore()).load(name, runtime=runtime)
+    return (store or open_store()).load(name, runtime=runtime)

@@ -116,6 +116,23 @@ def click_page(page: Page, name: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=name, exact=True).click()
 
 
+def open_dashboard(browser: Browser, server: Server, page_name: str, timeout: float) -> tuple[Page, list[str]]:
+    """A new page (in a context of its own) at `server`'s Home, moved to `page_name` through the sidebar once Home's
+    script has finished, and the list its console errors and uncaught exceptions go to. Close it with
+    `page.context.close()`."""
+    from playwright.sync_api import expect
+
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    page.goto(server.url + "/")
+    expect(page.get_by_text("Active model").first).to_be_visible(timeout=timeout)
+    script_done(page, timeout=timeout)
+    click_page(page, page_name)
+    return page, errors
+
+
 def script_done(page: Page, timeout: float = 20_000) -> None:
     """Wait until no script runs for this page (Streamlit's "Running..." status is gone)."""
     from playwright.sync_api import expect

@@ -50,13 +50,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 from chromium import (  # noqa: E402
-    VIEWPORT,
     arm_marks,
-    click_page,
     command_line,
     idle_worker_state,
     launch,
     main_area,
+    open_dashboard,
     require_chromium,
     script_done,
     seconds,
@@ -108,19 +107,11 @@ def one_run(browser, args, warm: bool, shoot: Path | None) -> dict:
         personal_set(home, args.digits, args.seed, args.semeion)
         server = training_server(args.app_dir, args.server_arg, warm=warm, home=home,
                                  env={"DIGITREC_MNIST_DIR": os.environ["DIGITREC_MNIST_DIR"]})
-        context = None
+        page = None
         try:
             server.wait_healthy(timeout=120)
-            context = browser.new_context(viewport=VIEWPORT)
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-            page.goto(server.url + "/")
+            page, errors = open_dashboard(browser, server, "My digits", PAGE_DEADLINE)
             main = main_area(page)
-            expect(page.get_by_text("Active model").first).to_be_visible(timeout=PAGE_DEADLINE)
-            script_done(page, timeout=PAGE_DEADLINE)
-            click_page(page, "My digits")
             expect(main.get_by_role("heading", name="Keep or share them")).to_be_visible(timeout=PAGE_DEADLINE)
             script_done(page, timeout=PAGE_DEADLINE)
             shown = time.perf_counter() - server.started
@@ -152,8 +143,8 @@ def one_run(browser, args, warm: bool, shoot: Path | None) -> dict:
             result["tracebacks"] = log.count("Traceback (most recent call last)")
             return result
         finally:
-            if context is not None:
-                context.close()
+            if page is not None:
+                page.context.close()
             server.stop()
             server.log.unlink(missing_ok=True)
 

@@ -51,13 +51,12 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from chromium import (  # noqa: E402
-    VIEWPORT,
     arm_marks,
-    click_page,
     command_line,
     idle_worker_state,
     launch,
     main_area,
+    open_dashboard,
     require_chromium,
     script_done,
     seconds,
@@ -105,19 +104,11 @@ def page_run(browser, args, warm: bool, shoot: Path | None) -> dict:
     with tempfile.TemporaryDirectory(prefix="digitrec_first_batch_") as home:
         server = training_server(args.app_dir, args.server_arg, warm=warm, home=Path(home),
                                  env={"DIGITREC_MNIST_DIR": os.environ["DIGITREC_MNIST_DIR"]})
-        context = None
+        page = None
         try:
             server.wait_healthy(timeout=120)
-            context = browser.new_context(viewport=VIEWPORT)
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-            page.goto(server.url + "/")
+            page, errors = open_dashboard(browser, server, "Train", PAGE_DEADLINE)
             main = main_area(page)
-            expect(page.get_by_text("Active model").first).to_be_visible(timeout=PAGE_DEADLINE)
-            script_done(page, timeout=PAGE_DEADLINE)
-            click_page(page, "Train")
             button = main.get_by_role("button", name="Train", exact=True)
             expect(button).to_be_enabled(timeout=PAGE_DEADLINE)
             script_done(page, timeout=PAGE_DEADLINE)
@@ -153,8 +144,8 @@ def page_run(browser, args, warm: bool, shoot: Path | None) -> dict:
             result["tracebacks"] = server.log.read_text(errors="replace").count("Traceback (most recent call last)")
             return result
         finally:
-            if context is not None:
-                context.close()
+            if page is not None:
+                page.context.close()
             server.stop()
             server.log.unlink(missing_ok=True)
 
